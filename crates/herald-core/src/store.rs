@@ -1,0 +1,213 @@
+//! The storage traits, split by capability so that each handler asks only for what it uses. Every
+//! method is scoped by environment: nothing a method returns or changes crosses environments.
+//! Backends implement them with plain SQL; the merge rules they apply come from this crate
+//! (`CredentialsUpdate::merged`, `Profile::apply`) so that both backends behave the same.
+
+use async_trait::async_trait;
+
+use crate::subscriber::{BulkOutcome, TooManyDeviceTokens};
+use crate::{
+    ApiKeyInfo, AuthContext, CredentialsUpdate, Environment, Integration, IntegrationPatch,
+    KeyHash, NewIntegration, NewSubscriber, ObjectId, ProviderId, Subscriber, SubscriberPatch,
+    Timestamp,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated (e.g. an integration identifier already in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A credentials write would leave more device tokens on one channel than allowed.
+    #[error("a channel can hold at most {max} device tokens; this write would leave {count}", max = crate::MAX_DEVICE_TOKENS, count = .0.count)]
+    TooManyDeviceTokens(TooManyDeviceTokens),
+    /// The database failed or could not be reached. Not the client's fault.
+    #[error("storage failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+impl From<TooManyDeviceTokens> for StoreError {
+    fn from(e: TooManyDeviceTokens) -> Self {
+        StoreError::TooManyDeviceTokens(e)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Organization, environments and API keys.
+#[async_trait]
+pub trait EnvironmentStore: Send + Sync {
+    /// On an empty database, creates the organization with its `Development` and `Production`
+    /// environments, each with the given key hash, and returns them (Development first). On a
+    /// database that already has them, does nothing and returns `None`. Safe to race from several
+    /// processes: exactly one creates.
+    async fn bootstrap(
+        &self,
+        development: &KeyHash,
+        production: &KeyHash,
+    ) -> StoreResult<Option<Vec<Environment>>>;
+
+    async fn list_environments(&self) -> StoreResult<Vec<Environment>>;
+
+    /// The environment of a non-revoked key with this hash.
+    async fn authenticate(&self, hash: &KeyHash) -> StoreResult<Option<AuthContext>>;
+
+    /// Adds a key to an environment. `None` if the environment does not exist. Adding a hash that
+    /// is already stored returns the existing key unchanged (also when it was revoked).
+    async fn add_api_key(
+        &self,
+        environment_id: &ObjectId,
+        hash: &KeyHash,
+        hint: &str,
+    ) -> StoreResult<Option<ApiKeyInfo>>;
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyInfo>>;
+
+    /// Marks a key revoked. `false` if no such key, or it was already revoked.
+    async fn revoke_api_key(&self, id: &ObjectId) -> StoreResult<bool>;
+}
+
+/// Subscribers and their channel credentials.
+#[async_trait]
+pub trait SubscriberStore: Send + Sync {
+    /// Non-deleted subscribers of the environment, oldest first, `limit` of them after skipping
+    /// `offset`.
+    async fn list_subscribers(
+        &self,
+        env: &ObjectId,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Subscriber>>;
+
+    /// A non-deleted subscriber by its external id.
+    async fn get_subscriber(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+    ) -> StoreResult<Option<Subscriber>>;
+
+    /// Creates `new` (version `Some(0)`), or, if a non-deleted subscriber with that id exists,
+    /// applies `patch` to it instead (as [`SubscriberStore::update_subscriber`] does). A
+    /// soft-deleted subscriber with the same id is replaced by a fresh one. Returns the stored
+    /// subscriber and whether it was created. Atomic: two racing upserts of one id create it once.
+    async fn upsert_subscriber(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewSubscriber,
+        patch: &SubscriberPatch,
+    ) -> StoreResult<(Subscriber, bool)>;
+
+    /// Bulk upsert in one transaction, Novu's `/bulk` semantics: each item's given fields are set,
+    /// soft-deleted subscribers are revived (reported as updated), subscribers created here have no
+    /// `__v`. Outcomes are in input order; a repeated id is `Updated` the second time.
+    async fn bulk_upsert_subscribers(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        items: &[NewSubscriber],
+    ) -> StoreResult<Vec<BulkOutcome>>;
+
+    /// Applies a profile patch. `None` if the subscriber does not exist. `updated_at` moves only
+    /// when something changed.
+    async fn update_subscriber(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        patch: &SubscriberPatch,
+    ) -> StoreResult<Option<Subscriber>>;
+
+    /// Soft-deletes a subscriber and drops its channels. `false` if it did not exist.
+    async fn delete_subscriber(&self, env: &ObjectId, subscriber_id: &str) -> StoreResult<bool>;
+
+    /// Sets `isOnline`; going offline also sets `lastOnlineAt` to `now`. `None` if not found.
+    async fn set_online(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        online: bool,
+        now: Timestamp,
+    ) -> StoreResult<Option<Subscriber>>;
+
+    /// Writes one channel's credentials (see [`CredentialsUpdate::merged`]) atomically: concurrent
+    /// appends to the same channel never lose a token. A write that changes nothing leaves
+    /// `updated_at` alone. `None` if the subscriber does not exist.
+    async fn update_credentials(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        update: &CredentialsUpdate,
+    ) -> StoreResult<Option<Subscriber>>;
+
+    /// Removes every channel of that provider. `false` if the subscriber does not exist.
+    async fn delete_credentials(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        provider: ProviderId,
+    ) -> StoreResult<bool>;
+}
+
+/// Integrations (configured providers).
+#[async_trait]
+pub trait IntegrationStore: Send + Sync {
+    /// Non-deleted integrations of the environment, oldest first.
+    async fn list_integrations(&self, env: &ObjectId) -> StoreResult<Vec<Integration>>;
+
+    async fn get_integration(
+        &self,
+        env: &ObjectId,
+        id: &ObjectId,
+    ) -> StoreResult<Option<Integration>>;
+
+    /// `Conflict` if a non-deleted integration of the environment has the same identifier.
+    async fn create_integration(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewIntegration,
+    ) -> StoreResult<Integration>;
+
+    /// `None` if not found; `Conflict` on a taken identifier.
+    async fn update_integration(
+        &self,
+        env: &ObjectId,
+        id: &ObjectId,
+        patch: &IntegrationPatch,
+    ) -> StoreResult<Option<Integration>>;
+
+    /// Soft delete. `false` if not found.
+    async fn delete_integration(&self, env: &ObjectId, id: &ObjectId) -> StoreResult<bool>;
+
+    /// Makes this integration the primary (and active) one of its channel type in the environment,
+    /// clearing `primary` on the others. `None` if not found.
+    async fn set_primary_integration(
+        &self,
+        env: &ObjectId,
+        id: &ObjectId,
+    ) -> StoreResult<Option<Integration>>;
+
+    /// The newest-created active integration of that provider, restricted to one identifier when
+    /// given: the integration a credentials write binds to.
+    async fn find_active_integration(
+        &self,
+        env: &ObjectId,
+        provider: ProviderId,
+        identifier: Option<&str>,
+    ) -> StoreResult<Option<Integration>>;
+}
+
+/// Everything the server needs from a backend.
+#[async_trait]
+pub trait Store: EnvironmentStore + SubscriberStore + IntegrationStore {
+    /// The backend's name for logs (`sqlite`, `postgres`).
+    fn backend_name(&self) -> &'static str;
+
+    /// Flushes and closes; called once on shutdown.
+    async fn close(&self);
+}
