@@ -1,1 +1,60 @@
-//! Herald server library.
+//! Herald: a self-hostable notification server that speaks Novu's REST API.
+//!
+//! The library holds everything; `main.rs` only parses the command line and dispatches. Tests
+//! start the server with [`run`] on a listener bound to port 0 and stop it through the
+//! cancellation token.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::ServiceExt;
+use herald_core::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use state::AppState;
+
+/// Settings of one running server.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// How long an API-key lookup is cached.
+    pub auth_cache_ttl: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            auth_cache_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then stops accepting connections
+/// and lets in-flight requests finish.
+pub async fn run(
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    settings: ServerSettings,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let state = AppState {
+        store,
+        auth: Arc::new(http::auth::AuthCache::new(settings.auth_cache_ttl)),
+    };
+    let app = tower::util::MapRequestLayer::new(http::normalize_path);
+    let app = tower::Layer::layer(&app, http::router(state));
+    axum::serve(
+        listener,
+        ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+}

@@ -1,0 +1,161 @@
+//! `Authorization: ApiKey <key>` as an extractor: a handler that takes [`Auth`] is reachable only
+//! with a valid, unrevoked key, and every store call it makes is scoped by that key's environment.
+//!
+//! Keys are looked up by SHA-256 hash. Lookups are cached in memory for a bounded time
+//! ([`AuthCache`]), so a key revoked through another Herald process on the same database stops
+//! working everywhere within that time (default 5 s).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use herald_core::{AuthContext, KeyHash, Store};
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated environment of a request.
+#[derive(Clone, Debug)]
+pub struct Auth(pub AuthContext);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let key = parse_authorization(&header)?;
+        match state.auth.lookup(&*state.store, &KeyHash::of(key)).await? {
+            Some(ctx) => {
+                tracing::Span::current().record("environment_id", ctx.environment_id.as_str());
+                Ok(Auth(ctx))
+            }
+            None => Err(unauthorized("API Key not found")),
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::Unauthorized {
+        message: message.to_string(),
+        with_error: true,
+    }
+}
+
+/// Novu's guard, message for message (spec §1.2): the scheme is the first whitespace-separated
+/// token; `ApiKey ` is stripped literally and the rest is the key, untrimmed.
+fn parse_authorization(header: &str) -> Result<&str, ApiError> {
+    if header.trim().is_empty() {
+        return Err(unauthorized("Missing authorization header"));
+    }
+    let scheme = header.split_whitespace().next().unwrap_or_default();
+    match scheme {
+        "ApiKey" => match header.strip_prefix("ApiKey ") {
+            Some(key) if !key.is_empty() => Ok(key),
+            _ => Err(ApiError::Unauthorized {
+                message: "Unauthorized".into(),
+                with_error: false,
+            }),
+        },
+        // Dashboard JWTs are not issued by Herald, so none is valid.
+        "Bearer" => Err(ApiError::Unauthorized {
+            message: "Unauthorized".into(),
+            with_error: false,
+        }),
+        other => Err(unauthorized(&format!(
+            "Invalid authentication scheme: \"{other}\""
+        ))),
+    }
+}
+
+/// Hash → environment lookups, remembered for `ttl` (found and not-found alike).
+pub struct AuthCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<KeyHash, (Option<AuthContext>, Instant)>>,
+}
+
+/// Past this many entries the cache is emptied, so a flood of random keys cannot grow memory.
+const MAX_ENTRIES: usize = 10_000;
+
+impl AuthCache {
+    pub fn new(ttl: Duration) -> Self {
+        AuthCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn lookup(
+        &self,
+        store: &dyn Store,
+        hash: &KeyHash,
+    ) -> Result<Option<AuthContext>, ApiError> {
+        if let Some((ctx, at)) = self.entries.lock().expect("auth cache lock").get(hash) {
+            if at.elapsed() < self.ttl {
+                return Ok(ctx.clone());
+            }
+        }
+        let ctx = store.authenticate(hash).await?;
+        let mut entries = self.entries.lock().expect("auth cache lock");
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(hash.clone(), (ctx.clone(), Instant::now()));
+        Ok(ctx)
+    }
+
+    /// Forgets everything (after this process revokes a key).
+    pub fn clear(&self) {
+        self.entries.lock().expect("auth cache lock").clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(r: Result<&str, ApiError>) -> (String, bool) {
+        match r {
+            Err(ApiError::Unauthorized {
+                message,
+                with_error,
+            }) => (message, with_error),
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn authorization_header_parsing_matches_novu() {
+        assert_eq!(parse_authorization("ApiKey abc").unwrap(), "abc");
+        assert_eq!(parse_authorization("ApiKey  abc").unwrap(), " abc");
+        assert_eq!(
+            message(parse_authorization("")),
+            ("Missing authorization header".into(), true)
+        );
+        assert_eq!(
+            message(parse_authorization("Basic abc")),
+            ("Invalid authentication scheme: \"Basic\"".into(), true)
+        );
+        assert_eq!(
+            message(parse_authorization("apikey abc")),
+            ("Invalid authentication scheme: \"apikey\"".into(), true)
+        );
+        assert_eq!(
+            message(parse_authorization("Bearer x")),
+            ("Unauthorized".into(), false)
+        );
+        assert_eq!(
+            message(parse_authorization("ApiKey")),
+            ("Unauthorized".into(), false)
+        );
+    }
+}

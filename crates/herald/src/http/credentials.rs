@@ -1,0 +1,229 @@
+//! `PUT` (replace), `PATCH` (append) and `DELETE /v1/subscribers/{id}/credentials[/{providerId}]`:
+//! a subscriber's channel credentials, bound to the environment's active integrations.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, put};
+use axum::Router;
+use herald_core::{
+    ChannelCredentials, CredentialsMode, CredentialsUpdate, ObjectId, ProviderId, MAX_DEVICE_TOKENS,
+};
+use serde_json::Value;
+
+use super::auth::Auth;
+use super::dto::{Envelope, SubscriberResponse};
+use super::error::ApiError;
+use super::extract::{JsonBody, PathParams};
+use super::validate::Fields;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/subscribers/{subscriber_id}/credentials",
+            put(update_credentials).patch(append_credentials),
+        )
+        .route(
+            "/v1/subscribers/{subscriber_id}/credentials/{provider_id}",
+            delete(delete_credentials),
+        )
+}
+
+/// One channel's credentials as requested (`UpdateSubscriberChannelRequestDto`), parsed.
+#[derive(Debug, Clone)]
+pub struct ChannelRequest {
+    pub provider_id: ProviderId,
+    pub integration_identifier: Option<String>,
+    pub credentials: ChannelCredentials,
+}
+
+/// Parses `{providerId, integrationIdentifier?, credentials}`; messages go to `f`.
+pub fn parse_channel_request(f: &mut Fields<'_>) -> Option<ChannelRequest> {
+    let provider = f.required_string("providerId");
+    let provider_id = provider.and_then(|p| match p.parse::<ProviderId>() {
+        Ok(id) => Some(id),
+        Err(_) => {
+            let n = f.name("providerId");
+            f.error(format!(
+                "{n} must be one of the following values: {}",
+                ProviderId::list()
+            ));
+            None
+        }
+    });
+    let identifier = f.optional_string("integrationIdentifier").value().cloned();
+    let credentials = f.required_object("credentials").map(|obj| {
+        let mut c = Fields::nested(obj, format!("{}credentials.", f.name("")));
+        let creds = parse_credentials(&mut c);
+        f.absorb(c);
+        creds
+    });
+    Some(ChannelRequest {
+        provider_id: provider_id?,
+        integration_identifier: identifier,
+        credentials: credentials?,
+    })
+}
+
+fn parse_credentials(f: &mut Fields<'_>) -> ChannelCredentials {
+    let text = |f: &mut Fields<'_>, key: &str| f.optional_string(key).value().cloned();
+    let webhook_url = text(f, "webhookUrl");
+    let channel = text(f, "channel");
+    let device_tokens = match f.raw("deviceTokens") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => {
+            let mut tokens: Vec<String> = Vec::with_capacity(items.len());
+            let mut all_strings = true;
+            for item in items {
+                match item {
+                    Value::String(s) if !tokens.contains(s) => tokens.push(s.clone()),
+                    Value::String(_) => {}
+                    _ => all_strings = false,
+                }
+            }
+            let n = f.name("deviceTokens");
+            if !all_strings {
+                f.error(format!("each value in {n} must be a string"));
+            }
+            if tokens.len() > MAX_DEVICE_TOKENS {
+                f.error(format!(
+                    "{n} must contain no more than {MAX_DEVICE_TOKENS} elements"
+                ));
+            }
+            Some(tokens)
+        }
+        Some(_) => {
+            let n = f.name("deviceTokens");
+            f.error(format!("{n} must be an array"));
+            None
+        }
+    };
+    ChannelCredentials {
+        webhook_url,
+        channel,
+        device_tokens,
+        alert_uid: text(f, "alertUid"),
+        title: text(f, "title"),
+        image_url: text(f, "imageUrl"),
+        state: text(f, "state"),
+        external_url: text(f, "externalUrl"),
+    }
+}
+
+/// Binds a channel request to the newest active integration of its provider (or the one named by
+/// `integrationIdentifier`), Novu's resolution rule.
+pub async fn resolve(
+    state: &AppState,
+    env: &ObjectId,
+    req: &ChannelRequest,
+    mode: CredentialsMode,
+) -> Result<Result<CredentialsUpdate, ApiError>, ApiError> {
+    let integration = state
+        .store
+        .find_active_integration(env, req.provider_id, req.integration_identifier.as_deref())
+        .await?;
+    Ok(match integration {
+        Some(i) => Ok(CredentialsUpdate {
+            provider_id: req.provider_id,
+            integration_id: i.id,
+            credentials: req.credentials.clone(),
+            mode,
+        }),
+        None => Err(no_active_integration(env, req.provider_id)),
+    })
+}
+
+pub fn no_active_integration(env: &ObjectId, provider: ProviderId) -> ApiError {
+    ApiError::BadRequest(format!(
+        "Subscribers environment ({env}) do not have active {provider} integration."
+    ))
+}
+
+fn subscriber_not_found(id: &str) -> ApiError {
+    ApiError::BadRequest(format!("SubscriberId: {id} not found"))
+}
+
+async fn write_credentials(
+    state: AppState,
+    auth: Auth,
+    params: PathParams,
+    body: JsonBody,
+    mode: CredentialsMode,
+) -> Result<Response, ApiError> {
+    let env = &auth.0.environment_id;
+    let subscriber_id = &params.0[0];
+    let mut f = Fields::new(&body.0);
+    let req = parse_channel_request(&mut f);
+    let req = f
+        .finish(|| req)?
+        .expect("a request without messages is complete");
+    let update = match resolve(&state, env, &req, mode).await? {
+        Ok(update) => update,
+        // Novu checks the subscriber first: an unknown subscriber wins over a missing integration.
+        Err(e) => {
+            return match state.store.get_subscriber(env, subscriber_id).await? {
+                None => Err(subscriber_not_found(subscriber_id)),
+                Some(_) => Err(e),
+            }
+        }
+    };
+    match state
+        .store
+        .update_credentials(env, subscriber_id, &update)
+        .await?
+    {
+        Some(s) => Ok(Envelope(StatusCode::OK, SubscriberResponse::one(&s)).into_response()),
+        None => Err(subscriber_not_found(subscriber_id)),
+    }
+}
+
+/// `PUT …/credentials`: replace the channel's device tokens.
+async fn update_credentials(
+    auth: Auth,
+    State(state): State<AppState>,
+    params: PathParams,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    write_credentials(state, auth, params, body, CredentialsMode::Replace).await
+}
+
+/// `PATCH …/credentials`: add device tokens; without `deviceTokens` the stored ones are kept.
+async fn append_credentials(
+    auth: Auth,
+    State(state): State<AppState>,
+    params: PathParams,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    write_credentials(state, auth, params, body, CredentialsMode::Append).await
+}
+
+/// `DELETE …/credentials/{providerId}`: 204 and an empty body, also when nothing was stored.
+async fn delete_credentials(
+    auth: Auth,
+    State(state): State<AppState>,
+    params: PathParams,
+) -> Result<Response, ApiError> {
+    let env = &auth.0.environment_id;
+    let (subscriber_id, provider) = (&params.0[0], &params.0[1]);
+    let found = match provider.parse::<ProviderId>() {
+        Ok(p) => {
+            state
+                .store
+                .delete_credentials(env, subscriber_id, p)
+                .await?
+        }
+        // No channel can exist for an unknown provider: nothing to remove.
+        Err(_) => state
+            .store
+            .get_subscriber(env, subscriber_id)
+            .await?
+            .is_some(),
+    };
+    if !found {
+        return Err(ApiError::NotFound(format!(
+            "Subscriber not found for id {subscriber_id}"
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

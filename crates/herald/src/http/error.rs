@@ -1,0 +1,158 @@
+//! The one API error type, mapped once to Novu's error body
+//! `{statusCode, timestamp, path, message, error}`.
+//!
+//! A handler cannot see the request's path when its error turns into a response, so
+//! `IntoResponse` stores the error in the response's extensions and [`render_errors`] (a middleware
+//! on the whole router) writes the body with the request's path and the time. 5xx bodies are opaque
+//! (an `errorId`) and the cause is logged with that id.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use herald_core::StoreError;
+use serde_json::{json, Map, Value};
+
+/// What a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with class-validator style messages (an array of strings).
+    #[error("validation failed: {0:?}")]
+    Validation(Vec<String>),
+    /// 400 with a single message string.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 401; `with_error: false` reproduces Novu's bare `{"message":"Unauthorized"}`.
+    #[error("unauthorized: {message}")]
+    Unauthorized { message: String, with_error: bool },
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 415 for a body that is not UTF-8 JSON where JSON is required.
+    #[error("unsupported media type: {0}")]
+    Unsupported(String),
+    /// A failure that is not the client's: logged, answered with an opaque 500.
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::TooManyDeviceTokens(t) => ApiError::Validation(vec![format!(
+                "credentials.deviceTokens: a channel can hold at most {} device tokens; this request would leave {}",
+                herald_core::MAX_DEVICE_TOKENS,
+                t.count
+            )]),
+            StoreError::Backend(e) => ApiError::Internal(anyhow::anyhow!(e)),
+        }
+    }
+}
+
+/// The rendered parts of an error, carried in the response extensions until [`render_errors`].
+#[derive(Clone, Debug)]
+pub struct ErrorPayload {
+    pub status: StatusCode,
+    /// Keys after `statusCode, timestamp, path`, in order.
+    pub fields: Map<String, Value>,
+}
+
+impl ApiError {
+    fn payload(&self) -> ErrorPayload {
+        let (status, message, error): (StatusCode, Value, Option<&str>) = match self {
+            ApiError::Validation(msgs) => {
+                (StatusCode::BAD_REQUEST, json!(msgs), Some("Bad Request"))
+            }
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!(m), Some("Bad Request")),
+            ApiError::Unauthorized {
+                message,
+                with_error,
+            } => (
+                StatusCode::UNAUTHORIZED,
+                json!(message),
+                with_error.then_some("Unauthorized"),
+            ),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!(m), Some("Not Found")),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, json!(m), Some("Conflict")),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!("request entity too large"),
+                Some("Payload Too Large"),
+            ),
+            ApiError::Unsupported(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!(m),
+                Some("Unsupported Media Type"),
+            ),
+            ApiError::Internal(_) => {
+                let mut fields = Map::new();
+                fields.insert(
+                    "message".into(),
+                    json!(
+                        "Internal server error, contact support and provide them with the errorId"
+                    ),
+                );
+                return ErrorPayload {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    fields,
+                };
+            }
+        };
+        let mut fields = Map::new();
+        fields.insert("message".into(), message);
+        if let Some(error) = error {
+            fields.insert("error".into(), json!(error));
+        }
+        ErrorPayload { status, fields }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut payload = self.payload();
+        if let ApiError::Internal(cause) = &self {
+            let error_id = herald_core::ObjectId::new().to_string();
+            tracing::error!(error_id = %error_id, error = format!("{cause:#}"), "request failed");
+            payload.fields.insert("errorId".into(), json!(error_id));
+        }
+        let mut response = payload.status.into_response();
+        response.extensions_mut().insert(payload);
+        response
+    }
+}
+
+/// Middleware: turns an [`ErrorPayload`] left by any handler, extractor or fallback into Novu's
+/// JSON error body, with the request's path (including the query string) and the current time.
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let mut response = next.run(request).await;
+    if let Some(payload) = response.extensions_mut().remove::<ErrorPayload>() {
+        let mut body = Map::new();
+        body.insert("statusCode".into(), json!(payload.status.as_u16()));
+        body.insert(
+            "timestamp".into(),
+            json!(herald_core::Timestamp::now().to_iso()),
+        );
+        body.insert("path".into(), json!(path));
+        body.extend(payload.fields);
+        let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
+        let (mut parts, _) = response.into_parts();
+        parts.status = payload.status;
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        parts.headers.remove(header::CONTENT_LENGTH);
+        response = Response::from_parts(parts, Body::from(bytes));
+    }
+    response
+}

@@ -1,0 +1,89 @@
+//! The HTTP API: one module per resource, each with its own `router()`, assembled here with the
+//! layers every route shares (error rendering, body limit, tracing, Novu's 404 for unknown routes).
+
+pub mod auth;
+pub mod credentials;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod integrations;
+pub mod subscribers;
+pub mod validate;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{StatusCode, Uri};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use dto::Envelope;
+use error::ApiError;
+
+/// Novu's JSON limit for these routes (body-parser's default); larger bodies get a 413.
+pub const BODY_LIMIT: usize = 100 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(subscribers::router())
+        .merge(credentials::router())
+        .merge(integrations::router())
+        .route("/v1/health-check", get(health_check))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|m| m.as_str().to_owned())
+                        .unwrap_or_else(|| "unmatched".into());
+                    tracing::info_span!("request", method = %req.method(), route, environment_id = tracing::field::Empty)
+                })
+                .on_response(|res: &Response, latency: std::time::Duration, _: &tracing::Span| {
+                    tracing::debug!(status = res.status().as_u16(), latency_us = latency.as_micros() as u64, "response");
+                }),
+        )
+        .layer(middleware::from_fn(error::render_errors))
+        .with_state(state)
+}
+
+/// Collapses repeated slashes (`//v1/subscribers`, which `@novu/node` and `novu` send when a base
+/// URL ends in `/`). Runs before routing.
+pub fn normalize_path(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.contains("//") {
+        let mut collapsed = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && collapsed.ends_with('/')) {
+                collapsed.push(c);
+            }
+        }
+        let pq = match req.uri().query() {
+            Some(q) => format!("{collapsed}?{q}"),
+            None => collapsed,
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
+}
+
+async fn health_check() -> Response {
+    Envelope(StatusCode::OK, json!({"status": "ok"})).into_response()
+}
+
+/// Nest's answer for an unknown route or method: `404 Cannot GET /path`.
+async fn not_found(req: Request) -> ApiError {
+    ApiError::NotFound(format!("Cannot {} {}", req.method(), req.uri().path()))
+}

@@ -1,0 +1,464 @@
+//! v1 subscribers: list, get, create (upsert), bulk upsert, update, delete, online status.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::Router;
+use herald_core::subscriber::{BulkOutcome, Field, Profile};
+use herald_core::{
+    CredentialsMode, CredentialsUpdate, NewSubscriber, ObjectId, SubscriberPatch, Timestamp,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::auth::Auth;
+use super::credentials::{parse_channel_request, resolve, ChannelRequest};
+use super::dto::{Envelope, Plain, SubscriberResponse};
+use super::error::ApiError;
+use super::extract::{parse_paging, JsonBody, PathParams, QueryMap};
+use super::validate::Fields;
+use crate::state::AppState;
+
+/// At most this many subscribers in one `/bulk` request (Novu's limit).
+const MAX_BULK: usize = 500;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/subscribers",
+            get(list_subscribers).post(create_subscriber),
+        )
+        .route("/v1/subscribers/bulk", post(bulk_create_subscribers))
+        .route(
+            "/v1/subscribers/{subscriber_id}",
+            get(get_subscriber)
+                .put(update_subscriber)
+                .delete(delete_subscriber),
+        )
+        .route(
+            "/v1/subscribers/{subscriber_id}/online-status",
+            patch(update_online_status),
+        )
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("Subscriber not found for id {id}"))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListResponse<'a> {
+    page: u64,
+    has_more: bool,
+    page_size: u64,
+    data: Vec<SubscriberResponse<'a>>,
+}
+
+/// `GET /v1/subscribers?page&limit`: unwrapped `{page, hasMore, pageSize, data}`; `hasMore` is
+/// "the page is full", as in Novu.
+async fn list_subscribers(
+    auth: Auth,
+    State(state): State<AppState>,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let (page, limit) = parse_paging(&q, 10, 100)?;
+    let offset = page.saturating_mul(limit);
+    let subscribers = state
+        .store
+        .list_subscribers(&auth.0.environment_id, offset, limit)
+        .await?;
+    let body = ListResponse {
+        page,
+        has_more: subscribers.len() as u64 == limit,
+        page_size: limit,
+        data: subscribers
+            .iter()
+            .map(SubscriberResponse::list_item)
+            .collect(),
+    };
+    Ok(Plain(StatusCode::OK, body).into_response())
+}
+
+async fn get_subscriber(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+) -> Result<Response, ApiError> {
+    let id = &p.0[0];
+    match state
+        .store
+        .get_subscriber(&auth.0.environment_id, id)
+        .await?
+    {
+        Some(s) => Ok(Envelope(StatusCode::OK, SubscriberResponse::one(&s)).into_response()),
+        None => Err(not_found(id)),
+    }
+}
+
+/// A parsed `CreateSubscriberRequestDto`.
+struct CreateRequest {
+    subscriber_id: String,
+    profile: Profile,
+    channels: Vec<ChannelRequest>,
+}
+
+/// Parses a create body (also each `/bulk` item), in the DTO's property order.
+fn parse_create(f: &mut Fields<'_>, trim: bool) -> Option<CreateRequest> {
+    let subscriber_id = f.required_string("subscriberId").and_then(|id| {
+        let id = if trim { id.trim().to_string() } else { id };
+        if id.trim().is_empty() {
+            let n = f.name("subscriberId");
+            f.error(format!("{n} should not be empty"));
+            None
+        } else {
+            Some(id)
+        }
+    });
+    let email = f.optional_email("email");
+    let first_name = f.optional_string("firstName");
+    let last_name = f.optional_string("lastName");
+    let phone = f.optional_string("phone");
+    let avatar = f.optional_string("avatar");
+    let locale = f.optional_locale("locale");
+    let timezone = f.optional_string("timezone");
+    let data = f.optional_any("data");
+    let mut channels = Vec::new();
+    if let Some(items) = f.optional_array("channels") {
+        for (i, item) in items.iter().enumerate() {
+            let prefix = format!("{}{i}.", f.name("channels."));
+            match item {
+                Value::Object(obj) => {
+                    let mut c = Fields::nested(obj, prefix);
+                    let parsed = parse_channel_request(&mut c);
+                    f.absorb(c);
+                    channels.extend(parsed);
+                }
+                _ => f.error(format!(
+                    "{} must be an object",
+                    prefix.trim_end_matches('.')
+                )),
+            }
+        }
+    }
+    Some(CreateRequest {
+        subscriber_id: subscriber_id?,
+        profile: Profile {
+            first_name,
+            last_name,
+            email,
+            phone,
+            avatar,
+            locale,
+            timezone,
+            data,
+        },
+        channels,
+    })
+}
+
+/// What an existing subscriber gets from a create (upsert) or v1 PUT: `null` leaves a field
+/// unchanged, except `email`, which `null` clears (Novu).
+fn as_update(profile: &Profile) -> Profile {
+    fn keep_on_null<T: Clone>(f: &Field<T>) -> Field<T> {
+        match f {
+            Field::Null => Field::Absent,
+            other => other.clone(),
+        }
+    }
+    Profile {
+        first_name: keep_on_null(&profile.first_name),
+        last_name: keep_on_null(&profile.last_name),
+        email: profile.email.clone(),
+        phone: keep_on_null(&profile.phone),
+        avatar: keep_on_null(&profile.avatar),
+        locale: keep_on_null(&profile.locale),
+        timezone: keep_on_null(&profile.timezone),
+        data: keep_on_null(&profile.data),
+    }
+}
+
+/// Resolves every channel of a request before anything is written, so a bad channel leaves no
+/// half-created subscriber behind.
+async fn resolve_all(
+    state: &AppState,
+    env: &ObjectId,
+    channels: &[ChannelRequest],
+) -> Result<Result<Vec<CredentialsUpdate>, ApiError>, ApiError> {
+    let mut updates = Vec::with_capacity(channels.len());
+    for req in channels {
+        match resolve(state, env, req, CredentialsMode::Append).await? {
+            Ok(u) => updates.push(u),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(updates))
+}
+
+/// `POST /v1/subscribers`: create, or update the existing subscriber with that id. Always 201.
+/// `channels` are written with append semantics and returned (deliberate difference 5).
+async fn create_subscriber(
+    auth: Auth,
+    State(state): State<AppState>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let ctx = &auth.0;
+    let mut f = Fields::new(&body.0);
+    let req = parse_create(&mut f, true);
+    let req = f.finish(|| req)?.expect("complete request");
+    let updates = resolve_all(&state, &ctx.environment_id, &req.channels).await??;
+    let new = NewSubscriber {
+        subscriber_id: req.subscriber_id.clone(),
+        profile: req.profile.clone(),
+    };
+    let patch = SubscriberPatch {
+        profile: as_update(&req.profile),
+    };
+    let (mut subscriber, _created) = state
+        .store
+        .upsert_subscriber(&ctx.environment_id, &ctx.organization_id, &new, &patch)
+        .await?;
+    for update in &updates {
+        if let Some(s) = state
+            .store
+            .update_credentials(&ctx.environment_id, &req.subscriber_id, update)
+            .await?
+        {
+            subscriber = s;
+        }
+    }
+    Ok(Envelope(StatusCode::CREATED, SubscriberResponse::one(&subscriber)).into_response())
+}
+
+#[derive(Serialize)]
+struct BulkItem<'a> {
+    #[serde(rename = "subscriberId")]
+    subscriber_id: &'a str,
+}
+
+/// `POST /v1/subscribers/bulk`: up to 500 upserts in one transaction; `created` and `updated` in
+/// input order. Items whose channels cannot be bound are reported in `failed` and not written.
+async fn bulk_create_subscribers(
+    auth: Auth,
+    State(state): State<AppState>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let ctx = &auth.0;
+    let mut f = Fields::new(&body.0);
+    let items = match f.raw("subscribers") {
+        Some(Value::Array(items)) if items.len() > MAX_BULK => {
+            return Err(ApiError::Validation(vec![format!(
+                "subscribers must contain no more than {MAX_BULK} elements"
+            )]))
+        }
+        Some(Value::Array(items)) if items.is_empty() => {
+            return Err(ApiError::Validation(vec![
+                "subscribers should not be empty".into(),
+            ]))
+        }
+        Some(Value::Array(items)) => items,
+        _ => {
+            return Err(ApiError::Validation(vec![
+                format!("subscribers must contain no more than {MAX_BULK} elements"),
+                "subscribers should not be empty".into(),
+                "subscribers must be an array".into(),
+            ]))
+        }
+    };
+    let mut requests = Vec::with_capacity(items.len());
+    let empty = serde_json::Map::new();
+    for (i, item) in items.iter().enumerate() {
+        let obj = item.as_object().unwrap_or(&empty);
+        let mut item_fields = Fields::nested(obj, format!("subscribers.{i}."));
+        let parsed = parse_create(&mut item_fields, true);
+        f.absorb(item_fields);
+        requests.extend(parsed);
+    }
+    let requests = f.finish(|| requests)?;
+
+    let mut failed = Vec::new();
+    let mut accepted = Vec::with_capacity(requests.len());
+    for req in requests {
+        match resolve_all(&state, &ctx.environment_id, &req.channels).await? {
+            Ok(updates) => accepted.push((req, updates)),
+            Err(e) => failed
+                .push(json!({"subscriberId": req.subscriber_id, "message": error_message(&e)})),
+        }
+    }
+    let news: Vec<NewSubscriber> = accepted
+        .iter()
+        .map(|(r, _)| NewSubscriber {
+            subscriber_id: r.subscriber_id.clone(),
+            profile: r.profile.clone(),
+        })
+        .collect();
+    let outcomes = if news.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .store
+            .bulk_upsert_subscribers(&ctx.environment_id, &ctx.organization_id, &news)
+            .await?
+    };
+    for (req, updates) in &accepted {
+        for update in updates {
+            state
+                .store
+                .update_credentials(&ctx.environment_id, &req.subscriber_id, update)
+                .await?;
+        }
+    }
+    let pick = |want: BulkOutcome| -> Vec<BulkItem<'_>> {
+        news.iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| **o == want)
+            .map(|(n, _)| BulkItem {
+                subscriber_id: &n.subscriber_id,
+            })
+            .collect()
+    };
+    let body = json!({
+        "updated": pick(BulkOutcome::Updated),
+        "created": pick(BulkOutcome::Created),
+        "failed": failed,
+    });
+    Ok(Envelope(StatusCode::CREATED, body).into_response())
+}
+
+fn error_message(e: &ApiError) -> String {
+    match e {
+        ApiError::BadRequest(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `PUT /v1/subscribers/{id}`: `""` or `null` email clears it; other `null`s leave fields alone.
+/// Unknown subscriber is a 400 (Novu). The response carries the `updatedAt` from before the write,
+/// as Novu's does.
+async fn update_subscriber(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let env = &auth.0.environment_id;
+    let id = &p.0[0];
+    let mut obj = body.0;
+    if obj.get("email") == Some(&Value::String(String::new())) {
+        obj.insert("email".into(), Value::Null);
+    }
+    let mut f = Fields::new(&obj);
+    let profile = Profile {
+        email: f.optional_email("email"),
+        first_name: f.optional_string("firstName"),
+        last_name: f.optional_string("lastName"),
+        phone: f.optional_string("phone"),
+        avatar: f.optional_string("avatar"),
+        locale: f.optional_locale("locale"),
+        timezone: f.optional_string("timezone"),
+        data: f.optional_any("data"),
+    };
+    let patch = f.finish(|| SubscriberPatch {
+        profile: as_update(&profile),
+    })?;
+    let Some(before) = state.store.get_subscriber(env, id).await? else {
+        return Err(ApiError::BadRequest(format!(
+            "SubscriberId: {id} not found"
+        )));
+    };
+    match state.store.update_subscriber(env, id, &patch).await? {
+        Some(s) => Ok(Envelope(
+            StatusCode::OK,
+            SubscriberResponse::one(&s).with_updated_at(before.updated_at),
+        )
+        .into_response()),
+        None => Err(ApiError::BadRequest(format!(
+            "SubscriberId: {id} not found"
+        ))),
+    }
+}
+
+async fn delete_subscriber(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+) -> Result<Response, ApiError> {
+    let id = &p.0[0];
+    if !state
+        .store
+        .delete_subscriber(&auth.0.environment_id, id)
+        .await?
+    {
+        return Err(not_found(id));
+    }
+    Ok(Envelope(
+        StatusCode::OK,
+        json!({"acknowledged": true, "status": "deleted"}),
+    )
+    .into_response())
+}
+
+/// `PATCH /v1/subscribers/{id}/online-status` with `{isOnline}`. `{online}` (what `@novu/node`
+/// sends) is accepted too, so that SDK's `updateOnlineStatus` works.
+async fn update_online_status(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let id = &p.0[0];
+    let mut obj = body.0;
+    if !obj.contains_key("isOnline") {
+        if let Some(online @ Value::Bool(_)) = obj.get("online").cloned() {
+            obj.insert("isOnline".into(), online);
+        }
+    }
+    let mut f = Fields::new(&obj);
+    let online = f.required_bool("isOnline");
+    let online = f.finish(|| online)?.expect("complete request");
+    match state
+        .store
+        .set_online(&auth.0.environment_id, id, online, Timestamp::now())
+        .await?
+    {
+        Some(s) => Ok(Envelope(StatusCode::OK, SubscriberResponse::one(&s)).into_response()),
+        None => Err(ApiError::NotFound("Subscriber not found".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_messages_follow_the_dto_order() {
+        let body =
+            json!({"subscriberId":"s1","email":"bad","locale":"x","firstName":5,"channels":"x"});
+        let mut f = Fields::new(body.as_object().unwrap());
+        parse_create(&mut f, true);
+        match f.finish(|| ()) {
+            Err(ApiError::Validation(m)) => assert_eq!(
+                m,
+                [
+                    "email must be an email",
+                    "firstName must be a string",
+                    "locale must be locale",
+                    "channels must be an array"
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn update_keeps_fields_on_null_but_clears_email() {
+        let p = Profile {
+            first_name: Field::Null,
+            email: Field::Null,
+            ..Default::default()
+        };
+        let u = as_update(&p);
+        assert_eq!(u.first_name, Field::Absent);
+        assert_eq!(u.email, Field::Null);
+    }
+}

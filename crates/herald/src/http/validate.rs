@@ -1,0 +1,263 @@
+//! Parsing a JSON object into typed values while collecting class-validator's messages, so that a
+//! bad body gets every message Novu would give, in Novu's order: properties in the DTO's order;
+//! within one, "should not be null or undefined" first, then the other checks.
+
+use herald_core::subscriber::Field;
+use herald_core::values::{is_email, is_locale};
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+pub struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    prefix: String,
+    errors: Vec<String>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(obj: &'a Map<String, Value>) -> Self {
+        Fields {
+            obj,
+            prefix: String::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// For nested objects: messages read `subscribers.0.email must be an email`.
+    pub fn nested(obj: &'a Map<String, Value>, prefix: String) -> Self {
+        Fields {
+            obj,
+            prefix,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn name(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    pub fn error(&mut self, message: String) {
+        self.errors.push(message);
+    }
+
+    pub fn raw(&self, key: &str) -> Option<&'a Value> {
+        self.obj.get(key)
+    }
+
+    fn present(&self, key: &str) -> Option<&'a Value> {
+        self.obj.get(key).filter(|v| !v.is_null())
+    }
+
+    /// `@IsDefined() @IsString()`.
+    pub fn required_string(&mut self, key: &str) -> Option<String> {
+        match self.present(key) {
+            None => {
+                let n = self.name(key);
+                self.error(format!("{n} should not be null or undefined"));
+                self.error(format!("{n} must be a string"));
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be a string"));
+                None
+            }
+        }
+    }
+
+    /// `@IsOptional() @IsString()`: absent, `null`, or a string.
+    pub fn optional_string(&mut self, key: &str) -> Field<String> {
+        match self.obj.get(key) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::String(s)) => Field::Value(s.clone()),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be a string"));
+                Field::Absent
+            }
+        }
+    }
+
+    /// `@IsOptional() @IsEmail()`.
+    pub fn optional_email(&mut self, key: &str) -> Field<String> {
+        match self.obj.get(key) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::String(s)) if is_email(s) => Field::Value(s.clone()),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be an email"));
+                Field::Absent
+            }
+        }
+    }
+
+    /// `@IsOptional() @IsLocale()`.
+    pub fn optional_locale(&mut self, key: &str) -> Field<String> {
+        match self.obj.get(key) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::String(s)) if is_locale(s) => Field::Value(s.clone()),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be locale"));
+                Field::Absent
+            }
+        }
+    }
+
+    /// Any JSON value (`data`).
+    pub fn optional_any(&mut self, key: &str) -> Field<Value> {
+        match self.obj.get(key) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(v) => Field::Value(v.clone()),
+        }
+    }
+
+    /// `@IsOptional() @IsBoolean()`.
+    pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
+        match self.present(key) {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be a boolean value"));
+                None
+            }
+        }
+    }
+
+    /// `@IsDefined() @IsBoolean()`.
+    pub fn required_bool(&mut self, key: &str) -> Option<bool> {
+        match self.present(key) {
+            None => {
+                let n = self.name(key);
+                self.error(format!("{n} should not be null or undefined"));
+                self.error(format!("{n} must be a boolean value"));
+                None
+            }
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be a boolean value"));
+                None
+            }
+        }
+    }
+
+    /// `@IsOptional() @IsArray()`.
+    pub fn optional_array(&mut self, key: &str) -> Option<&'a Vec<Value>> {
+        match self.present(key) {
+            None => None,
+            Some(Value::Array(a)) => Some(a),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be an array"));
+                None
+            }
+        }
+    }
+
+    /// `@IsDefined() @IsObject()` (an array is not an object).
+    pub fn required_object(&mut self, key: &str) -> Option<&'a Map<String, Value>> {
+        match self.present(key) {
+            None => {
+                let n = self.name(key);
+                self.error(format!("{n} should not be null or undefined"));
+                self.error(format!("{n} must be an object"));
+                None
+            }
+            Some(Value::Object(o)) => Some(o),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be an object"));
+                None
+            }
+        }
+    }
+
+    /// `@IsOptional() @IsObject()`.
+    pub fn optional_object(&mut self, key: &str) -> Option<&'a Map<String, Value>> {
+        match self.present(key) {
+            None => None,
+            Some(Value::Object(o)) => Some(o),
+            Some(_) => {
+                let n = self.name(key);
+                self.error(format!("{n} must be an object"));
+                None
+            }
+        }
+    }
+
+    /// Moves the messages collected by a nested validator into this one.
+    pub fn absorb(&mut self, nested: Fields<'_>) {
+        self.errors.extend(nested.errors);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// `Ok(value)` if no message was collected, else the 400 with all messages.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ApiError> {
+        if self.errors.is_empty() {
+            Ok(value())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn required_string_messages() {
+        let o = obj(json!({"b": 5}));
+        let mut f = Fields::new(&o);
+        f.required_string("a");
+        f.required_string("b");
+        assert_eq!(
+            f.errors,
+            [
+                "a should not be null or undefined",
+                "a must be a string",
+                "b must be a string"
+            ]
+        );
+    }
+
+    #[test]
+    fn optional_fields_keep_null_apart_from_absent() {
+        let o = obj(json!({"n": null, "s": "x"}));
+        let mut f = Fields::new(&o);
+        assert_eq!(f.optional_string("n"), Field::Null);
+        assert_eq!(f.optional_string("s"), Field::Value("x".into()));
+        assert_eq!(f.optional_string("missing"), Field::Absent);
+        assert!(!f.has_errors());
+    }
+
+    #[test]
+    fn nested_prefix_and_object_checks() {
+        let o = obj(json!({"email": "bad", "credentials": []}));
+        let mut f = Fields::nested(&o, "subscribers.0.".into());
+        f.optional_email("email");
+        f.required_object("credentials");
+        assert_eq!(
+            f.errors,
+            [
+                "subscribers.0.email must be an email",
+                "subscribers.0.credentials must be an object"
+            ]
+        );
+    }
+}
