@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod integrations;
 pub mod subscribers;
+pub mod subscribers_v2;
 pub mod validate;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -29,6 +30,7 @@ pub const BODY_LIMIT: usize = 100 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(subscribers::router())
+        .merge(subscribers_v2::router())
         .merge(credentials::router())
         .merge(integrations::router())
         .route("/v1/health-check", get(health_check))

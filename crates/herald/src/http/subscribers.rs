@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn not_found(id: &str) -> ApiError {
+pub(super) fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("Subscriber not found for id {id}"))
 }
 
@@ -97,14 +97,14 @@ async fn get_subscriber(
 }
 
 /// A parsed `CreateSubscriberRequestDto`.
-struct CreateRequest {
-    subscriber_id: String,
-    profile: Profile,
-    channels: Vec<ChannelRequest>,
+pub(super) struct CreateRequest {
+    pub subscriber_id: String,
+    pub profile: Profile,
+    pub channels: Vec<ChannelRequest>,
 }
 
 /// Parses a create body (also each `/bulk` item), in the DTO's property order.
-fn parse_create(f: &mut Fields<'_>, trim: bool) -> Option<CreateRequest> {
+pub(super) fn parse_create(f: &mut Fields<'_>, trim: bool) -> Option<CreateRequest> {
     let subscriber_id = f.required_string("subscriberId").and_then(|id| {
         let id = if trim { id.trim().to_string() } else { id };
         if id.trim().is_empty() {
@@ -159,7 +159,7 @@ fn parse_create(f: &mut Fields<'_>, trim: bool) -> Option<CreateRequest> {
 
 /// What an existing subscriber gets from a create (upsert) or v1 PUT: `null` leaves a field
 /// unchanged, except `email`, which `null` clears (Novu).
-fn as_update(profile: &Profile) -> Profile {
+pub(super) fn as_update(profile: &Profile) -> Profile {
     fn keep_on_null<T: Clone>(f: &Field<T>) -> Field<T> {
         match f {
             Field::Null => Field::Absent,
