@@ -23,19 +23,30 @@ pub fn router() -> Router<AppState> {
         .route("/v2/subscribers", post(create_subscriber))
         .route(
             "/v2/subscribers/{subscriber_id}",
-            get(get_subscriber).patch(patch_subscriber).delete(delete_subscriber),
+            get(get_subscriber)
+                .patch(patch_subscriber)
+                .delete(delete_subscriber),
         )
 }
 
 /// `POST /v2/subscribers[?failIfExists=true]`: 201 with the subscriber, created or updated. With
 /// `failIfExists=true` an existing subscriber is a 409 whose body is that subscriber (the SDKs
 /// parse it as `SubscriberResponseDto`).
-async fn create_subscriber(auth: Auth, State(state): State<AppState>, q: QueryMap, body: JsonBody) -> Result<Response, ApiError> {
+async fn create_subscriber(
+    auth: Auth,
+    State(state): State<AppState>,
+    q: QueryMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     let ctx = &auth.0;
     let fail_if_exists = match q.get("failIfExists") {
         None | Some("false") => false,
         Some("true") => true,
-        Some(_) => return Err(ApiError::Validation(vec!["failIfExists must be a boolean value".into()])),
+        Some(_) => {
+            return Err(ApiError::Validation(vec![
+                "failIfExists must be a boolean value".into(),
+            ]))
+        }
     };
     let mut f = Fields::new(&body.0);
     let req = parse_create(&mut f, true);
@@ -46,12 +57,23 @@ async fn create_subscriber(auth: Auth, State(state): State<AppState>, q: QueryMa
         ]));
     }
     if fail_if_exists {
-        if let Some(existing) = state.store.get_subscriber(&ctx.environment_id, &req.subscriber_id).await? {
-            return Ok(Plain(StatusCode::CONFLICT, SubscriberResponse::one(&existing)).into_response());
+        if let Some(existing) = state
+            .store
+            .get_subscriber(&ctx.environment_id, &req.subscriber_id)
+            .await?
+        {
+            return Ok(
+                Plain(StatusCode::CONFLICT, SubscriberResponse::one(&existing)).into_response(),
+            );
         }
     }
-    let new = NewSubscriber { subscriber_id: req.subscriber_id.clone(), profile: req.profile.clone() };
-    let patch = SubscriberPatch { profile: as_update(&req.profile) };
+    let new = NewSubscriber {
+        subscriber_id: req.subscriber_id.clone(),
+        profile: req.profile.clone(),
+    };
+    let patch = SubscriberPatch {
+        profile: as_update(&req.profile),
+    };
     let (subscriber, _) = state
         .store
         .upsert_subscriber(&ctx.environment_id, &ctx.organization_id, &new, &patch)
@@ -59,16 +81,29 @@ async fn create_subscriber(auth: Auth, State(state): State<AppState>, q: QueryMa
     Ok(Envelope(StatusCode::CREATED, SubscriberResponse::one(&subscriber)).into_response())
 }
 
-async fn get_subscriber(auth: Auth, State(state): State<AppState>, p: PathParams) -> Result<Response, ApiError> {
+async fn get_subscriber(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+) -> Result<Response, ApiError> {
     let id = &p.0[0];
-    match state.store.get_subscriber(&auth.0.environment_id, id).await? {
+    match state
+        .store
+        .get_subscriber(&auth.0.environment_id, id)
+        .await?
+    {
         Some(s) => Ok(Envelope(StatusCode::OK, SubscriberResponse::one(&s)).into_response()),
         None => Err(not_found(id)),
     }
 }
 
 /// `PATCH /v2/subscribers/{id}`: given fields are set; an explicit `null` clears a field.
-async fn patch_subscriber(auth: Auth, State(state): State<AppState>, p: PathParams, body: JsonBody) -> Result<Response, ApiError> {
+async fn patch_subscriber(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     let id = &p.0[0];
     let mut f = Fields::new(&body.0);
     let profile = Profile {
@@ -82,16 +117,32 @@ async fn patch_subscriber(auth: Auth, State(state): State<AppState>, p: PathPara
         data: f.optional_any("data"),
     };
     let patch = f.finish(|| SubscriberPatch { profile })?;
-    match state.store.update_subscriber(&auth.0.environment_id, id, &patch).await? {
+    match state
+        .store
+        .update_subscriber(&auth.0.environment_id, id, &patch)
+        .await?
+    {
         Some(s) => Ok(Envelope(StatusCode::OK, SubscriberResponse::one(&s)).into_response()),
         None => Err(not_found(id)),
     }
 }
 
-async fn delete_subscriber(auth: Auth, State(state): State<AppState>, p: PathParams) -> Result<Response, ApiError> {
+async fn delete_subscriber(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+) -> Result<Response, ApiError> {
     let id = &p.0[0];
-    if !state.store.delete_subscriber(&auth.0.environment_id, id).await? {
+    if !state
+        .store
+        .delete_subscriber(&auth.0.environment_id, id)
+        .await?
+    {
         return Err(not_found(id));
     }
-    Ok(Envelope(StatusCode::OK, json!({"acknowledged": true, "status": "deleted"})).into_response())
+    Ok(Envelope(
+        StatusCode::OK,
+        json!({"acknowledged": true, "status": "deleted"}),
+    )
+    .into_response())
 }
