@@ -10,6 +10,7 @@ pub mod store;
 pub mod subscriber;
 pub mod tenancy;
 pub mod time;
+pub mod topic;
 pub mod values;
 
 #[cfg(feature = "test-support")]
@@ -19,7 +20,7 @@ pub use ids::ObjectId;
 pub use integration::{Integration, IntegrationPatch, NewIntegration};
 pub use provider::{ChannelType, ProviderId};
 pub use store::{
-    EnvironmentStore, IntegrationStore, Store, StoreError, StoreResult, SubscriberStore,
+    EnvironmentStore, IntegrationStore, Store, StoreError, StoreResult, SubscriberStore, TopicStore,
 };
 pub use subscriber::{
     BulkOutcome, ChannelCredentials, ChannelSettings, CredentialsMode, CredentialsUpdate, Field,

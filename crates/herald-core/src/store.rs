@@ -6,6 +6,10 @@
 use async_trait::async_trait;
 
 use crate::subscriber::{BulkOutcome, TooManyDeviceTokens};
+use crate::topic::{
+    AddSubscribersOutcome, CursorPage, CursorQuery, NewTopic, Topic, TopicFilter, TopicPatch,
+    TopicSubscription,
+};
 use crate::{
     ApiKeyInfo, AuthContext, CredentialsUpdate, Environment, Integration, IntegrationPatch,
     KeyHash, NewIntegration, NewSubscriber, ObjectId, ProviderId, Subscriber, SubscriberPatch,
@@ -200,6 +204,108 @@ pub trait IntegrationStore: Send + Sync {
         provider: ProviderId,
         identifier: Option<&str>,
     ) -> StoreResult<Option<Integration>>;
+}
+
+/// Topics and their subscriptions. Topic keys are unique per environment.
+#[async_trait]
+pub trait TopicStore: Send + Sync {
+    /// v1 create: `Conflict` if the key exists.
+    async fn create_topic(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewTopic,
+    ) -> StoreResult<Topic>;
+
+    /// v2 create: creates, or sets the given `name`/`data` on the existing topic. Returns the topic
+    /// and whether it was created. Atomic under races.
+    async fn upsert_topic(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewTopic,
+    ) -> StoreResult<(Topic, bool)>;
+
+    async fn get_topic(&self, env: &ObjectId, key: &str) -> StoreResult<Option<Topic>>;
+
+    /// v1 list: topics in creation order (optionally only the one with `key`), `limit` after
+    /// skipping `offset`, and the total count of matching topics.
+    async fn list_topics(
+        &self,
+        env: &ObjectId,
+        key: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<Topic>, u64)>;
+
+    /// v2 list with cursor pagination.
+    async fn search_topics(
+        &self,
+        env: &ObjectId,
+        filter: &TopicFilter,
+        page: &CursorQuery,
+    ) -> StoreResult<CursorPage<Topic>>;
+
+    /// `None` if no topic has that key.
+    async fn update_topic(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        patch: &TopicPatch,
+    ) -> StoreResult<Option<Topic>>;
+
+    /// Deletes the topic and all its subscriptions. `false` if not found.
+    async fn delete_topic(&self, env: &ObjectId, key: &str) -> StoreResult<bool>;
+
+    /// Adds the subscribers with these external ids to the topic (idempotent: existing memberships
+    /// are kept and reported again). A missing topic is created first with `name_if_created`.
+    async fn add_topic_subscribers(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        key: &str,
+        subscriber_ids: &[String],
+        name_if_created: Option<&str>,
+    ) -> StoreResult<AddSubscribersOutcome>;
+
+    /// Removes these subscribers from the topic; returns the memberships removed. A missing topic
+    /// removes nothing.
+    async fn remove_topic_subscribers(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        subscriber_ids: &[String],
+    ) -> StoreResult<Vec<TopicSubscription>>;
+
+    /// The topic's memberships (optionally of one subscriber) with cursor pagination (cursor =
+    /// subscription id). An unknown topic yields an empty page.
+    async fn topic_subscriptions(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        subscriber_id: Option<&str>,
+        page: &CursorQuery,
+    ) -> StoreResult<CursorPage<TopicSubscription>>;
+
+    /// One membership, `None` if the subscriber is not in the topic (or either does not exist).
+    async fn get_topic_subscription(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        subscriber_id: &str,
+    ) -> StoreResult<Option<TopicSubscription>>;
+
+    /// A subscriber's memberships (optionally only of topic `key`), cursor = subscription id.
+    async fn subscriber_subscriptions(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        key: Option<&str>,
+        page: &CursorQuery,
+    ) -> StoreResult<CursorPage<TopicSubscription>>;
+
+    /// External ids of all members of the topic, in membership order (v1 `GET /v1/topics/{key}`).
+    async fn topic_subscriber_ids(&self, env: &ObjectId, key: &str) -> StoreResult<Vec<String>>;
 }
 
 /// Everything the server needs from a backend.
