@@ -1,0 +1,152 @@
+//! Where the database is and how each connection is configured. The durability settings are the
+//! point of this module: WAL (readers never wait for the writer), `synchronous=FULL` (an
+//! acknowledged write survives power loss: the WAL is fsynced on every commit, which group commit
+//! makes affordable), foreign keys on (channels and tokens cascade with their owner) and a busy
+//! timeout (another process holding the lock makes us wait, not fail).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::SqliteOpenError;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection; the store uses a few dozen distinct statements.
+const STATEMENT_CACHE: usize = 128;
+
+/// The file named by `sqlite://PATH`, `sqlite:PATH` (a `?query` suffix is ignored) or a plain path.
+pub fn database_path(url_or_path: &str) -> Result<PathBuf, SqliteOpenError> {
+    let s = url_or_path.trim();
+    let invalid = || SqliteOpenError::InvalidLocation(url_or_path.to_string());
+    let path = if let Some(rest) = s.strip_prefix("sqlite://").or(s.strip_prefix("sqlite:")) {
+        rest.split_once('?').map_or(rest, |(p, _)| p)
+    } else if s.contains("://") {
+        return Err(invalid());
+    } else {
+        s
+    };
+    // An in-memory database would be a different database on every connection of the pool.
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Err(invalid());
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// The writer connection: creates the file if missing and switches it to WAL.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, SqliteOpenError> {
+    let conn = Connection::open(path).map_err(|source| SqliteOpenError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let configure = |setting: &'static str, r: rusqlite::Result<()>| {
+        r.map_err(|source| SqliteOpenError::Configure {
+            path: path.to_path_buf(),
+            setting,
+            source,
+        })
+    };
+    configure("busy_timeout", conn.busy_timeout(BUSY_TIMEOUT))?;
+    configure(
+        "journal_mode=WAL",
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+            .and_then(|mode| {
+                if mode.eq_ignore_ascii_case("wal") {
+                    Ok(())
+                } else {
+                    Err(rusqlite::Error::InvalidParameterName(format!(
+                        "journal_mode is {mode}, WAL is not supported here"
+                    )))
+                }
+            }),
+    )?;
+    configure(
+        "synchronous=FULL",
+        conn.pragma_update(None, "synchronous", "FULL"),
+    )?;
+    configure(
+        "foreign_keys=ON",
+        conn.pragma_update(None, "foreign_keys", "ON"),
+    )?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// A read connection. `query_only` rather than a read-only open, so that opening never depends
+/// on the WAL index files' permissions; the effect is the same: this connection cannot write.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, SqliteOpenError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|source| SqliteOpenError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let configure = |setting: &'static str, r: rusqlite::Result<()>| {
+        r.map_err(|source| SqliteOpenError::Configure {
+            path: path.to_path_buf(),
+            setting,
+            source,
+        })
+    };
+    configure("busy_timeout", conn.busy_timeout(BUSY_TIMEOUT))?;
+    configure(
+        "query_only=ON",
+        conn.pragma_update(None, "query_only", "ON"),
+    )?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// The settings in force on a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pragmas {
+    /// `wal`.
+    pub journal_mode: String,
+    /// `2` is FULL.
+    pub synchronous: i64,
+    pub foreign_keys: bool,
+    pub busy_timeout_ms: i64,
+}
+
+pub(crate) fn pragmas(conn: &Connection) -> rusqlite::Result<Pragmas> {
+    Ok(Pragmas {
+        journal_mode: conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+        synchronous: conn.pragma_query_value(None, "synchronous", |r| r.get(0))?,
+        foreign_keys: conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+        busy_timeout_ms: conn.pragma_query_value(None, "busy_timeout", |r| r.get(0))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_path_accepts_urls_and_plain_paths() {
+        let p = |s| database_path(s).unwrap();
+        assert_eq!(p("sqlite://herald.db"), PathBuf::from("herald.db"));
+        assert_eq!(p("sqlite:herald.db"), PathBuf::from("herald.db"));
+        assert_eq!(p("sqlite:///var/lib/h.db"), PathBuf::from("/var/lib/h.db"));
+        assert_eq!(p("sqlite://data/h.db?mode=rwc"), PathBuf::from("data/h.db"));
+        assert_eq!(p("/tmp/x.db"), PathBuf::from("/tmp/x.db"));
+    }
+
+    #[test]
+    fn database_path_rejects_other_schemes_memory_and_empty() {
+        for bad in [
+            "postgres://localhost/h",
+            "sqlite::memory:",
+            "sqlite://",
+            "",
+            "  ",
+        ] {
+            let err = database_path(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("expected sqlite://PATH"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Rows to domain values, in one place. Column lists are constants so that every query selecting a
+//! subscriber or an integration selects the same columns in the same order as the mapper reads.
+//! Channels and their tokens are loaded for a set of subscribers in one query, ordered by channel
+//! then token insertion (`pk`), which is the order clients see.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use herald_core::{
+    ChannelCredentials, ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId,
+    Subscriber, Timestamp,
+};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde_json::{Map, Value};
+
+use crate::error::{BadStoredValue, DbError, DbResult};
+
+/// Selected by every subscriber query, read by [`subscriber`].
+pub(crate) const SUBSCRIBER_COLUMNS: &str = "pk, id, organization_id, environment_id, \
+     subscriber_id, first_name, last_name, email, phone, avatar, locale, timezone, data, null_mask, \
+     is_online, last_online_at, version, created_at, updated_at";
+
+/// Selected by every integration query, read by [`integration`].
+pub(crate) const INTEGRATION_COLUMNS: &str = "id, environment_id, organization_id, provider_id, \
+     channel, name, identifier, credentials, active, \"primary\", priority, conditions, deleted, \
+     deleted_at, created_at, updated_at";
+
+fn bad(idx: usize, what: &'static str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        idx,
+        Type::Text,
+        Box::new(BadStoredValue {
+            what,
+            value: value.to_string(),
+        }),
+    )
+}
+
+fn id(row: &Row, idx: usize) -> rusqlite::Result<ObjectId> {
+    Ok(ObjectId::from_stored(row.get(idx)?))
+}
+
+fn ts(row: &Row, idx: usize) -> rusqlite::Result<Timestamp> {
+    Ok(Timestamp::from_millis(row.get(idx)?))
+}
+
+pub(crate) fn provider(row: &Row, idx: usize) -> rusqlite::Result<ProviderId> {
+    let s: String = row.get(idx)?;
+    ProviderId::from_str(&s).map_err(|_| bad(idx, "provider id", &s))
+}
+
+/// A subscriber row (without channels) and its `pk`.
+pub(crate) fn subscriber(row: &Row) -> rusqlite::Result<(i64, Subscriber)> {
+    let text = [
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+        row.get(11)?,
+    ];
+    let profile = Profile::from_columns(text, row.get(12)?, row.get(13)?);
+    Ok((
+        row.get(0)?,
+        Subscriber {
+            id: id(row, 1)?,
+            organization_id: id(row, 2)?,
+            environment_id: id(row, 3)?,
+            subscriber_id: row.get(4)?,
+            profile,
+            channels: Vec::new(),
+            is_online: row.get(14)?,
+            last_online_at: row.get::<_, Option<i64>>(15)?.map(Timestamp::from_millis),
+            version: row.get(16)?,
+            created_at: ts(row, 17)?,
+            updated_at: ts(row, 18)?,
+        },
+    ))
+}
+
+pub(crate) fn integration(row: &Row) -> rusqlite::Result<Integration> {
+    let channel: String = row.get(4)?;
+    let credentials: String = row.get(7)?;
+    let conditions: String = row.get(11)?;
+    Ok(Integration {
+        id: id(row, 0)?,
+        environment_id: id(row, 1)?,
+        organization_id: id(row, 2)?,
+        provider_id: provider(row, 3)?,
+        channel: ChannelType::parse(&channel).ok_or_else(|| bad(4, "channel type", &channel))?,
+        name: row.get(5)?,
+        identifier: row.get(6)?,
+        credentials: serde_json::from_str::<Map<String, Value>>(&credentials)
+            .map_err(|_| bad(7, "integration credentials", &credentials))?,
+        active: row.get(8)?,
+        primary: row.get(9)?,
+        priority: row.get(10)?,
+        conditions: serde_json::from_str::<Vec<Value>>(&conditions)
+            .map_err(|_| bad(11, "integration conditions", &conditions))?,
+        deleted: row.get(12)?,
+        deleted_at: row.get::<_, Option<i64>>(13)?.map(Timestamp::from_millis),
+        created_at: ts(row, 14)?,
+        updated_at: ts(row, 15)?,
+    })
+}
+
+/// Reads the seven text columns (`webhook_url, channel, alert_uid, title, image_url, state,
+/// external_url`, the order of [`ChannelCredentials::text_fields`]) starting at `first` into
+/// credentials without tokens.
+pub(crate) fn channel_text(row: &Row, first: usize) -> rusqlite::Result<ChannelCredentials> {
+    Ok(ChannelCredentials {
+        webhook_url: row.get(first)?,
+        channel: row.get(first + 1)?,
+        alert_uid: row.get(first + 2)?,
+        title: row.get(first + 3)?,
+        image_url: row.get(first + 4)?,
+        state: row.get(first + 5)?,
+        external_url: row.get(first + 6)?,
+        device_tokens: None,
+    })
+}
+
+/// Fills in the channels of the given subscribers (matched by `pk`), in channel insertion order
+/// with tokens in insertion order. The integration identifier comes from the bound integration,
+/// if it still exists (a deleted one leaves it absent).
+pub(crate) fn attach_channels(
+    conn: &Connection,
+    subscribers: Vec<(i64, Subscriber)>,
+) -> DbResult<Vec<Subscriber>> {
+    if subscribers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pks = Value::from(subscribers.iter().map(|(pk, _)| *pk).collect::<Vec<_>>());
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.subscriber_pk, c.pk, c.provider_id, c.integration_id, i.identifier,
+                c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
+                c.external_url, c.tokens_set, t.token
+         FROM subscriber_channels c
+         LEFT JOIN integrations i
+                ON i.id = c.integration_id AND i.environment_id = c.environment_id
+               AND i.deleted = 0
+         LEFT JOIN device_tokens t ON t.channel_pk = c.pk
+         WHERE c.subscriber_pk IN (SELECT value FROM json_each(?1))
+         ORDER BY c.subscriber_pk, c.pk, t.pk",
+    )?;
+    let mut rows = stmt.query([pks.to_string()])?;
+    let mut channels: HashMap<i64, Vec<ChannelSettings>> = HashMap::new();
+    let mut last_channel = None;
+    while let Some(row) = rows.next()? {
+        let subscriber_pk: i64 = row.get(0)?;
+        let channel_pk: i64 = row.get(1)?;
+        let list = channels.entry(subscriber_pk).or_default();
+        if last_channel != Some(channel_pk) {
+            last_channel = Some(channel_pk);
+            let mut credentials = channel_text(row, 5)?;
+            let tokens_set: bool = row.get(12)?;
+            credentials.device_tokens = tokens_set.then(Vec::new);
+            list.push(ChannelSettings {
+                provider_id: provider(row, 2)?,
+                integration_id: id(row, 3)?,
+                integration_identifier: row.get(4)?,
+                credentials,
+            });
+        }
+        if let Some(token) = row.get::<_, Option<String>>(13)? {
+            if let Some(channel) = list.last_mut() {
+                channel
+                    .credentials
+                    .device_tokens
+                    .get_or_insert_with(Vec::new)
+                    .push(token);
+            }
+        }
+    }
+    Ok(subscribers
+        .into_iter()
+        .map(|(pk, mut s)| {
+            s.channels = channels.remove(&pk).unwrap_or_default();
+            s
+        })
+        .collect())
+}
+
+/// A non-deleted subscriber of the environment (without channels).
+pub(crate) fn find_live_subscriber(
+    conn: &Connection,
+    env: &ObjectId,
+    subscriber_id: &str,
+) -> DbResult<Option<(i64, Subscriber)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers
+         WHERE environment_id = ?1 AND subscriber_id = ?2 AND deleted = 0"
+    ))?;
+    Ok(stmt
+        .query_row((env.as_str(), subscriber_id), subscriber)
+        .optional()?)
+}
+
+/// The full subscriber (with channels) stored under `pk`.
+pub(crate) fn load_subscriber(conn: &Connection, pk: i64) -> DbResult<Subscriber> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE pk = ?1"
+    ))?;
+    let row = stmt.query_row([pk], subscriber)?;
+    attach_channels(conn, vec![row])?
+        .pop()
+        .ok_or(DbError::Sql(rusqlite::Error::QueryReturnedNoRows))
+}

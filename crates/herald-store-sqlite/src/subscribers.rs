@@ -1,0 +1,374 @@
+//! Subscriber profiles: list, get, upsert, bulk upsert, update, soft delete, online status. The
+//! profile merge itself is [`Profile::apply`] from core; this module only reads the stored profile,
+//! applies the patch and writes the columns back when something changed, all inside one write job
+//! so that no other write can interleave.
+
+use async_trait::async_trait;
+use herald_core::{
+    BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreResult,
+    Subscriber, SubscriberPatch, SubscriberStore, Timestamp,
+};
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::credentials;
+use crate::error::DbResult;
+use crate::rows::{attach_channels, find_live_subscriber, load_subscriber, SUBSCRIBER_COLUMNS};
+use crate::SqliteStore;
+
+/// Any stored row for this id, deleted or not: `(pk, deleted)`.
+fn find_any(
+    conn: &Connection,
+    env: &ObjectId,
+    subscriber_id: &str,
+) -> DbResult<Option<(i64, bool)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT pk, deleted FROM subscribers WHERE environment_id = ?1 AND subscriber_id = ?2",
+    )?;
+    Ok(stmt
+        .query_row((env.as_str(), subscriber_id), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// Inserts a new subscriber row and returns its `pk`.
+fn insert(
+    conn: &Connection,
+    env: &ObjectId,
+    org: &ObjectId,
+    new: &NewSubscriber,
+    version: Option<i64>,
+    now: i64,
+) -> DbResult<i64> {
+    let p = &new.profile;
+    let [first_name, last_name, email, phone, avatar, locale, timezone] = p.text_columns();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO subscribers (id, environment_id, organization_id, subscriber_id,
+             first_name, last_name, email, phone, avatar, locale, timezone, data, null_mask,
+             deleted, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?15)",
+    )?;
+    stmt.execute(rusqlite::params![
+        ObjectId::new().as_str(),
+        env.as_str(),
+        org.as_str(),
+        new.subscriber_id,
+        first_name,
+        last_name,
+        email,
+        phone,
+        avatar,
+        locale,
+        timezone,
+        p.data_column(),
+        p.null_mask(),
+        version,
+        now,
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Writes the profile columns (and `updated_at`) of row `pk`.
+fn write_profile(conn: &Connection, pk: i64, p: &Profile, now: i64) -> DbResult<()> {
+    let [first_name, last_name, email, phone, avatar, locale, timezone] = p.text_columns();
+    conn.prepare_cached(
+        "UPDATE subscribers SET first_name = ?2, last_name = ?3, email = ?4, phone = ?5,
+             avatar = ?6, locale = ?7, timezone = ?8, data = ?9, null_mask = ?10, updated_at = ?11
+         WHERE pk = ?1",
+    )?
+    .execute(rusqlite::params![
+        pk,
+        first_name,
+        last_name,
+        email,
+        phone,
+        avatar,
+        locale,
+        timezone,
+        p.data_column(),
+        p.null_mask(),
+        now,
+    ])?;
+    Ok(())
+}
+
+/// Applies `patch` to the stored profile of `pk`; writes (moving `updated_at`) only on change.
+fn apply_patch(
+    conn: &Connection,
+    pk: i64,
+    current: &Profile,
+    patch: &Profile,
+    now: i64,
+) -> DbResult<bool> {
+    let mut profile = current.clone();
+    if !profile.apply(patch) {
+        return Ok(false);
+    }
+    write_profile(conn, pk, &profile, now)?;
+    Ok(true)
+}
+
+fn profile_of(conn: &Connection, pk: i64) -> DbResult<Profile> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE pk = ?1"
+    ))?;
+    Ok(stmt.query_row([pk], crate::rows::subscriber)?.1.profile)
+}
+
+fn upsert(
+    conn: &Connection,
+    env: &ObjectId,
+    org: &ObjectId,
+    new: &NewSubscriber,
+    patch: &SubscriberPatch,
+) -> DbResult<(Subscriber, bool)> {
+    let now = Timestamp::now().millis();
+    match find_any(conn, env, &new.subscriber_id)? {
+        Some((pk, false)) => {
+            let current = profile_of(conn, pk)?;
+            apply_patch(conn, pk, &current, &patch.profile, now)?;
+            Ok((load_subscriber(conn, pk)?, false))
+        }
+        Some((pk, true)) => {
+            // A fresh subscriber, not a revival: new `_id`, new `createdAt`, only the new profile,
+            // and a new `pk` so that it lists as the newest. Its channels went with the delete.
+            conn.prepare_cached("DELETE FROM subscribers WHERE pk = ?1")?
+                .execute([pk])?;
+            let pk = insert(conn, env, org, new, Some(0), now)?;
+            Ok((load_subscriber(conn, pk)?, true))
+        }
+        None => {
+            let pk = insert(conn, env, org, new, Some(0), now)?;
+            Ok((load_subscriber(conn, pk)?, true))
+        }
+    }
+}
+
+fn bulk_upsert(
+    conn: &Connection,
+    env: &ObjectId,
+    org: &ObjectId,
+    items: &[NewSubscriber],
+) -> DbResult<Vec<BulkOutcome>> {
+    let now = Timestamp::now().millis();
+    let mut outcomes = Vec::with_capacity(items.len());
+    for item in items {
+        let outcome = match find_any(conn, env, &item.subscriber_id)? {
+            None => {
+                // Novu's bulk upsert creates documents without `__v`.
+                insert(conn, env, org, item, None, now)?;
+                BulkOutcome::Created
+            }
+            Some((pk, deleted)) => {
+                let current = profile_of(conn, pk)?;
+                if deleted {
+                    // Novu's bulkWrite is not soft-delete filtered: it sets the given fields
+                    // and `deleted: false` on the old document, keeping its id and createdAt.
+                    conn.prepare_cached(
+                        "UPDATE subscribers SET deleted = 0, deleted_at = NULL, updated_at = ?2
+                         WHERE pk = ?1",
+                    )?
+                    .execute((pk, now))?;
+                }
+                apply_patch(conn, pk, &current, &item.profile, now)?;
+                BulkOutcome::Updated
+            }
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+fn update(
+    conn: &Connection,
+    env: &ObjectId,
+    subscriber_id: &str,
+    patch: &SubscriberPatch,
+) -> DbResult<Option<Subscriber>> {
+    let Some((pk, current)) = find_live_subscriber(conn, env, subscriber_id)? else {
+        return Ok(None);
+    };
+    apply_patch(
+        conn,
+        pk,
+        &current.profile,
+        &patch.profile,
+        Timestamp::now().millis(),
+    )?;
+    Ok(Some(load_subscriber(conn, pk)?))
+}
+
+fn delete(conn: &Connection, env: &ObjectId, subscriber_id: &str) -> DbResult<bool> {
+    let now = Timestamp::now().millis();
+    let pk: Option<i64> = conn
+        .prepare_cached(
+            "UPDATE subscribers SET deleted = 1, deleted_at = ?3
+             WHERE environment_id = ?1 AND subscriber_id = ?2 AND deleted = 0
+             RETURNING pk",
+        )?
+        .query_row((env.as_str(), subscriber_id, now), |r| r.get(0))
+        .optional()?;
+    let Some(pk) = pk else { return Ok(false) };
+    // Tokens go with their channels (ON DELETE CASCADE).
+    conn.prepare_cached("DELETE FROM subscriber_channels WHERE subscriber_pk = ?1")?
+        .execute([pk])?;
+    Ok(true)
+}
+
+fn set_online(
+    conn: &Connection,
+    env: &ObjectId,
+    subscriber_id: &str,
+    online: bool,
+    now: Timestamp,
+) -> DbResult<Option<Subscriber>> {
+    let Some((pk, current)) = find_live_subscriber(conn, env, subscriber_id)? else {
+        return Ok(None);
+    };
+    let last_online_at = if online {
+        current.last_online_at
+    } else {
+        Some(now)
+    };
+    if current.is_online != Some(online) || current.last_online_at != last_online_at {
+        conn.prepare_cached(
+            "UPDATE subscribers SET is_online = ?2, last_online_at = ?3, updated_at = ?4
+             WHERE pk = ?1",
+        )?
+        .execute((
+            pk,
+            online,
+            last_online_at.map(Timestamp::millis),
+            Timestamp::now().millis(),
+        ))?;
+    }
+    Ok(Some(load_subscriber(conn, pk)?))
+}
+
+#[async_trait]
+impl SubscriberStore for SqliteStore {
+    async fn list_subscribers(
+        &self,
+        env: &ObjectId,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Subscriber>> {
+        let env = env.clone();
+        let (offset, limit) = (clamp(offset), clamp(limit));
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers
+                     WHERE environment_id = ?1 AND deleted = 0
+                     ORDER BY pk LIMIT ?2 OFFSET ?3"
+                ))?;
+                let rows = stmt
+                    .query_map((env.as_str(), limit, offset), crate::rows::subscriber)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                attach_channels(conn, rows)
+            })
+            .await
+    }
+
+    async fn get_subscriber(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+    ) -> StoreResult<Option<Subscriber>> {
+        let (env, subscriber_id) = (env.clone(), subscriber_id.to_string());
+        self.readers
+            .read(move |conn| {
+                let Some(row) = find_live_subscriber(conn, &env, &subscriber_id)? else {
+                    return Ok(None);
+                };
+                Ok(attach_channels(conn, vec![row])?.pop())
+            })
+            .await
+    }
+
+    async fn upsert_subscriber(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewSubscriber,
+        patch: &SubscriberPatch,
+    ) -> StoreResult<(Subscriber, bool)> {
+        let (env, org, new, patch) = (env.clone(), org.clone(), new.clone(), patch.clone());
+        self.writer
+            .write(move |conn| upsert(conn, &env, &org, &new, &patch))
+            .await
+    }
+
+    async fn bulk_upsert_subscribers(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        items: &[NewSubscriber],
+    ) -> StoreResult<Vec<BulkOutcome>> {
+        let (env, org, items) = (env.clone(), org.clone(), items.to_vec());
+        self.writer
+            .write(move |conn| bulk_upsert(conn, &env, &org, &items))
+            .await
+    }
+
+    async fn update_subscriber(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        patch: &SubscriberPatch,
+    ) -> StoreResult<Option<Subscriber>> {
+        let (env, sid, patch) = (env.clone(), subscriber_id.to_string(), patch.clone());
+        self.writer
+            .write(move |conn| update(conn, &env, &sid, &patch))
+            .await
+    }
+
+    async fn delete_subscriber(&self, env: &ObjectId, subscriber_id: &str) -> StoreResult<bool> {
+        let (env, sid) = (env.clone(), subscriber_id.to_string());
+        self.writer
+            .write(move |conn| delete(conn, &env, &sid))
+            .await
+    }
+
+    async fn set_online(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        online: bool,
+        now: Timestamp,
+    ) -> StoreResult<Option<Subscriber>> {
+        let (env, sid) = (env.clone(), subscriber_id.to_string());
+        self.writer
+            .write(move |conn| set_online(conn, &env, &sid, online, now))
+            .await
+    }
+
+    async fn update_credentials(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        update: &CredentialsUpdate,
+    ) -> StoreResult<Option<Subscriber>> {
+        let (env, sid, update) = (env.clone(), subscriber_id.to_string(), update.clone());
+        self.writer
+            .write(move |conn| credentials::update(conn, &env, &sid, &update))
+            .await
+    }
+
+    async fn delete_credentials(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        provider: ProviderId,
+    ) -> StoreResult<bool> {
+        let (env, sid) = (env.clone(), subscriber_id.to_string());
+        self.writer
+            .write(move |conn| credentials::delete(conn, &env, &sid, provider))
+            .await
+    }
+}
+
+/// SQLite integers are signed; paging values past `i64::MAX` mean "everything" anyway.
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

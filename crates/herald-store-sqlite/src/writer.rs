@@ -1,0 +1,237 @@
+//! The single writer with group commit.
+//!
+//! SQLite serialises writers anyway; with `synchronous=FULL` every commit costs an fsync, which is
+//! what limits write throughput. So one dedicated thread owns the only writable connection. Callers
+//! send it a job (a closure over the connection) and await a oneshot. The thread takes the first
+//! queued job, drains whatever else is already queued (up to [`MAX_BATCH`]), runs them all in one
+//! `IMMEDIATE` transaction, each inside its own savepoint, commits once, and only then answers
+//! every caller. Under load many requests share one fsync; idle, a job is committed on its own with
+//! no added delay. A job that fails (or panics) rolls back its savepoint only; the others commit.
+//!
+//! Because every write is serialised here, read-modify-write sequences (credentials merges, upserts)
+//! need no retry loops and cannot race, within this process or (thanks to `IMMEDIATE`) across
+//! processes sharing the file.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use herald_core::{StoreError, StoreResult};
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use crate::error::{Closed, DbResult, SqliteOpenError};
+
+/// The most jobs committed together. Bounds the latency one batch adds to its first job and the
+/// work lost to a failed commit.
+const MAX_BATCH: usize = 256;
+
+/// What the writer has done so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Write requests run (successful or not).
+    pub jobs: u64,
+    /// Transactions committed.
+    pub commits: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    jobs: AtomicU64,
+    commits: AtomicU64,
+}
+
+enum Message {
+    Job(Box<dyn Job>),
+    /// Finish the jobs queued before this message, checkpoint, stop, then answer.
+    Close(oneshot::Sender<()>),
+}
+
+/// A type-erased write request.
+trait Job: Send {
+    /// Runs inside the job's savepoint; returns whether its changes are to be kept.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller once the batch is committed (`Ok`) or lost (`Err` with the reason).
+    fn answer(self: Box<Self>, batch: Result<(), &str>);
+}
+
+struct Pending<T, F> {
+    work: Option<F>,
+    outcome: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the write transaction failed: {0}")]
+struct BatchFailed(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("a write job panicked; its changes were rolled back")]
+struct JobPanicked;
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> DbResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let outcome = match catch_unwind(AssertUnwindSafe(|| work(conn))) {
+            Ok(r) => r.map_err(StoreError::from),
+            Err(_) => Err(StoreError::backend(JobPanicked)),
+        };
+        let keep = outcome.is_ok();
+        self.outcome = Some(outcome);
+        keep
+    }
+
+    fn answer(self: Box<Self>, batch: Result<(), &str>) {
+        let result = match (batch, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            // Its own error stands: its savepoint was rolled back whatever happened to the batch.
+            (Err(_), Some(Err(e))) => Err(e),
+            (Err(msg), _) => Err(StoreError::backend(BatchFailed(msg.to_string()))),
+            (Ok(()), None) => Err(StoreError::backend(BatchFailed("job not run".into()))),
+        };
+        // The caller may have given up (request cancelled); nothing to do then.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Handle to the writer thread.
+pub(crate) struct Writer {
+    tx: Sender<Message>,
+    counters: Arc<Counters>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub(crate) fn start(conn: Connection) -> Result<Writer, SqliteOpenError> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let counters = Arc::new(Counters::default());
+        let thread_counters = counters.clone();
+        let thread = std::thread::Builder::new()
+            .name("herald-sqlite-writer".into())
+            .spawn(move || run(conn, rx, &thread_counters))
+            .map_err(SqliteOpenError::Thread)?;
+        Ok(Writer {
+            tx,
+            counters,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Runs `work` in the next batch and returns its result once that batch is committed. An
+    /// `Err` from `work` rolls back everything it wrote.
+    pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Pending {
+            work: Some(work),
+            outcome: None,
+            reply,
+        };
+        // Unbounded: sending never blocks the runtime. Backpressure comes from callers awaiting.
+        self.tx
+            .send(Message::Job(Box::new(job)))
+            .map_err(|_| StoreError::backend(Closed))?;
+        answer.await.map_err(|_| StoreError::backend(Closed))?
+    }
+
+    pub(crate) fn stats(&self) -> WriteStats {
+        WriteStats {
+            jobs: self.counters.jobs.load(Ordering::Relaxed),
+            commits: self.counters.commits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Drains the queue, checkpoints the WAL into the database file and stops the thread.
+    pub(crate) async fn close(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.tx.send(Message::Close(done)).is_ok() {
+            let _ = stopped.await;
+        }
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            // The thread has answered and is returning; joining it is brief but still blocking.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn run(mut conn: Connection, rx: Receiver<Message>, counters: &Counters) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let mut close = None;
+        match rx.recv() {
+            Ok(Message::Job(job)) => batch.push(job),
+            Ok(Message::Close(done)) => close = Some(done),
+            // Every handle is gone: the store was dropped without `close`.
+            Err(_) => break,
+        }
+        while close.is_none() && batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Message::Job(job)) => batch.push(job),
+                Ok(Message::Close(done)) => close = Some(done),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&mut conn, &mut batch, counters);
+        }
+        if let Some(done) = close {
+            checkpoint(&conn);
+            let _ = done.send(());
+            // Jobs sent after `Close` are dropped with the receiver; their callers get `Closed`.
+            return;
+        }
+    }
+    checkpoint(&conn);
+}
+
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Counters) {
+    let size = batch.len();
+    let result = (|| -> rusqlite::Result<()> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for job in batch.iter_mut() {
+            let sp = tx.savepoint()?;
+            if job.run(&sp) {
+                sp.commit()?;
+            } else {
+                sp.finish()?; // the default drop behaviour: roll back to the savepoint, release it
+            }
+        }
+        tx.commit()
+    })();
+    counters.jobs.fetch_add(size as u64, Ordering::Relaxed);
+    let message = match &result {
+        Ok(()) => {
+            counters.commits.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, jobs = size, "sqlite write batch failed");
+            Some(e.to_string())
+        }
+    };
+    for job in batch.drain(..) {
+        job.answer(message.as_deref().map_or(Ok(()), Err));
+    }
+}
+
+fn checkpoint(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "sqlite WAL checkpoint at shutdown failed");
+    }
+}
