@@ -1,17 +1,103 @@
 //! The backend-neutral store conformance suite. Each store crate runs every case against a fresh
 //! store with [`conformance_tests!`](crate::conformance_tests). Cases are added here, never in a
-//! backend, so that both backends are held to the same behaviour.
+//! backend, so that both backends are held to the same behaviour: the doc comments of
+//! [`crate::store`] are the specification, and each case names the rule it checks.
+//!
+//! Cases never sleep. Where time matters they compare values instead: a no-op keeps `updated_at`
+//! equal, and "newest" relies on creation order (stores break `created_at` ties by insertion order).
 
-use crate::Store;
+mod credentials;
+mod environments;
+mod fixtures;
+mod integrations;
+mod isolation;
+mod subscribers;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use credentials::*;
+pub use environments::*;
+pub use integrations::*;
+pub use isolation::*;
+pub use subscribers::*;
+
+/// A unit of work for [`Spawn`].
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Starts a future as its own runtime task right away and returns a future that completes when
+/// the task does (panicking if the task panicked). The macro passes a `tokio::spawn` wrapper, so
+/// this crate needs no runtime of its own.
+pub type Spawn = fn(BoxFuture) -> BoxFuture;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$factory` is an async closure-like
 /// expression returning `Option<Arc<dyn Store>>` for a fresh, empty store; `None` skips (e.g. no
-/// PostgreSQL available and not required).
+/// PostgreSQL available and not required). The calling crate needs `tokio` (with `macros` and
+/// `rt-multi-thread`).
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:expr) => {
         $crate::conformance_tests!(@cases $factory;
-            bootstrap_creates_two_environments_once
+            // environments
+            bootstrap_creates_two_environments_once,
+            authenticate_rejects_unknown_and_revoked_keys,
+            add_api_key_returns_the_stored_key_for_a_known_hash,
+            add_api_key_to_an_unknown_environment_returns_none,
+            revoke_api_key_succeeds_once_per_key,
+            list_api_keys_names_each_keys_environment,
+            // subscribers
+            upsert_creates_a_subscriber_with_version_zero,
+            upsert_of_an_existing_subscriber_applies_the_patch,
+            null_and_absent_profile_fields_survive_a_round_trip,
+            get_subscriber_ignores_unknown_and_deleted_subscribers,
+            list_subscribers_is_oldest_first_with_offset_and_limit,
+            list_subscribers_excludes_deleted_subscribers,
+            update_subscriber_changes_only_the_given_fields_and_replaces_data,
+            update_subscriber_that_changes_nothing_keeps_updated_at,
+            update_subscriber_of_an_unknown_or_deleted_subscriber_returns_none,
+            delete_subscriber_soft_deletes_it_and_drops_its_channels,
+            upsert_after_delete_creates_a_fresh_subscriber,
+            bulk_upsert_reports_created_and_updated_in_input_order,
+            bulk_upsert_revives_deleted_subscribers_as_updated,
+            bulk_upsert_sets_the_given_fields_and_keeps_the_others,
+            set_online_sets_last_online_at_only_when_going_offline,
+            set_online_of_an_unknown_subscriber_returns_none,
+            // credentials
+            a_new_channel_stores_all_eight_fields_and_the_integration_identifier,
+            a_new_channel_without_device_tokens_has_no_device_tokens,
+            put_credentials_replaces_device_tokens,
+            patch_credentials_appends_unique_tokens_in_order,
+            put_credentials_without_device_tokens_clears_them,
+            patch_credentials_without_device_tokens_keeps_them,
+            an_empty_token_list_clears_the_tokens_in_both_modes,
+            credentials_fields_not_given_are_kept,
+            a_credentials_write_that_changes_nothing_keeps_updated_at,
+            channels_of_one_provider_bound_to_different_integrations_stay_apart,
+            more_than_100_device_tokens_are_refused_and_nothing_is_stored,
+            a_channel_loses_its_integration_identifier_when_the_integration_is_deleted,
+            update_credentials_of_an_unknown_or_deleted_subscriber_returns_none,
+            delete_credentials_removes_every_channel_of_that_provider_only,
+            delete_credentials_of_an_unknown_subscriber_returns_false,
+            // integrations
+            create_integration_stores_every_field,
+            list_integrations_is_oldest_first_without_deleted_ones,
+            create_integration_with_a_taken_identifier_conflicts,
+            update_integration_replaces_credentials_wholesale_and_keeps_the_rest,
+            update_integration_to_a_taken_identifier_conflicts,
+            update_integration_of_an_unknown_or_deleted_integration_returns_none,
+            delete_integration_is_soft_and_hides_it,
+            set_primary_integration_clears_other_primaries_of_its_channel_and_activates_it,
+            find_active_integration_returns_the_newest_active_one,
+            find_active_integration_filters_by_identifier,
+            find_active_integration_never_returns_inactive_or_deleted_ones,
+            // environment isolation
+            subscribers_are_invisible_and_untouchable_from_another_environment,
+            credentials_are_invisible_and_untouchable_from_another_environment,
+            integrations_are_invisible_and_untouchable_from_another_environment,
+        );
+        $crate::conformance_tests!(@spawning $factory;
+            concurrent_appends_of_distinct_tokens_keep_every_token,
+            concurrent_upserts_of_one_id_create_it_once,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -23,20 +109,20 @@ macro_rules! conformance_tests {
             }
         )*
     };
-}
-
-pub async fn bootstrap_creates_two_environments_once(store: &dyn Store) {
-    let dev = crate::KeyHash::of("dev-key");
-    let prod = crate::KeyHash::of("prod-key");
-    let envs = store
-        .bootstrap(&dev, &prod)
-        .await
-        .unwrap()
-        .expect("first bootstrap creates");
-    assert_eq!(envs.len(), 2);
-    assert_eq!(envs[0].name, "Development");
-    assert_eq!(envs[1].name, "Production");
-    assert!(store.bootstrap(&dev, &prod).await.unwrap().is_none());
-    let ctx = store.authenticate(&dev).await.unwrap().unwrap();
-    assert_eq!(ctx.environment_id, envs[0].id);
+    (@spawning $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = ($factory)().await else { return };
+                $crate::conformance::$case(store, |task| {
+                    // Spawned now, not when awaited, so that the tasks really race.
+                    let handle = ::tokio::spawn(task);
+                    ::std::boxed::Box::pin(async move {
+                        handle.await.expect("a conformance task panicked")
+                    })
+                })
+                .await;
+            }
+        )*
+    };
 }
