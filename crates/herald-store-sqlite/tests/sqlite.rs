@@ -1,0 +1,244 @@
+//! What only the SQLite store promises: group commit, durability settings, data surviving a
+//! reopen, readable open errors, and a clean shutdown.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use herald_core::{
+    ChannelCredentials, CredentialsMode, CredentialsUpdate, EnvironmentStore, IntegrationStore,
+    KeyHash, NewIntegration, NewSubscriber, Profile, ProviderId, Store, StoreError,
+    SubscriberPatch, SubscriberStore,
+};
+use herald_store_sqlite::{SqliteOpenError, SqliteStore};
+use tempfile::TempDir;
+
+fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("herald.db")
+}
+
+async fn open(path: &Path) -> SqliteStore {
+    SqliteStore::open(path.to_str().unwrap()).await.unwrap()
+}
+
+fn subscriber(id: &str) -> (NewSubscriber, SubscriberPatch) {
+    let new = NewSubscriber {
+        subscriber_id: id.to_string(),
+        profile: Profile::default(),
+    };
+    (new, SubscriberPatch::default())
+}
+
+fn integration(identifier: &str) -> NewIntegration {
+    NewIntegration {
+        provider_id: ProviderId::Fcm,
+        channel: ProviderId::Fcm.channel(),
+        name: "FCM".into(),
+        identifier: identifier.into(),
+        credentials: Default::default(),
+        active: true,
+        conditions: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_commits() {
+    let dir = TempDir::new().unwrap();
+    let store = Arc::new(open(&db_path(&dir)).await);
+    let env = store
+        .bootstrap(&KeyHash::of("d"), &KeyHash::of("p"))
+        .await
+        .unwrap()
+        .unwrap()
+        .remove(0);
+    let before = store.write_stats();
+    let writes = 200;
+    let tasks: Vec<_> = (0..writes)
+        .map(|i| {
+            let (store, env) = (store.clone(), env.clone());
+            tokio::spawn(async move {
+                let (new, patch) = subscriber(&format!("s{i}"));
+                store
+                    .upsert_subscriber(&env.id, &env.organization_id, &new, &patch)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap().1, "each write created its subscriber");
+    }
+    let after = store.write_stats();
+    let (jobs, commits) = (after.jobs - before.jobs, after.commits - before.commits);
+    eprintln!("{jobs} writes in {commits} commits");
+    assert_eq!(jobs, writes);
+    assert!(
+        commits < jobs,
+        "{jobs} concurrent writes should share commits, took {commits}"
+    );
+    let listed = store.list_subscribers(&env.id, 0, 1000).await.unwrap();
+    assert_eq!(listed.len(), writes as usize);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_rolls_back_only_itself_not_its_batch() {
+    let dir = TempDir::new().unwrap();
+    let store = Arc::new(open(&db_path(&dir)).await);
+    let env = store
+        .bootstrap(&KeyHash::of("d"), &KeyHash::of("p"))
+        .await
+        .unwrap()
+        .unwrap()
+        .remove(0);
+    // Half the writes race for one identifier: exactly one wins, the others conflict, and the
+    // writes batched with them (each with a unique identifier) all commit.
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (store, env) = (store.clone(), env.clone());
+            let identifier = if i % 2 == 0 {
+                "shared".to_string()
+            } else {
+                format!("own-{i}")
+            };
+            tokio::spawn(async move {
+                store
+                    .create_integration(&env.id, &env.organization_id, &integration(&identifier))
+                    .await
+            })
+        })
+        .collect();
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => conflicts += 1,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(conflicts, 19);
+    assert_eq!(store.list_integrations(&env.id).await.unwrap().len(), 21);
+}
+
+#[tokio::test]
+async fn durability_settings_are_applied() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&db_path(&dir)).await;
+    let pragmas = store.pragmas().await.unwrap();
+    assert_eq!(pragmas.journal_mode, "wal");
+    assert_eq!(pragmas.synchronous, 2, "synchronous=FULL");
+    assert!(pragmas.foreign_keys);
+    assert!(pragmas.busy_timeout_ms >= 1000);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn reopening_a_database_keeps_its_data_and_schema_version() {
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    let url = format!("sqlite://{}", path.display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    let env = store
+        .bootstrap(&KeyHash::of("d"), &KeyHash::of("p"))
+        .await
+        .unwrap()
+        .unwrap()
+        .remove(0);
+    let fcm = store
+        .create_integration(&env.id, &env.organization_id, &integration("fcm"))
+        .await
+        .unwrap();
+    let (new, patch) = subscriber("ada");
+    store
+        .upsert_subscriber(&env.id, &env.organization_id, &new, &patch)
+        .await
+        .unwrap();
+    let update = CredentialsUpdate {
+        provider_id: ProviderId::Fcm,
+        integration_id: fcm.id.clone(),
+        credentials: ChannelCredentials {
+            device_tokens: Some(vec!["t1".into(), "t2".into()]),
+            ..Default::default()
+        },
+        mode: CredentialsMode::Append,
+    };
+    let written = store
+        .update_credentials(&env.id, "ada", &update)
+        .await
+        .unwrap()
+        .unwrap();
+    store.close().await;
+    drop(store);
+
+    let store = SqliteStore::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_subscriber(&env.id, "ada").await.unwrap(),
+        Some(written)
+    );
+    assert!(store
+        .bootstrap(&KeyHash::of("d"), &KeyHash::of("p"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .authenticate(&KeyHash::of("d"))
+        .await
+        .unwrap()
+        .is_some());
+    store.close().await;
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_migrations")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, [1], "migrations ran once");
+}
+
+#[tokio::test]
+async fn close_checkpoints_the_wal_and_later_calls_fail_cleanly() {
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    let store = open(&path).await;
+    store
+        .bootstrap(&KeyHash::of("d"), &KeyHash::of("p"))
+        .await
+        .unwrap();
+    store.close().await;
+    let wal = path.with_extension("db-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_len, 0, "the WAL was checkpointed into the database");
+    let write = store.bootstrap(&KeyHash::of("x"), &KeyHash::of("y")).await;
+    assert!(matches!(write, Err(StoreError::Backend(_))), "{write:?}");
+    let read = store.list_environments().await;
+    assert!(matches!(read, Err(StoreError::Backend(_))), "{read:?}");
+}
+
+#[tokio::test]
+async fn opening_a_file_in_a_missing_directory_names_the_file() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("missing").join("herald.db");
+    let err = SqliteStore::open(path.to_str().unwrap())
+        .await
+        .err()
+        .expect("opening fails");
+    assert!(matches!(err, SqliteOpenError::Open { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("cannot open SQLite database file"),
+        "{message}"
+    );
+    assert!(message.contains(&path.display().to_string()), "{message}");
+}
+
+#[tokio::test]
+async fn other_url_schemes_are_refused_with_the_accepted_forms() {
+    let err = SqliteStore::open("postgres://localhost/herald")
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("sqlite://PATH"), "{err}");
+}
