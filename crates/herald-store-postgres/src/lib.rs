@@ -1,1 +1,94 @@
-//! PostgreSQL store (being written).
+//! Herald's shared store: PostgreSQL through sqlx, so that several Herald processes (API servers and
+//! delivery workers) can run against one database.
+//!
+//! Every query is a runtime query (`sqlx::query` + `FromRow`), so building Herald never needs a
+//! database. The rules for merging credentials and profiles come from `herald-core`; this crate only
+//! makes them atomic across processes: writes that read-modify-write lock the subscriber row
+//! (`SELECT … FOR UPDATE`), creations use `INSERT … ON CONFLICT`, and the one-time steps
+//! (migrations, bootstrap) run under transaction-scoped advisory locks.
+#![forbid(unsafe_code)]
+
+mod config;
+mod credentials;
+mod environments;
+mod error;
+mod integrations;
+mod migrate;
+mod rows;
+mod subscribers;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+use async_trait::async_trait;
+use herald_core::Store;
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::{Connection, PgPool};
+
+pub use config::{PgConfig, PgOpenError};
+pub use migrate::{migrate, MigrateError, Migration, MIGRATIONS};
+
+/// The PostgreSQL implementation of [`herald_core::Store`]. Cheap to clone: clones share one pool.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects, applies pending migrations and returns a store with a lazily filled pool.
+    ///
+    /// The first connection is made directly (not through the pool) so that a failure reports its
+    /// real cause (`connection refused`, `password authentication failed …`) instead of the pool's
+    /// generic timeout, and it is bounded by [`PgConfig::connect_timeout`].
+    pub async fn connect(cfg: &PgConfig) -> Result<PgStore, PgOpenError> {
+        let options = cfg.connect_options()?;
+        let target = config::target(&options);
+        let first = tokio::time::timeout(cfg.connect_timeout, PgConnection::connect_with(&options));
+        let mut conn = match first.await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(PgOpenError::connect(target, cfg, &e)),
+            Err(_) => {
+                return Err(PgOpenError::Connect {
+                    target,
+                    cause: format!("timed out after {:?}", cfg.connect_timeout),
+                })
+            }
+        };
+        let applied = migrate(&mut conn)
+            .await
+            .map_err(|e| PgOpenError::migrate(target.clone(), cfg, &e))?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, %target, "applied PostgreSQL migrations");
+        }
+        // Best effort: the connection is dropped either way.
+        let _ = conn.close().await;
+
+        let pool = PgPoolOptions::new()
+            .max_connections(cfg.max_connections.max(1))
+            .min_connections(cfg.min_connections.min(cfg.max_connections))
+            .acquire_timeout(cfg.acquire_timeout)
+            .idle_timeout(cfg.idle_timeout)
+            .connect_lazy_with(options);
+        Ok(PgStore { pool })
+    }
+
+    /// Wraps an existing pool whose database is already migrated.
+    pub fn from_pool(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    /// The underlying pool, for callers that run their own queries (e.g. health checks).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,229 @@
+//! Connection settings, and the single error [`PgStore::connect`](crate::PgStore::connect) returns.
+//!
+//! A startup failure is read by a person in a terminal or a log line, so [`PgOpenError`] is one
+//! line naming where Herald tried to connect and why it failed, and it never contains the password
+//! (neither does `PgConfig`'s `Debug`).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+
+use crate::MigrateError;
+
+/// How to reach PostgreSQL and how large the pool may grow.
+#[derive(Clone)]
+pub struct PgConfig {
+    /// `postgres://user:password@host:port/database?sslmode=…` (libpq URL syntax).
+    pub url: String,
+    /// Pool size. Each Herald process opens up to this many connections.
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// How long a request waits for a free pooled connection before failing.
+    pub acquire_timeout: Duration,
+    /// How long the first connection at startup may take.
+    pub connect_timeout: Duration,
+    /// Idle pooled connections are closed after this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Shown in `pg_stat_activity`, so operators can tell Herald's connections apart.
+    pub application_name: String,
+}
+
+impl PgConfig {
+    /// Defaults: 10 connections, none kept idle, 10 s to acquire, 10 s to connect, idle
+    /// connections closed after 10 minutes.
+    pub fn new(url: impl Into<String>) -> Self {
+        PgConfig {
+            url: url.into(),
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(600)),
+            application_name: "herald".to_string(),
+        }
+    }
+
+    /// The parsed URL. The error names no part of the URL, which may hold a password.
+    pub fn connect_options(&self) -> Result<PgConnectOptions, PgOpenError> {
+        let options = PgConnectOptions::from_str(&self.url)
+            .map_err(|e| PgOpenError::InvalidUrl(self.scrub(&e.to_string())))?;
+        Ok(options.application_name(&self.application_name))
+    }
+
+    /// `text` with the URL's password (if any) blanked out, on one line.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut out = text.replace(['\n', '\r'], " ");
+        if let Some(password) = password_of(&self.url).filter(|p| !p.is_empty()) {
+            out = out.replace(password, "***");
+        }
+        out
+    }
+}
+
+impl fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
+}
+
+/// The userinfo password of a URL, as written (percent-encoded or not).
+fn password_of(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    Some(&userinfo[userinfo.find(':')? + 1..])
+}
+
+/// The URL with its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match password_of(url) {
+        Some(p) if !p.is_empty() => {
+            // The password sits between the first ':' after "://" and the last '@' of the authority.
+            let start = url.find("://").map_or(0, |i| i + 3);
+            let colon = start + url[start..].find(':').unwrap_or(0) + 1;
+            format!("{}***{}", &url[..colon], &url[colon + p.len()..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Where a connection goes, as people write it: `host:port` or the Unix socket path.
+pub(crate) fn target(options: &PgConnectOptions) -> String {
+    let port = options.get_port();
+    match options.get_socket() {
+        Some(dir) => format!("{}/.s.PGSQL.{port}", dir.display()),
+        None if options.get_host().contains(':') => format!("[{}]:{port}", options.get_host()),
+        None => format!("{}:{port}", options.get_host()),
+    }
+}
+
+/// Why [`PgStore::connect`](crate::PgStore::connect) failed. Each variant displays as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum PgOpenError {
+    #[error("invalid PostgreSQL URL: {0}")]
+    InvalidUrl(String),
+    #[error("cannot connect to PostgreSQL at {target}: {cause}")]
+    Connect { target: String, cause: String },
+    #[error("cannot migrate the PostgreSQL database at {target}: {cause}")]
+    Migrate { target: String, cause: String },
+}
+
+impl PgOpenError {
+    pub(crate) fn connect(target: String, cfg: &PgConfig, e: &sqlx::Error) -> Self {
+        PgOpenError::Connect {
+            target,
+            cause: cfg.scrub(&describe(e)),
+        }
+    }
+
+    pub(crate) fn migrate(target: String, cfg: &PgConfig, e: &MigrateError) -> Self {
+        let cause = match e {
+            MigrateError::Failed { version, source } => {
+                format!("migration {version} failed: {}", describe(source))
+            }
+            MigrateError::Sql(source) => describe(source),
+            MigrateError::TooNew { .. } => e.to_string(),
+        };
+        PgOpenError::Migrate {
+            target,
+            cause: cfg.scrub(&cause),
+        }
+    }
+}
+
+/// A short, lower-case cause for a connection error, without sqlx's wrapping text.
+pub(crate) fn describe(e: &sqlx::Error) -> String {
+    use std::io::ErrorKind;
+    match e {
+        sqlx::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => "connection refused".to_string(),
+            ErrorKind::TimedOut => "timed out".to_string(),
+            ErrorKind::NotFound => "no server is listening on that socket".to_string(),
+            ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => strip_os_error(&io.to_string()),
+        },
+        sqlx::Error::Database(db) => db.message().to_string(),
+        sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_string(),
+        sqlx::Error::Tls(tls) => format!("TLS: {tls}"),
+        other => other.to_string(),
+    }
+}
+
+/// `Connection reset by peer (os error 104)` → `connection reset by peer`.
+fn strip_os_error(s: &str) -> String {
+    let s = match s.rfind(" (os error") {
+        Some(i) => &s[..i],
+        None => s,
+    };
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_redaction_hide_the_password() {
+        let cfg = PgConfig::new("postgres://herald:s3cret@db.example:5433/herald?sslmode=require");
+        let debug = format!("{cfg:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("postgres://herald:***@db.example:5433/herald?sslmode=require"));
+        assert_eq!(
+            redact_url("postgres://u@h/db"),
+            "postgres://u@h/db",
+            "no password, nothing to hide"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(cfg.scrub("bad s3cret\nhere"), "bad *** here");
+    }
+
+    #[test]
+    fn target_names_host_and_port_or_socket() {
+        let opts = PgConfig::new("postgres://u:p@127.0.0.1:5433/db")
+            .connect_options()
+            .unwrap();
+        assert_eq!(target(&opts), "127.0.0.1:5433");
+        let opts = PgConfig::new("postgres:///db?host=/run/pg&port=6000")
+            .connect_options()
+            .unwrap();
+        assert_eq!(target(&opts), "/run/pg/.s.PGSQL.6000");
+    }
+
+    #[test]
+    fn an_invalid_url_is_reported_without_echoing_it() {
+        let err = PgConfig::new("postgres://u:s3cret@host:notaport/db")
+            .connect_options()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("invalid PostgreSQL URL: "), "{msg}");
+        assert!(!msg.contains("s3cret"), "{msg}");
+    }
+
+    #[test]
+    fn io_causes_read_as_short_phrases() {
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(describe(&refused), "connection refused");
+        assert_eq!(
+            strip_os_error("Connection reset by peer (os error 104)"),
+            "connection reset by peer"
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! Rows as they come out of PostgreSQL, and their conversion into `herald-core` records. Every
+//! mapping from a column to a domain value lives here (STYLE.md 2), so a schema change touches one
+//! file.
+
+use std::str::FromStr;
+
+use herald_core::{
+    ChannelCredentials, ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId,
+    Subscriber, Timestamp,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sqlx::FromRow;
+
+use crate::error::{corrupt, Result};
+
+/// The profile columns, in `Profile::FIELD_ORDER`.
+pub(crate) const PROFILE_COLUMNS: &str =
+    "first_name, last_name, email, phone, avatar, locale, timezone, data, null_mask";
+
+/// A subscriber with its channels, read in one statement (so in one snapshot): the channels are
+/// aggregated to JSON in insertion order, each with its tokens in insertion order and the
+/// identifier of its integration (`null` once that integration is deleted).
+pub(crate) const SELECT_SUBSCRIBER: &str = r#"
+SELECT s.id, s.environment_id, s.organization_id, s.subscriber_id,
+       s.first_name, s.last_name, s.email, s.phone, s.avatar, s.locale, s.timezone, s.data,
+       s.null_mask, s.is_online, s.last_online_at, s.version, s.created_at, s.updated_at,
+       COALESCE((
+           SELECT json_agg(json_build_object(
+                      'integration_id', c.integration_id,
+                      'provider_id', c.provider_id,
+                      'identifier', i.identifier,
+                      'webhook_url', c.webhook_url,
+                      'channel', c.channel,
+                      'alert_uid', c.alert_uid,
+                      'title', c.title,
+                      'image_url', c.image_url,
+                      'state', c.state,
+                      'external_url', c.external_url,
+                      'tokens', CASE WHEN c.tokens_set THEN ARRAY(
+                          SELECT t.token FROM device_tokens t
+                          WHERE t.channel_pk = c.pk ORDER BY t.pk) END
+                  ) ORDER BY c.pk)
+           FROM subscriber_channels c
+           LEFT JOIN integrations i
+                  ON i.id = c.integration_id AND i.environment_id = c.environment_id
+                 AND NOT i.deleted
+           WHERE c.subscriber_pk = s.pk
+       ), '[]')::text AS channels
+FROM subscribers s
+"#;
+
+#[derive(FromRow)]
+pub(crate) struct ProfileRow {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    avatar: Option<String>,
+    locale: Option<String>,
+    timezone: Option<String>,
+    data: Option<String>,
+    null_mask: i64,
+}
+
+impl ProfileRow {
+    pub(crate) fn into_profile(self) -> Profile {
+        Profile::from_columns(
+            [
+                self.first_name,
+                self.last_name,
+                self.email,
+                self.phone,
+                self.avatar,
+                self.locale,
+                self.timezone,
+            ],
+            self.data,
+            self.null_mask,
+        )
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct SubscriberRow {
+    id: String,
+    environment_id: String,
+    organization_id: String,
+    subscriber_id: String,
+    #[sqlx(flatten)]
+    profile: ProfileRow,
+    is_online: Option<bool>,
+    last_online_at: Option<i64>,
+    version: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    channels: String,
+}
+
+#[derive(Deserialize)]
+struct ChannelJson {
+    integration_id: String,
+    provider_id: String,
+    identifier: Option<String>,
+    webhook_url: Option<String>,
+    channel: Option<String>,
+    alert_uid: Option<String>,
+    title: Option<String>,
+    image_url: Option<String>,
+    state: Option<String>,
+    external_url: Option<String>,
+    tokens: Option<Vec<String>>,
+}
+
+impl SubscriberRow {
+    pub(crate) fn into_subscriber(self) -> Result<Subscriber> {
+        let channels: Vec<ChannelJson> = serde_json::from_str(&self.channels)
+            .map_err(|e| corrupt(format!("channels of subscriber {}: {e}", self.id)))?;
+        let channels = channels
+            .into_iter()
+            .map(|c| {
+                Ok(ChannelSettings {
+                    provider_id: provider(&c.provider_id)?,
+                    integration_id: ObjectId::from_stored(c.integration_id),
+                    integration_identifier: c.identifier,
+                    credentials: ChannelCredentials {
+                        webhook_url: c.webhook_url,
+                        channel: c.channel,
+                        device_tokens: c.tokens,
+                        alert_uid: c.alert_uid,
+                        title: c.title,
+                        image_url: c.image_url,
+                        state: c.state,
+                        external_url: c.external_url,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Subscriber {
+            id: ObjectId::from_stored(self.id),
+            organization_id: ObjectId::from_stored(self.organization_id),
+            environment_id: ObjectId::from_stored(self.environment_id),
+            subscriber_id: self.subscriber_id,
+            profile: self.profile.into_profile(),
+            channels,
+            is_online: self.is_online,
+            last_online_at: self.last_online_at.map(Timestamp::from_millis),
+            created_at: Timestamp::from_millis(self.created_at),
+            updated_at: Timestamp::from_millis(self.updated_at),
+            version: self.version,
+        })
+    }
+}
+
+/// One stored channel of a subscriber, as a credentials write reads it under the row lock.
+#[derive(FromRow)]
+pub(crate) struct ChannelRow {
+    pub provider_id: String,
+    webhook_url: Option<String>,
+    channel: Option<String>,
+    alert_uid: Option<String>,
+    title: Option<String>,
+    image_url: Option<String>,
+    state: Option<String>,
+    external_url: Option<String>,
+    tokens_set: bool,
+    /// The token rows in insertion order (empty when `tokens_set` is false).
+    pub tokens: Vec<String>,
+}
+
+pub(crate) const SELECT_CHANNEL: &str = "
+SELECT c.provider_id, c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
+       c.external_url, c.tokens_set,
+       ARRAY(SELECT t.token FROM device_tokens t WHERE t.channel_pk = c.pk ORDER BY t.pk) AS tokens
+FROM subscriber_channels c
+WHERE c.subscriber_pk = $1 AND c.integration_id = $2";
+
+impl ChannelRow {
+    pub(crate) fn credentials(&self) -> ChannelCredentials {
+        ChannelCredentials {
+            webhook_url: self.webhook_url.clone(),
+            channel: self.channel.clone(),
+            device_tokens: self.tokens_set.then(|| self.tokens.clone()),
+            alert_uid: self.alert_uid.clone(),
+            title: self.title.clone(),
+            image_url: self.image_url.clone(),
+            state: self.state.clone(),
+            external_url: self.external_url.clone(),
+        }
+    }
+}
+
+pub(crate) const INTEGRATION_COLUMNS: &str = r#"id, environment_id, organization_id, provider_id,
+    channel, name, identifier, credentials, active, "primary", priority, conditions,
+    deleted, deleted_at, created_at, updated_at"#;
+
+#[derive(FromRow)]
+pub(crate) struct IntegrationRow {
+    id: String,
+    environment_id: String,
+    organization_id: String,
+    provider_id: String,
+    channel: String,
+    name: String,
+    identifier: String,
+    credentials: String,
+    active: bool,
+    primary: bool,
+    priority: i64,
+    conditions: String,
+    deleted: bool,
+    deleted_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl IntegrationRow {
+    pub(crate) fn into_integration(self) -> Result<Integration> {
+        let credentials: Map<String, Value> = serde_json::from_str(&self.credentials)
+            .map_err(|e| corrupt(format!("credentials of integration {}: {e}", self.id)))?;
+        let conditions: Vec<Value> = serde_json::from_str(&self.conditions)
+            .map_err(|e| corrupt(format!("conditions of integration {}: {e}", self.id)))?;
+        Ok(Integration {
+            provider_id: provider(&self.provider_id)?,
+            channel: ChannelType::parse(&self.channel)
+                .ok_or_else(|| corrupt(format!("channel type {:?}", self.channel)))?,
+            id: ObjectId::from_stored(self.id),
+            environment_id: ObjectId::from_stored(self.environment_id),
+            organization_id: ObjectId::from_stored(self.organization_id),
+            name: self.name,
+            identifier: self.identifier,
+            credentials,
+            active: self.active,
+            primary: self.primary,
+            priority: self.priority,
+            conditions,
+            deleted: self.deleted,
+            deleted_at: self.deleted_at.map(Timestamp::from_millis),
+            created_at: Timestamp::from_millis(self.created_at),
+            updated_at: Timestamp::from_millis(self.updated_at),
+        })
+    }
+}
+
+pub(crate) fn provider(s: &str) -> Result<ProviderId> {
+    ProviderId::from_str(s).map_err(|_| corrupt(format!("provider id {s:?}")))
+}
+
+/// JSON text for a `TEXT` column holding an object or array.
+pub(crate) fn json_text(v: &impl serde::Serialize) -> String {
+    // Serialising a `serde_json` map or value list cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
+}
+
+pub(crate) fn now() -> i64 {
+    Timestamp::now().millis()
+}

@@ -1,0 +1,399 @@
+//! Subscribers: listing, reading, creating (one by one and in bulk), profile updates, soft delete
+//! and online status. Credentials writes live in `credentials.rs`.
+//!
+//! Creation is race-free across processes: an insert is `INSERT … ON CONFLICT DO NOTHING` on the
+//! `(environment_id, subscriber_id)` key, and a read-modify-write of an existing subscriber first
+//! locks its row with `SELECT … FOR UPDATE`. Under READ COMMITTED every statement sees the rows
+//! committed before it started, so a loser of an insert race finds the winner's row on its next
+//! `SELECT … FOR UPDATE`.
+
+use async_trait::async_trait;
+use herald_core::{
+    BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreError,
+    StoreResult, Subscriber, SubscriberPatch, SubscriberStore, Timestamp,
+};
+use sqlx::postgres::PgConnection;
+use sqlx::FromRow;
+
+use crate::error::{db, retrying, Error, Result};
+use crate::rows::{now, ProfileRow, SubscriberRow, PROFILE_COLUMNS, SELECT_SUBSCRIBER};
+use crate::PgStore;
+
+/// Rounds of "lock or insert" before giving up; each lost round means another transaction created
+/// or deleted the same subscriber in between, so more than a couple never happen in practice.
+const UPSERT_ROUNDS: usize = 8;
+
+/// The subscriber with this row key, with its channels, whether deleted or not.
+pub(crate) async fn read_by_pk(conn: &mut PgConnection, pk: i64) -> Result<Subscriber> {
+    let row: SubscriberRow = sqlx::query_as(&format!("{SELECT_SUBSCRIBER} WHERE s.pk = $1"))
+        .bind(pk)
+        .fetch_one(conn)
+        .await?;
+    row.into_subscriber()
+}
+
+/// Locks a non-deleted subscriber's row for the rest of the transaction and returns its key.
+pub(crate) async fn lock_live(
+    conn: &mut PgConnection,
+    env: &ObjectId,
+    subscriber_id: &str,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT pk FROM subscribers
+         WHERE environment_id = $1 AND subscriber_id = $2 AND NOT deleted
+         FOR UPDATE",
+    )
+    .bind(env.as_str())
+    .bind(subscriber_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+#[derive(FromRow)]
+struct Locked {
+    pk: i64,
+    deleted: bool,
+    #[sqlx(flatten)]
+    profile: ProfileRow,
+}
+
+/// Locks the subscriber's row (deleted or not) and returns what a profile update needs.
+async fn lock_any(
+    conn: &mut PgConnection,
+    env: &ObjectId,
+    subscriber_id: &str,
+) -> Result<Option<Locked>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT pk, deleted, {PROFILE_COLUMNS} FROM subscribers
+         WHERE environment_id = $1 AND subscriber_id = $2
+         FOR UPDATE"
+    ))
+    .bind(env.as_str())
+    .bind(subscriber_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Inserts a subscriber unless one with that id exists (deleted or not); its key if inserted.
+async fn insert(
+    conn: &mut PgConnection,
+    env: &ObjectId,
+    org: &ObjectId,
+    new: &NewSubscriber,
+    version: Option<i64>,
+    now: i64,
+) -> Result<Option<i64>> {
+    let [c0, c1, c2, c3, c4, c5, c6] = new.profile.text_columns();
+    Ok(sqlx::query_scalar(&format!(
+        "INSERT INTO subscribers (id, environment_id, organization_id, subscriber_id,
+             {PROFILE_COLUMNS}, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+         ON CONFLICT (environment_id, subscriber_id) DO NOTHING
+         RETURNING pk"
+    ))
+    .bind(ObjectId::new().as_str())
+    .bind(env.as_str())
+    .bind(org.as_str())
+    .bind(&new.subscriber_id)
+    .bind(c0)
+    .bind(c1)
+    .bind(c2)
+    .bind(c3)
+    .bind(c4)
+    .bind(c5)
+    .bind(c6)
+    .bind(new.profile.data_column())
+    .bind(new.profile.null_mask())
+    .bind(version)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Writes the whole profile, un-deletes the row (a no-op for live rows) and bumps `updated_at`.
+async fn write_profile(
+    conn: &mut PgConnection,
+    pk: i64,
+    profile: &Profile,
+    now: i64,
+) -> Result<()> {
+    let [c0, c1, c2, c3, c4, c5, c6] = profile.text_columns();
+    sqlx::query(
+        "UPDATE subscribers SET
+             first_name = $2, last_name = $3, email = $4, phone = $5, avatar = $6, locale = $7,
+             timezone = $8, data = $9, null_mask = $10, deleted = FALSE, deleted_at = NULL,
+             updated_at = $11
+         WHERE pk = $1",
+    )
+    .bind(pk)
+    .bind(c0)
+    .bind(c1)
+    .bind(c2)
+    .bind(c3)
+    .bind(c4)
+    .bind(c5)
+    .bind(c6)
+    .bind(profile.data_column())
+    .bind(profile.null_mask())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn unsettled(subscriber_id: &str) -> Error {
+    Error::Store(StoreError::Conflict(format!(
+        "subscriber {subscriber_id:?} kept changing under concurrent writes; try again"
+    )))
+}
+
+impl PgStore {
+    async fn upsert_once(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewSubscriber,
+        patch: &SubscriberPatch,
+    ) -> Result<(Subscriber, bool)> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        for _ in 0..UPSERT_ROUNDS {
+            match lock_any(&mut tx, env, &new.subscriber_id).await? {
+                Some(row) if !row.deleted => {
+                    let mut profile = row.profile.into_profile();
+                    if profile.apply(&patch.profile) {
+                        write_profile(&mut tx, row.pk, &profile, now).await?;
+                    }
+                    let subscriber = read_by_pk(&mut tx, row.pk).await?;
+                    tx.commit().await?;
+                    return Ok((subscriber, false));
+                }
+                // A soft-deleted subscriber is replaced by a fresh one: a new row (new `_id`,
+                // new position in lists, no channels), not a revival of the old one.
+                Some(row) => {
+                    sqlx::query("DELETE FROM subscribers WHERE pk = $1")
+                        .bind(row.pk)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {}
+            }
+            if let Some(pk) = insert(&mut tx, env, org, new, Some(0), now).await? {
+                let subscriber = read_by_pk(&mut tx, pk).await?;
+                tx.commit().await?;
+                return Ok((subscriber, true));
+            }
+            // Another transaction inserted it after our SELECT: lock theirs on the next round.
+        }
+        Err(unsettled(&new.subscriber_id))
+    }
+
+    async fn bulk_once(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        items: &[NewSubscriber],
+    ) -> Result<Vec<BulkOutcome>> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        let mut outcomes = Vec::with_capacity(items.len());
+        'items: for item in items {
+            for _ in 0..UPSERT_ROUNDS {
+                // Subscribers created by a bulk upsert have no `__v`, as in Novu.
+                if insert(&mut tx, env, org, item, None, now).await?.is_some() {
+                    outcomes.push(BulkOutcome::Created);
+                    continue 'items;
+                }
+                if let Some(row) = lock_any(&mut tx, env, &item.subscriber_id).await? {
+                    let mut profile = row.profile.into_profile();
+                    // A soft-deleted subscriber is revived in place, keeping its fields.
+                    if profile.apply(&item.profile) || row.deleted {
+                        write_profile(&mut tx, row.pk, &profile, now).await?;
+                    }
+                    outcomes.push(BulkOutcome::Updated);
+                    continue 'items;
+                }
+            }
+            return Err(unsettled(&item.subscriber_id));
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn update_once(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        patch: &SubscriberPatch,
+    ) -> Result<Option<Subscriber>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = lock_any(&mut tx, env, subscriber_id)
+            .await?
+            .filter(|r| !r.deleted)
+        else {
+            return Ok(None);
+        };
+        let mut profile = row.profile.into_profile();
+        if profile.apply(&patch.profile) {
+            write_profile(&mut tx, row.pk, &profile, now()).await?;
+        }
+        let subscriber = read_by_pk(&mut tx, row.pk).await?;
+        tx.commit().await?;
+        Ok(Some(subscriber))
+    }
+
+    async fn delete_once(&self, env: &ObjectId, subscriber_id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        let pk: Option<i64> = sqlx::query_scalar(
+            "UPDATE subscribers SET deleted = TRUE, deleted_at = $3, updated_at = $3
+             WHERE environment_id = $1 AND subscriber_id = $2 AND NOT deleted
+             RETURNING pk",
+        )
+        .bind(env.as_str())
+        .bind(subscriber_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(pk) = pk else { return Ok(false) };
+        // Device tokens go with their channels (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM subscriber_channels WHERE subscriber_pk = $1")
+            .bind(pk)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_online_once(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        online: bool,
+        now: Timestamp,
+    ) -> Result<Option<Subscriber>> {
+        let mut tx = self.pool.begin().await?;
+        let pk: Option<i64> = sqlx::query_scalar(
+            "UPDATE subscribers SET
+                 is_online = $3,
+                 last_online_at = CASE WHEN $3 THEN last_online_at ELSE $4 END,
+                 updated_at = $4
+             WHERE environment_id = $1 AND subscriber_id = $2 AND NOT deleted
+             RETURNING pk",
+        )
+        .bind(env.as_str())
+        .bind(subscriber_id)
+        .bind(online)
+        .bind(now.millis())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(pk) = pk else { return Ok(None) };
+        let subscriber = read_by_pk(&mut tx, pk).await?;
+        tx.commit().await?;
+        Ok(Some(subscriber))
+    }
+}
+
+#[async_trait]
+impl SubscriberStore for PgStore {
+    async fn list_subscribers(
+        &self,
+        env: &ObjectId,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Subscriber>> {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let rows: Vec<SubscriberRow> = sqlx::query_as(&format!(
+            "{SELECT_SUBSCRIBER}
+             WHERE s.environment_id = $1 AND NOT s.deleted
+             ORDER BY s.pk OFFSET $2 LIMIT $3"
+        ))
+        .bind(env.as_str())
+        .bind(clamp(offset))
+        .bind(clamp(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(SubscriberRow::into_subscriber)
+            .collect::<Result<_>>()?)
+    }
+
+    async fn get_subscriber(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+    ) -> StoreResult<Option<Subscriber>> {
+        let row: Option<SubscriberRow> = sqlx::query_as(&format!(
+            "{SELECT_SUBSCRIBER}
+             WHERE s.environment_id = $1 AND s.subscriber_id = $2 AND NOT s.deleted"
+        ))
+        .bind(env.as_str())
+        .bind(subscriber_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.map(SubscriberRow::into_subscriber).transpose()?)
+    }
+
+    async fn upsert_subscriber(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewSubscriber,
+        patch: &SubscriberPatch,
+    ) -> StoreResult<(Subscriber, bool)> {
+        retrying(|| self.upsert_once(env, org, new, patch)).await
+    }
+
+    async fn bulk_upsert_subscribers(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        items: &[NewSubscriber],
+    ) -> StoreResult<Vec<BulkOutcome>> {
+        retrying(|| self.bulk_once(env, org, items)).await
+    }
+
+    async fn update_subscriber(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        patch: &SubscriberPatch,
+    ) -> StoreResult<Option<Subscriber>> {
+        retrying(|| self.update_once(env, subscriber_id, patch)).await
+    }
+
+    async fn delete_subscriber(&self, env: &ObjectId, subscriber_id: &str) -> StoreResult<bool> {
+        retrying(|| self.delete_once(env, subscriber_id)).await
+    }
+
+    async fn set_online(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        online: bool,
+        now: Timestamp,
+    ) -> StoreResult<Option<Subscriber>> {
+        retrying(|| self.set_online_once(env, subscriber_id, online, now)).await
+    }
+
+    async fn update_credentials(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        update: &CredentialsUpdate,
+    ) -> StoreResult<Option<Subscriber>> {
+        retrying(|| self.update_credentials_once(env, subscriber_id, update)).await
+    }
+
+    async fn delete_credentials(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        provider: ProviderId,
+    ) -> StoreResult<bool> {
+        retrying(|| self.delete_credentials_once(env, subscriber_id, provider)).await
+    }
+}
