@@ -145,6 +145,12 @@ impl Writer {
         answer.await.map_err(|_| StoreError::backend(Closed))?
     }
 
+    /// Jobs sent but not yet picked up by the writer thread.
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.tx.len()
+    }
+
     pub(crate) fn stats(&self) -> WriteStats {
         WriteStats {
             jobs: self.counters.jobs.load(Ordering::Relaxed),
@@ -233,5 +239,101 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, counters: 
 fn checkpoint(conn: &Connection) {
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
         tracing::warn!(error = %e, "sqlite WAL checkpoint at shutdown failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::error::DbError;
+
+    fn writer() -> Writer {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        Writer::start(conn).unwrap()
+    }
+
+    fn insert(conn: &Connection, v: &str) -> DbResult<()> {
+        conn.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+        Ok(())
+    }
+
+    /// Holds the writer thread inside a job until released, so that the jobs sent meanwhile are
+    /// all queued and form the next batch.
+    async fn hold(w: &Arc<Writer>) -> (mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (release, wait) = mpsc::channel::<()>();
+        let (entered, is_entered) = oneshot::channel();
+        let w2 = w.clone();
+        let held = tokio::spawn(async move {
+            w2.write(move |_| {
+                let _ = entered.send(());
+                let _ = wait.recv();
+                Ok(())
+            })
+            .await
+            .unwrap()
+        });
+        is_entered.await.unwrap();
+        (release, held)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_commits_once_and_failing_jobs_roll_back_only_themselves() {
+        let w = Arc::new(writer());
+        let (release, held) = hold(&w).await;
+        let spawn = |f: fn(&Connection) -> DbResult<()>| {
+            let w = w.clone();
+            tokio::spawn(async move { w.write(f).await })
+        };
+        let ok_a = spawn(|c| insert(c, "a"));
+        let fails = spawn(|c| {
+            insert(c, "b")?;
+            Err(DbError::Store(StoreError::Conflict("b".into())))
+        });
+        let panics = spawn(|c| {
+            insert(c, "c")?;
+            panic!("job bug")
+        });
+        let ok_d = spawn(|c| insert(c, "d"));
+        while w.queued() < 4 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        held.await.unwrap();
+
+        ok_a.await.unwrap().unwrap();
+        assert!(matches!(fails.await.unwrap(), Err(StoreError::Conflict(_))));
+        assert!(matches!(panics.await.unwrap(), Err(StoreError::Backend(_))));
+        ok_d.await.unwrap().unwrap();
+        let rows = w
+            .write(|c| {
+                let mut stmt = c.prepare("SELECT v FROM t ORDER BY rowid")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, ["a", "d"]);
+        // The held job, the batch of four, the final read.
+        assert_eq!(
+            w.stats(),
+            WriteStats {
+                jobs: 6,
+                commits: 3
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_after_close_fail_instead_of_hanging() {
+        let w = writer();
+        w.write(|c| insert(c, "a")).await.unwrap();
+        w.close().await;
+        w.close().await;
+        let err = w.write(|c| insert(c, "b")).await.unwrap_err();
+        assert!(err.to_string().contains("closed"), "{err}");
     }
 }
