@@ -2,13 +2,13 @@
 //!
 //! The shape follows from SQLite's concurrency model. SQLite allows one writer at a time, so
 //! instead of letting request tasks fight over the write lock, all writes go to **one writer
-//! thread** ([`writer`]) that batches whatever is queued into one transaction and one fsync
+//! thread** (`writer`) that batches whatever is queued into one transaction and one fsync
 //! (group commit), with a savepoint per request so that one failing request does not take the
-//! others down. Reads run concurrently on a small pool of query-only connections ([`read_pool`]),
+//! others down. Reads run concurrently on a small pool of query-only connections (`read_pool`),
 //! which WAL mode lets proceed while the writer commits. Neither ever blocks the async runtime.
 //!
-//! The SQL for each capability lives next to its trait implementation ([`environments`],
-//! [`subscribers`], [`credentials`], [`integrations`]); row mapping lives in [`rows`].
+//! The SQL for each capability lives next to its trait implementation (`environments`,
+//! `subscribers`, `credentials`, `integrations`); row mapping lives in `rows`.
 #![forbid(unsafe_code)]
 
 mod connection;
