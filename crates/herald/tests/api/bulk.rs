@@ -1,0 +1,125 @@
+//! `POST /v1/subscribers/bulk` (spec §3.4; cases 40, 41, 44).
+
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+backend_tests!(
+    bulk_reports_created_and_updated_in_input_order,
+    bulk_validates_the_list_and_each_item,
+    bulk_revives_a_deleted_subscriber_as_updated,
+    bulk_creates_subscribers_without_version,
+);
+
+async fn bulk_reports_created_and_updated_in_input_order(app: TestApp) {
+    app.create_subscriber(json!({"subscriberId": "s1"})).await;
+    let res = app
+        .post(
+            "/v1/subscribers/bulk",
+            json!({"subscribers": [
+                {"subscriberId": "b1"},
+                {"subscriberId": "s1", "firstName": "Up"},
+                {"subscriberId": "b1", "lastName": "x"},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(
+        res.data(),
+        &json!({
+            "updated": [{"subscriberId": "s1"}, {"subscriberId": "b1"}],
+            "created": [{"subscriberId": "b1"}],
+            "failed": [],
+        })
+    );
+    assert_eq!(app.subscriber("s1").await["firstName"], "Up");
+    assert_eq!(app.subscriber("b1").await["lastName"], "x");
+}
+
+async fn bulk_validates_the_list_and_each_item(app: TestApp) {
+    app.post("/v1/subscribers/bulk", json!({"subscribers": []}))
+        .await
+        .assert_validation(&["subscribers should not be empty"]);
+
+    let many: Vec<Value> = (0..501)
+        .map(|i| json!({ "subscriberId": format!("u{i}") }))
+        .collect();
+    let res = app
+        .post("/v1/subscribers/bulk", json!({ "subscribers": many }))
+        .await;
+    assert_eq!(res.status, 400, "{}", res.text);
+    assert_eq!(
+        res.body["message"][0],
+        "subscribers must contain no more than 500 elements"
+    );
+    assert_eq!(res.body["error"], "Bad Request");
+
+    app.post(
+        "/v1/subscribers/bulk",
+        json!({"subscribers": [{"subscriberId": "x", "email": "bad"}]}),
+    )
+    .await
+    .assert_validation(&["subscribers.0.email must be an email"]);
+
+    app.post("/v1/subscribers/bulk", json!({}))
+        .await
+        .assert_validation(&[
+            "subscribers must contain no more than 500 elements",
+            "subscribers should not be empty",
+            "subscribers must be an array",
+        ]);
+
+    app.post(
+        "/v1/subscribers/bulk",
+        json!({"subscribers": [{"subscriberId": "x", "email": "bad"}, {"firstName": "y"}]}),
+    )
+    .await
+    .assert_validation(&[
+        "subscribers.0.email must be an email",
+        "subscribers.1.subscriberId should not be null or undefined",
+        "subscribers.1.subscriberId must be a string",
+    ]);
+    // Nothing was written by the refused requests.
+    assert_eq!(app.get("/v1/subscribers").await.body["data"], json!([]));
+}
+
+async fn bulk_revives_a_deleted_subscriber_as_updated(app: TestApp) {
+    app.post(
+        "/v1/subscribers/bulk",
+        json!({"subscribers": [{"subscriberId": "b1"}]}),
+    )
+    .await;
+    let res = app.delete("/v1/subscribers/b1").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    app.get("/v1/subscribers/b1")
+        .await
+        .assert_not_found("Subscriber not found for id b1");
+
+    let res = app
+        .post(
+            "/v1/subscribers/bulk",
+            json!({"subscribers": [{"subscriberId": "b1"}]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(
+        res.data(),
+        &json!({"updated": [{"subscriberId": "b1"}], "created": [], "failed": []})
+    );
+    let revived = app.subscriber("b1").await;
+    assert_eq!(revived["deleted"], false);
+}
+
+async fn bulk_creates_subscribers_without_version(app: TestApp) {
+    let res = app
+        .post(
+            "/v1/subscribers/bulk",
+            json!({"subscribers": [{"subscriberId": "b1", "email": "b1@example.com"}]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let s = app.subscriber("b1").await;
+    assert!(s.get("__v").is_none(), "{s}");
+    assert_eq!(s["email"], "b1@example.com");
+    assert_eq!(s["channels"], json!([]));
+}

@@ -1,0 +1,43 @@
+//! Black-box API tests: each case starts a real Herald server on `127.0.0.1:0` over a fresh store
+//! and talks to it over HTTP, asserting what Novu's SDKs see (spec `novu-subscribers-v1.md` §6,
+//! with DESIGN.md's deliberate differences taking precedence).
+//!
+//! Every case is written once as `async fn case(app: TestApp)` and runs on both backends:
+//! [`backend_tests!`] turns it into `case::sqlite` and `case::postgres`. The PostgreSQL variant is
+//! skipped (with a notice) when no PostgreSQL is available, unless `HERALD_TEST_REQUIRE_POSTGRES=1`.
+
+/// For each named case, a module of the same name holding one `#[tokio::test]` per backend.
+macro_rules! backend_tests {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
+                        .await
+                        .expect("SQLite is always available");
+                    super::$case(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(app) =
+                        $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                    else {
+                        return;
+                    };
+                    super::$case(app).await;
+                }
+            }
+        )*
+    };
+}
+
+mod auth;
+mod bulk;
+mod credentials;
+mod credentials_limits;
+mod errors;
+mod helpers;
+mod integrations;
+mod subscribers;
