@@ -93,20 +93,19 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // axum has already percent-decoded the values (and refused ones that are not UTF-8);
+        // decoding again would turn the id `50%41` (sent as `50%2541`) into `50A`.
         let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::BadRequest("Invalid path parameter".into()))?;
         let mut out = Vec::new();
         for (name, value) in raw.iter() {
-            let decoded = percent_encoding::percent_decode_str(value)
-                .decode_utf8()
-                .map_err(|_| ApiError::BadRequest(format!("{name} must be valid UTF-8")))?;
-            if decoded.chars().any(char::is_control) {
+            if value.chars().any(char::is_control) {
                 return Err(ApiError::BadRequest(format!(
                     "{name} must not contain control characters"
                 )));
             }
-            out.push(decoded.into_owned());
+            out.push(value.to_owned());
         }
         Ok(PathParams(out))
     }
