@@ -246,7 +246,7 @@ impl PgStore {
         let mut tx = self.pool.begin().await?;
         let now = now();
         let pk: Option<i64> = sqlx::query_scalar(
-            "UPDATE subscribers SET deleted = TRUE, deleted_at = $3, updated_at = $3
+            "UPDATE subscribers SET deleted = TRUE, deleted_at = $3
              WHERE environment_id = $1 AND subscriber_id = $2 AND NOT deleted
              RETURNING pk",
         )
@@ -273,21 +273,24 @@ impl PgStore {
         now: Timestamp,
     ) -> Result<Option<Subscriber>> {
         let mut tx = self.pool.begin().await?;
-        let pk: Option<i64> = sqlx::query_scalar(
+        let Some(pk) = lock_live(&mut tx, env, subscriber_id).await? else {
+            return Ok(None);
+        };
+        // Written (and `updated_at` moved) only when the status or `lastOnlineAt` changes.
+        sqlx::query(
             "UPDATE subscribers SET
-                 is_online = $3,
-                 last_online_at = CASE WHEN $3 THEN last_online_at ELSE $4 END,
+                 is_online = $2,
+                 last_online_at = CASE WHEN $2 THEN last_online_at ELSE $3 END,
                  updated_at = $4
-             WHERE environment_id = $1 AND subscriber_id = $2 AND NOT deleted
-             RETURNING pk",
+             WHERE pk = $1
+               AND (is_online IS DISTINCT FROM $2 OR (NOT $2 AND last_online_at IS DISTINCT FROM $3))",
         )
-        .bind(env.as_str())
-        .bind(subscriber_id)
+        .bind(pk)
         .bind(online)
         .bind(now.millis())
-        .fetch_optional(&mut *tx)
+        .bind(crate::rows::now())
+        .execute(&mut *tx)
         .await?;
-        let Some(pk) = pk else { return Ok(None) };
         let subscriber = read_by_pk(&mut tx, pk).await?;
         tx.commit().await?;
         Ok(Some(subscriber))

@@ -4,8 +4,10 @@
 //!
 //! Where the databases come from, in order:
 //! 1. `HERALD_TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): a uniquely
-//!    named database is created on that server per call (and left there; they are named
-//!    `herald_test_…` so they are easy to drop).
+//!    named database `herald_test_<pid>_…` is created on that server per call. They outlive the
+//!    test process (nothing runs at exit); the next test process drops those whose process is
+//!    gone, on a local server. If this server cannot be used, the tests fail rather than skip:
+//!    it was configured explicitly.
 //! 2. Otherwise one throwaway cluster per test process, made with the installed `initdb`/`pg_ctl`
 //!    (see `cluster.rs`), removed when the process exits.
 //! 3. Otherwise the tests are skipped with a notice, unless `HERALD_TEST_REQUIRE_POSTGRES=1`, in
@@ -13,7 +15,8 @@
 
 mod cluster;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Once, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -69,6 +72,9 @@ pub async fn test_database() -> Option<TestDatabase> {
         Ok(url) => url,
         Err(reason) => return skip(&reason),
     };
+    if std::env::var(DATABASE_URL_VAR).is_ok() && !SWEPT.swap(true, Ordering::SeqCst) {
+        sweep_stale_databases(&admin_url).await;
+    }
     let name = unique_name();
     if let Err(e) = create_database(&admin_url, &name).await {
         // The server was found, so this is a broken setup rather than a missing one: fail loudly.
@@ -108,7 +114,10 @@ fn skip<T>(reason: &str) -> Option<T> {
     }
     static NOTICE: Once = Once::new();
     NOTICE.call_once(|| {
-        eprintln!(
+        // Written to the stderr handle rather than with `eprintln!`, which the test harness
+        // captures and shows only for failing tests: a skip must be visible in a green run.
+        let _ = writeln!(
+            std::io::stderr(),
             "PostgreSQL tests skipped: {reason}. Set {DATABASE_URL_VAR} or install PostgreSQL \
              (initdb, pg_ctl); set {REQUIRE_VAR}=1 to make this a failure."
         );
@@ -139,6 +148,50 @@ async fn create_database(admin_url: &str, name: &str) -> Result<(), String> {
         .map_err(|e| crate::config::describe(&e))?;
     let _ = conn.close().await;
     Ok(())
+}
+
+/// Set once this process has dropped the databases of earlier, finished test processes.
+static SWEPT: AtomicBool = AtomicBool::new(false);
+
+/// Drops `herald_test_<pid>_…` databases left on a local server by test processes that have
+/// exited (their pid no longer exists here). Best effort: a plain `DROP DATABASE` fails while
+/// anyone is connected, so a database still in use is never taken away, and remote servers,
+/// whose pids mean nothing here, are left alone.
+async fn sweep_stale_databases(admin_url: &str) {
+    let Ok(options) = admin_url.parse::<sqlx::postgres::PgConnectOptions>() else {
+        return;
+    };
+    let local = options.get_socket().is_some()
+        || matches!(options.get_host(), "127.0.0.1" | "localhost" | "::1");
+    let Ok(mut conn) = PgConnection::connect_with(&options).await else {
+        return;
+    };
+    let names: Vec<String> = if local {
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'herald\\_test\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for name in names {
+        let owner_gone = name
+            .split('_')
+            .nth(2)
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| {
+                pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            });
+        let plain = name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+        if owner_gone && plain {
+            let _ = conn
+                .execute(sqlx::raw_sql(&format!(
+                    "DROP DATABASE IF EXISTS \"{name}\""
+                )))
+                .await;
+        }
+    }
+    let _ = conn.close().await;
 }
 
 /// `url` with its database replaced by `name`, keeping credentials and parameters.

@@ -94,16 +94,7 @@ async fn two_processes() -> Option<(PgStore, PgStore)> {
 }
 
 async fn push_integration(store: &PgStore, env: &ObjectId) -> ObjectId {
-    let new = NewIntegration {
-        provider_id: ProviderId::Fcm,
-        channel: ChannelType::Push,
-        name: "FCM".into(),
-        identifier: "fcm-1".into(),
-        credentials: Default::default(),
-        active: true,
-        conditions: vec![],
-    };
-    store.create_integration(env, env, &new).await.unwrap().id
+    push_integration_result(store, env).await.unwrap().id
 }
 
 fn subscriber(id: &str) -> NewSubscriber {
@@ -236,4 +227,38 @@ async fn racing_upserts_of_one_id_in_two_processes_create_it_once() {
     assert_eq!(created, 1);
     ids.dedup();
     assert_eq!(ids.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creates_of_one_identifier_in_two_processes_let_exactly_one_win() {
+    let Some((a, b)) = two_processes().await else {
+        return;
+    };
+    let env = ObjectId::new();
+    let (ra, rb) = tokio::join!(
+        push_integration_result(&a, &env),
+        push_integration_result(&b, &env)
+    );
+    let results = [ra, rb];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(results
+        .iter()
+        .any(|r| matches!(r, Err(herald_core::StoreError::Conflict(_)))));
+    assert_eq!(a.list_integrations(&env).await.unwrap().len(), 1);
+}
+
+async fn push_integration_result(
+    store: &PgStore,
+    env: &ObjectId,
+) -> herald_core::StoreResult<herald_core::Integration> {
+    let new = NewIntegration {
+        provider_id: ProviderId::Fcm,
+        channel: ChannelType::Push,
+        name: "FCM".into(),
+        identifier: "fcm-1".into(),
+        credentials: Default::default(),
+        active: true,
+        conditions: vec![],
+    };
+    store.create_integration(env, env, &new).await
 }
