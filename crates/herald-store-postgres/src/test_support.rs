@@ -32,10 +32,20 @@ pub const DATABASE_URL_VAR: &str = "HERALD_TEST_DATABASE_URL";
 pub const REQUIRE_VAR: &str = "HERALD_TEST_REQUIRE_POSTGRES";
 
 /// A fresh, empty database that exists for the rest of the test process.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TestDatabase {
     url: String,
     name: String,
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry the password of `HERALD_TEST_DATABASE_URL`.
+        f.debug_struct("TestDatabase")
+            .field("url", &crate::config::redact_url(&self.url))
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl TestDatabase {
