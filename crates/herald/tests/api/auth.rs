@@ -16,6 +16,7 @@ backend_tests!(
     a_bearer_token_is_401_unauthorized_without_error_key,
     a_lowercase_apikey_scheme_is_401_invalid_scheme,
     a_bare_apikey_scheme_is_401_unauthorized_without_error_key,
+    a_key_after_two_spaces_is_not_trimmed,
     authentication_is_checked_before_the_body_is_validated,
     the_seeded_key_reaches_the_api,
     the_production_key_cannot_see_development_subscribers,
@@ -72,6 +73,11 @@ async fn a_lowercase_apikey_scheme_is_401_invalid_scheme(app: TestApp) {
 async fn a_bare_apikey_scheme_is_401_unauthorized_without_error_key(app: TestApp) {
     let res = with_authorization(&app, "ApiKey").await;
     res.assert_error(401, json!("Unauthorized"), None);
+}
+
+async fn a_key_after_two_spaces_is_not_trimmed(app: TestApp) {
+    let res = with_authorization(&app, &format!("ApiKey  {}", crate::helpers::API_KEY)).await;
+    res.assert_error(401, json!("API Key not found"), Some("Unauthorized"));
 }
 
 async fn authentication_is_checked_before_the_body_is_validated(app: TestApp) {

@@ -9,6 +9,7 @@ backend_tests!(
     bulk_validates_the_list_and_each_item,
     bulk_revives_a_deleted_subscriber_as_updated,
     bulk_creates_subscribers_without_version,
+    bulk_binds_channels_and_reports_unbindable_items_as_failed,
 );
 
 async fn bulk_reports_created_and_updated_in_input_order(app: TestApp) {
@@ -122,4 +123,38 @@ async fn bulk_creates_subscribers_without_version(app: TestApp) {
     assert!(s.get("__v").is_none(), "{s}");
     assert_eq!(s["email"], "b1@example.com");
     assert_eq!(s["channels"], json!([]));
+}
+
+async fn bulk_binds_channels_and_reports_unbindable_items_as_failed(app: TestApp) {
+    let fx = app.spec_fixture().await;
+    let res = app
+        .post(
+            "/v1/subscribers/bulk",
+            json!({"subscribers": [
+                {"subscriberId": "b1", "channels": [
+                    {"providerId": "fcm", "credentials": {"deviceTokens": ["t1", "t1"]}}]},
+                {"subscriberId": "b2", "channels": [
+                    {"providerId": "expo", "credentials": {"deviceTokens": ["t2"]}}]},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let message = format!(
+        "Subscribers environment ({}) do not have active expo integration.",
+        fx.env
+    );
+    assert_eq!(
+        res.data(),
+        &json!({"updated": [], "created": [{"subscriberId": "b1"}],
+                "failed": [{"subscriberId": "b2", "message": message}]})
+    );
+    let b1 = app.subscriber("b1").await;
+    assert_eq!(
+        b1["channels"],
+        json!([{"providerId": "fcm", "integrationIdentifier": "fcm",
+                "credentials": {"deviceTokens": ["t1"]}, "_integrationId": fx.fcm}])
+    );
+    app.get("/v1/subscribers/b2")
+        .await
+        .assert_not_found("Subscriber not found for id b2");
 }

@@ -12,6 +12,7 @@ backend_tests!(
     more_than_100_device_tokens_are_refused_and_nothing_is_stored,
     an_append_past_100_device_tokens_is_refused_and_nothing_is_stored,
     fifty_concurrent_patches_keep_all_fifty_tokens,
+    credential_fields_must_be_strings_and_tokens_a_string_array,
 );
 
 const PATH: &str = "/v1/subscribers/s1/credentials";
@@ -119,4 +120,45 @@ async fn fifty_concurrent_patches_keep_all_fifty_tokens(app: TestApp) {
     let mut expected: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
     expected.sort();
     assert_eq!(stored, expected);
+}
+
+async fn credential_fields_must_be_strings_and_tokens_a_string_array(app: TestApp) {
+    app.spec_fixture().await;
+    app.create_subscriber(json!({"subscriberId": "s1"})).await;
+    // The SDKs parse every credentials field as a string (tokens as strings): anything else
+    // stored would break every later read of the subscriber.
+    app.put(
+        PATH,
+        json!({"providerId": "slack", "credentials": {"webhookUrl": 5, "title": true}}),
+    )
+    .await
+    .assert_validation(&[
+        "credentials.webhookUrl must be a string",
+        "credentials.title must be a string",
+    ]);
+    app.put(
+        PATH,
+        json!({"providerId": "fcm", "credentials": {"deviceTokens": "abc"}}),
+    )
+    .await
+    .assert_validation(&["credentials.deviceTokens must be an array"]);
+    app.patch(
+        PATH,
+        json!({"providerId": "fcm", "credentials": {"deviceTokens": ["a", 1]}}),
+    )
+    .await
+    .assert_validation(&["each value in credentials.deviceTokens must be a string"]);
+    assert_eq!(app.subscriber("s1").await["channels"], json!([]));
+    // `null` fields are as if absent (a new channel gets only the given fields).
+    let res = app
+        .put(
+            PATH,
+            json!({"providerId": "slack", "credentials": {"webhookUrl": "u", "title": null, "deviceTokens": null}}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(
+        channel(res.data(), "slack")["credentials"],
+        json!({"webhookUrl": "u"})
+    );
 }

@@ -18,6 +18,7 @@ backend_tests!(
     activating_an_integration_lets_subscribers_bind_to_it,
     delete_is_soft_and_answers_the_remaining_integrations,
     set_primary_makes_the_integration_primary_and_active,
+    a_channel_keeps_its_integration_id_after_the_integration_is_deleted,
 );
 
 fn ids(list: &Value) -> Vec<&str> {
@@ -323,4 +324,27 @@ async fn set_primary_makes_the_integration_primary_and_active(app: TestApp) {
     )
     .await
     .assert_not_found(&format!("Integration with id {missing} not found"));
+}
+
+async fn a_channel_keeps_its_integration_id_after_the_integration_is_deleted(app: TestApp) {
+    let fx = app.spec_fixture().await;
+    app.create_subscriber(json!({"subscriberId": "s1"})).await;
+    let res = app
+        .put(
+            "/v1/subscribers/s1/credentials",
+            json!({"providerId": "fcm", "credentials": {"deviceTokens": ["t"]}}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let res = app.delete(&format!("/v1/integrations/{}", fx.fcm)).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    // The SDKs require providerId, credentials and _integrationId on every channel.
+    let s = app.subscriber("s1").await;
+    let fcm = channel(&s, "fcm");
+    assert_eq!(fcm["_integrationId"], fx.fcm.as_str());
+    assert_eq!(fcm["credentials"], json!({"deviceTokens": ["t"]}));
+    // Its identifier may be gone with it, but is never `null`.
+    if let Some(identifier) = fcm.get("integrationIdentifier") {
+        assert!(identifier.is_string(), "{fcm}");
+    }
 }

@@ -29,6 +29,7 @@ backend_tests!(
     create_with_channels_returns_the_stored_channels,
     create_with_a_channel_of_an_inactive_provider_is_400,
     create_accepts_a_form_encoded_body,
+    concurrent_creates_of_one_id_make_one_subscriber,
 );
 
 async fn create_without_subscriber_id_lists_both_messages(app: TestApp) {
@@ -172,6 +173,13 @@ async fn list_pages_are_unwrapped_and_has_more_means_a_full_page(app: TestApp) {
     assert_eq!(res.body["page"], 1);
     assert_eq!(res.body["hasMore"], false);
     assert_eq!(ids(&res.body), ["s3"]);
+
+    // Novu's `hasMore` is "the page is full", even when nothing follows.
+    let res = app.get("/v1/subscribers?page=0&limit=3").await;
+    assert_eq!(res.body["hasMore"], true);
+    let res = app.get("/v1/subscribers?page=5&limit=3").await;
+    assert_eq!(res.body["data"], json!([]));
+    assert_eq!(res.body["hasMore"], false);
 
     let res = app.get("/v1/subscribers").await;
     assert_eq!(res.body["pageSize"], 10);
@@ -415,4 +423,27 @@ async fn create_accepts_a_form_encoded_body(app: TestApp) {
     assert_eq!(res.status, 201, "{}", res.text);
     assert_eq!(res.data()["subscriberId"], "f1");
     assert_eq!(res.data()["firstName"], "Form");
+}
+
+async fn concurrent_creates_of_one_id_make_one_subscriber(app: TestApp) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let api = app.api.clone();
+        tasks.spawn(async move {
+            api.post(
+                "/v1/subscribers",
+                json!({"subscriberId": "race", "data": {"n": i}}),
+            )
+            .await
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(res) = tasks.join_next().await {
+        let res = res.expect("task");
+        assert_eq!(res.status, 201, "{}", res.text);
+        ids.push(res.data()["_id"].clone());
+    }
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "one _id: {ids:?}");
+    let list = app.get("/v1/subscribers").await;
+    assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1));
 }
