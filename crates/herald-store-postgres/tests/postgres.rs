@@ -56,6 +56,30 @@ async fn concurrent_connects_to_a_fresh_database_migrate_it_once() {
     assert_eq!(applied_versions(db.url()).await, all);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_migrated_by_a_newer_herald_is_refused_with_a_readable_message() {
+    let Some(db) = test_database().await else {
+        return;
+    };
+    drop(db.connect().await);
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = PgStore::connect(&db.config())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("cannot migrate the PostgreSQL database at ")
+            && err.ends_with(
+                "schema version 999, newer than the 1 this Herald knows; upgrade Herald"
+            ),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_one_line_naming_host_and_port_but_not_the_password() {
     // Bind then drop: nothing listens on this port any more.
