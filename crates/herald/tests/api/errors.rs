@@ -1,6 +1,6 @@
 //! What every response shares (spec §1.1, §1.3, §1.4; SDK wire §1): JSON content type, the
-//! `{"data": …}` envelope, Novu's error body, and request-side tolerance (double slashes,
-//! percent-encoded ids, malformed and oversized bodies, unknown routes).
+//! `{"data": …}` envelope, Novu's error body, and the errors for malformed and oversized bodies,
+//! unknown routes and undecodable paths.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -12,9 +12,6 @@ backend_tests!(
     success_responses_are_json_in_a_data_only_envelope,
     malformed_json_is_400_with_a_string_message,
     a_body_over_100_kb_is_413_in_novu_format,
-    a_double_slash_path_is_served,
-    percent_encoded_subscriber_ids_round_trip,
-    a_literal_percent_in_a_subscriber_id_is_decoded_once,
     an_unknown_route_is_404_cannot_method_path,
     a_path_id_that_is_not_utf8_is_400,
 );
@@ -147,73 +144,6 @@ async fn a_body_over_100_kb_is_413_in_novu_format(app: TestApp) {
         .put("/v1/subscribers/s1", json!({"data": {"blob": fits}}))
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
-}
-
-async fn a_double_slash_path_is_served(app: TestApp) {
-    app.create_subscriber(json!({"subscriberId": "s1"})).await;
-    let res = app.get("//v1/subscribers").await;
-    assert_eq!(res.status, 200, "{}", res.text);
-    assert_eq!(res.body["data"][0]["subscriberId"], "s1");
-    let res = app.get("//v1/subscribers/s1").await;
-    assert_eq!(res.data()["subscriberId"], "s1");
-    let res = app
-        .post("//v1/subscribers", json!({"subscriberId": "s2"}))
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
-}
-
-async fn percent_encoded_subscriber_ids_round_trip(app: TestApp) {
-    app.spec_fixture().await;
-    for (id, encoded) in [("a/b", "a%2Fb"), ("x@y.com", "x%40y.com"), ("p+q", "p%2Bq")] {
-        app.create_subscriber(json!({ "subscriberId": id })).await;
-        let s = app.subscriber(encoded).await;
-        assert_eq!(s["subscriberId"], id);
-
-        let res = app
-            .put(
-                &format!("/v1/subscribers/{encoded}"),
-                json!({"firstName": "E"}),
-            )
-            .await;
-        assert_eq!(res.status, 200, "{}", res.text);
-        assert_eq!(res.data()["subscriberId"], id);
-
-        let res = app
-            .put(
-                &format!("/v1/subscribers/{encoded}/credentials"),
-                json!({"providerId": "fcm", "credentials": {"deviceTokens": ["t"]}}),
-            )
-            .await;
-        assert_eq!(res.status, 200, "{}", res.text);
-        let res = app
-            .delete(&format!("/v1/subscribers/{encoded}/credentials/fcm"))
-            .await;
-        assert_eq!(res.status, 204, "{}", res.text);
-        let res = app
-            .patch(
-                &format!("/v1/subscribers/{encoded}/online-status"),
-                json!({"isOnline": true}),
-            )
-            .await;
-        assert_eq!(res.status, 200, "{}", res.text);
-        let res = app.delete(&format!("/v1/subscribers/{encoded}")).await;
-        assert_eq!(res.status, 200, "{}", res.text);
-        app.get(&format!("/v1/subscribers/{encoded}"))
-            .await
-            .assert_not_found(&format!("Subscriber not found for id {id}"));
-    }
-}
-
-async fn a_literal_percent_in_a_subscriber_id_is_decoded_once(app: TestApp) {
-    // `%2541` is `%41` once decoded; decoding twice would look up `A`.
-    app.create_subscriber(json!({"subscriberId": "50%41"}))
-        .await;
-    app.create_subscriber(json!({"subscriberId": "50A"})).await;
-    let s = app.subscriber("50%2541").await;
-    assert_eq!(s["subscriberId"], "50%41");
-    app.get("/v1/subscribers/100%25")
-        .await
-        .assert_not_found("Subscriber not found for id 100%");
 }
 
 async fn an_unknown_route_is_404_cannot_method_path(app: TestApp) {

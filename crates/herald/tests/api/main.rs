@@ -40,4 +40,5 @@ mod credentials_limits;
 mod errors;
 mod helpers;
 mod integrations;
+mod sdk_wire;
 mod subscribers;
