@@ -16,6 +16,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// The Development key every test app is seeded with.
@@ -34,6 +35,7 @@ pub struct TestApp {
     /// A key of the Production environment (bootstrap creates it next to Development).
     pub production_key: String,
     shutdown: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<TempDir>,
 }
 
@@ -64,7 +66,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
-        tokio::spawn(herald::run(
+        let server = tokio::spawn(herald::run(
             listener,
             store.clone(),
             ServerSettings::default(),
@@ -83,8 +85,16 @@ impl TestApp {
             store,
             production_key,
             shutdown,
+            server: Some(server),
             _dir: dir,
         })
+    }
+
+    /// Cancels the shutdown token and waits for `run` to return (what it returned).
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        let server = self.server.take().expect("the server task");
+        server.await.expect("the server task does not panic")
     }
 
     /// Creates an integration through the API; asserts 201 and returns `data`.

@@ -10,6 +10,7 @@ backend_tests!(
     create_with_a_taken_identifier_is_409,
     create_refuses_a_channel_that_does_not_match_the_provider,
     create_validates_provider_and_channel,
+    create_refuses_another_environment_id,
     list_returns_all_and_active_returns_only_active_ones,
     update_changes_the_given_fields,
     update_of_an_unknown_integration_is_404,
@@ -150,6 +151,41 @@ async fn create_validates_provider_and_channel(app: TestApp) {
     )
     .await
     .assert_validation(&["active must be a boolean value"]);
+}
+
+async fn create_refuses_another_environment_id(app: TestApp) {
+    let fx = app.spec_fixture().await;
+    let prod = app
+        .with_key(&app.production_key)
+        .get("/v1/integrations")
+        .await;
+    assert_eq!(prod.status, 200, "{}", prod.text);
+    let envs = app.store.list_environments().await.expect("environments");
+    let production = envs.iter().find(|e| e.name == "Production").unwrap();
+    app.post(
+        "/v1/integrations",
+        json!({"providerId": "slack", "channel": "chat", "_environmentId": production.id.to_string()}),
+    )
+    .await
+    .assert_validation(&["_environmentId must be the environment of the API key"]);
+    app.post(
+        "/v1/integrations",
+        json!({"providerId": "slack", "channel": "chat", "_environmentId": "nope"}),
+    )
+    .await
+    .assert_validation(&["_environmentId must be a mongodb id"]);
+    // Its own environment id is accepted.
+    let own = app
+        .create_integration(
+            json!({"providerId": "slack", "channel": "chat", "_environmentId": fx.env}),
+        )
+        .await;
+    assert_eq!(own["_environmentId"], fx.env.as_str());
+    let prod = app
+        .with_key(&app.production_key)
+        .get("/v1/integrations")
+        .await;
+    assert_eq!(prod.data(), &json!([]));
 }
 
 async fn list_returns_all_and_active_returns_only_active_ones(app: TestApp) {

@@ -40,5 +40,6 @@ mod credentials_limits;
 mod errors;
 mod helpers;
 mod integrations;
+mod lifecycle;
 mod sdk_wire;
 mod subscribers;
