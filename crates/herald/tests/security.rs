@@ -1,0 +1,11 @@
+//! Security properties of the API, beyond single endpoints: tenant isolation on every route, API
+//! key revocation, hostile input (oversized, deeply nested, non-UTF-8, huge or control-character
+//! ids, path traversal), and secrets kept out of logs. Cases run on SQLite and PostgreSQL.
+
+#[macro_use]
+mod support;
+
+#[path = "security/isolation.rs"]
+mod isolation;
+#[path = "security/routes.rs"]
+mod routes;
