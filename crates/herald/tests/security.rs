@@ -5,6 +5,8 @@
 #[macro_use]
 mod support;
 
+#[path = "security/hostile.rs"]
+mod hostile;
 #[path = "security/isolation.rs"]
 mod isolation;
 #[path = "security/routes.rs"]
