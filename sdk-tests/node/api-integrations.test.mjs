@@ -58,6 +58,30 @@ test("api | integrations.create | without name/identifier: server generates them
   assert.equal(i.active, false);
 });
 
+test("api | integrations.create | environmentId (_environmentId) of the key's environment is accepted", async () => {
+  const first = (await novu.integrations.create({ providerId: "sendblue", channel: "chat", identifier: uid("api-env1") })).result;
+  const i = (
+    await novu.integrations.create({
+      providerId: "sendblue",
+      channel: "chat",
+      identifier: uid("api-env2"),
+      environmentId: first.environmentId,
+    })
+  ).result;
+  assert.equal(i.environmentId, first.environmentId);
+});
+
+test("api | integrations.create | identifier already used: ErrorDto 409 (as Novu's ConflictException)", async () => {
+  const identifier = uid("api-dup");
+  await novu.integrations.create({ providerId: "zulip", channel: "chat", identifier });
+  const err = await rejectsWith(
+    novu.integrations.create({ providerId: "zulip", channel: "chat", identifier }),
+    apiErrors.ErrorDto,
+    409,
+  );
+  assert.match(err.message, /Integration with identifier already exists/);
+});
+
 test("api | integrations.create | channel that does not match the provider: ErrorDto 400", async () => {
   const err = await rejectsWith(
     novu.integrations.create({ providerId: "fcm", channel: "chat", identifier: uid("bad") }),
@@ -149,13 +173,15 @@ test("api | integrations.setAsPrimary | unknown id: SDKError 404", async () => {
 });
 
 // Integrations written through a client that does not validate (here @novu/node, which sends what
-// it is given) must stay readable by @novu/api, whose zod model types every known credentials
-// key. Runs in another environment (ISOLATED_API_KEY) because such an integration breaks every
-// list call of its environment.
-for (const [what, credentials] of [
-  ['a boolean credential sent as a string (secure: "true")', { secure: "true" }],
-  ["a string credential sent as a boolean (apiKey: true)", { apiKey: true }],
-  ["a credential sent as null (apiKey: null)", { apiKey: null }],
+// it is given) must stay readable by @novu/api, whose zod model types every known credentials key
+// and the shape of `conditions`: Herald must reject such a body (as Novu's DTO validation does) or
+// store something @novu/api can read. Runs in another environment (ISOLATED_API_KEY) because such
+// an integration breaks every list call of its environment.
+for (const [what, fields] of [
+  ['a boolean credential sent as a string (credentials.secure: "true")', { credentials: { secure: "true" } }],
+  ["a string credential sent as a boolean (credentials.apiKey: true)", { credentials: { apiKey: true } }],
+  ["a credential sent as null (credentials.apiKey: null)", { credentials: { apiKey: null } }],
+  ["a condition without isNegated/type/value/children (conditions: [{}])", { conditions: [{}] }],
 ]) {
   test(
     `api | integrations.list | stays readable after @novu/node stored ${what}`,
@@ -164,9 +190,9 @@ for (const [what, credentials] of [
       const writer = nodeClient({ key: ISOLATED_API_KEY });
       let created;
       try {
-        created = (await writer.integrations.create("slack", { channel: "chat", identifier: uid("mistyped"), credentials })).data.data;
+        created = (await writer.integrations.create("slack", { channel: "chat", identifier: uid("mistyped"), ...fields })).data.data;
       } catch (e) {
-        // Rejecting the body is fine (Novu validates credential types).
+        // Rejecting the body is fine (Novu validates these fields).
         assert.equal(e.response?.status, 400, `create: ${e.message}`);
         return;
       }
@@ -176,8 +202,9 @@ for (const [what, credentials] of [
       } catch (e) {
         if (e instanceof assert.AssertionError) throw e;
         assert.fail(
-          `POST /v1/integrations accepted credentials ${JSON.stringify(credentials)} (201) and echoed ` +
-            `${JSON.stringify(created.credentials)}; @novu/api integrations.list() then fails: ` +
+          `POST /v1/integrations accepted ${JSON.stringify(fields)} (201) and echoed ` +
+            `${JSON.stringify({ credentials: created.credentials, conditions: created.conditions })}; ` +
+            `@novu/api integrations.list() then fails: ` +
             `${e.constructor.name} ${e.statusCode}: ${e.message}${e.pretty ? "\n" + e.pretty() : ""}`,
         );
       } finally {

@@ -164,3 +164,21 @@ test("api | subscribers.createBulk | invalid item: ErrorDto 400 (nothing written
   assert.match(JSON.stringify(err.data$.message), /email/);
   await rejectsWith(novu.subscribers.retrieve(ok), apiErrors.ErrorDto, 404);
 });
+
+test("api | subscribers.create | invalid email: ErrorDto 400 with the validation message", async () => {
+  const err = await rejectsWith(
+    novu.subscribers.create({ subscriberId: uid("api-bad-email"), email: "not-an-email" }),
+    apiErrors.ErrorDto,
+    400,
+  );
+  assert.match(JSON.stringify(err.data$.message), /email must be an email/);
+});
+
+test("api | subscribers.retrieve | unknown API key: ErrorDto 401", async () => {
+  const err = await rejectsWith(
+    apiClient("not-a-key-" + uid("k")).subscribers.retrieve(uid("api-401")),
+    apiErrors.ErrorDto,
+    401,
+  );
+  assert.ok(err.timestamp && err.path);
+});

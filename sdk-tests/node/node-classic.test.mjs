@@ -318,3 +318,8 @@ test("node | integrations.setIntegrationAsPrimary | primary true; previous chat 
   assert.equal(all.find((x) => x._id === b._id).primary, true);
   await axiosRejects(novu.integrations.setIntegrationAsPrimary(UNKNOWN_OBJECT_ID), 404);
 });
+
+test("node | subscribers.get | unknown API key: AxiosError 401 with Novu's error body", async () => {
+  const body = await axiosRejects(nodeClient({ key: "not-a-key-" + uid("k") }).subscribers.get(uid("node-401")), 401);
+  assertErrorBody(body, 401);
+});

@@ -264,3 +264,9 @@ def test_integration_set_primary():
     _, listed, _ = raw("GET", "/v1/integrations")
     assert [x["primary"] for x in listed["data"] if x["_id"] == i._id] == [True]
     expect_http_error(404, integrations.set_primary, UNKNOWN_OBJECT_ID)
+
+
+@op("pyc", "SubscriberApi.get")
+def test_get_bad_key():
+    """unknown API key: HTTPError 401 with Novu's error body"""
+    expect_http_error(401, SubscriberApi(BASE_URL, f"not-a-key-{uid('k')}").get, uid("pyc-401"))

@@ -317,3 +317,21 @@ def test_online_flag():
         subscriber_id=uid("py-online-missing"),
         update_subscriber_online_flag_request_dto={"is_online": True},
     )
+
+
+@op("py", "subscribers.create")
+def test_create_invalid_email():
+    """invalid email: ErrorDto 400 with the validation message"""
+    err = expect_error(
+        models.ErrorDto,
+        400,
+        novu.subscribers.create,
+        create_subscriber_request_dto={"subscriber_id": uid("py-bad-email"), "email": "not-an-email"},
+    )
+    assert "email must be an email" in str(err.data.message)
+
+
+@op("py", "subscribers.retrieve")
+def test_retrieve_bad_key():
+    """unknown API key: ErrorDto 401"""
+    expect_error(models.ErrorDto, 401, py_client(f"not-a-key-{uid('k')}").subscribers.retrieve, subscriber_id=uid("py-401"))
