@@ -11,3 +11,5 @@ mod hostile;
 mod isolation;
 #[path = "security/routes.rs"]
 mod routes;
+#[path = "security/secrets.rs"]
+mod secrets;
