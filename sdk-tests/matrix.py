@@ -8,6 +8,7 @@ A cell is `pass N` when all N tests of that operation passed, `FAIL f/N` when f 
 `skip` when all were skipped; `-` means the SDK has no such test.
 """
 
+import html
 import json
 import os
 import sys
@@ -70,7 +71,7 @@ def node_results(path):
             outcome = "skipped"
         else:
             outcome = "passed"
-        out.append((case.get("name", ""), outcome))
+        out.append((html.unescape(case.get("name", "")), outcome))
     return out
 
 

@@ -178,7 +178,7 @@ test("api | integrations.setAsPrimary | unknown id: SDKError 404", async () => {
 // store something @novu/api can read. Runs in another environment (ISOLATED_API_KEY) because such
 // an integration breaks every list call of its environment.
 for (const [what, fields] of [
-  ['a boolean credential sent as a string (credentials.secure: "true")', { credentials: { secure: "true" } }],
+  ["a boolean credential sent as a string (credentials.secure: 'true')", { credentials: { secure: "true" } }],
   ["a string credential sent as a boolean (credentials.apiKey: true)", { credentials: { apiKey: true } }],
   ["a credential sent as null (credentials.apiKey: null)", { credentials: { apiKey: null } }],
   ["a condition without isNegated/type/value/children (conditions: [{}])", { conditions: [{}] }],

@@ -35,6 +35,9 @@ def _name(item):
     m = item.get_closest_marker("op")
     sdk, operation = m.args
     what = (item.function.__doc__ or item.name).strip().splitlines()[0]
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        what += f" [{callspec.id}]"
     return f"{sdk} | {operation} | {what}"
 
 

@@ -4,9 +4,13 @@ through the SDK calls."""
 import re
 
 import pytest
+import requests
+from novu.api import IntegrationApi
+from novu.dto.integration import IntegrationDto
 from novu_py import models
 
 from sdkutil import (
+    BASE_URL,
     ISOLATED_API_KEY,
     OBJECT_ID,
     UNKNOWN_OBJECT_ID,
@@ -157,30 +161,41 @@ def test_set_as_primary():
 @op("py", "integrations.list")
 @pytest.mark.skipif(not ISOLATED_API_KEY, reason="HERALD_ISOLATED_API_KEY not set")
 @pytest.mark.parametrize(
-    "credentials",
-    [{"secure": "true"}, {"apiKey": True}, {"apiKey": None}],
-    ids=["secure-as-string", "apiKey-as-bool", "apiKey-null"],
+    "fields",
+    [
+        {"credentials": {"secure": "true"}},
+        {"credentials": {"apiKey": True}},
+        {"credentials": {"apiKey": None}},
+        {"conditions": [{}]},
+    ],
+    ids=["credentials.secure-as-string", "credentials.apiKey-as-bool", "credentials.apiKey-null", "conditions-empty-object"],
 )
-def test_list_after_untyped_credentials(credentials):
-    """stays readable after another client stored mistyped credentials"""
-    status, body, text = raw(
-        "POST",
-        "/v1/integrations",
-        {"providerId": "slack", "channel": "chat", "identifier": uid("poison"), "credentials": credentials},
-        key=ISOLATED_API_KEY,
-    )
-    if status >= 400:
-        assert status == 400, text
-        return
+def test_list_after_mistyped_fields(fields):
+    """stays readable after another client stored mistyped credentials/conditions"""
+    # novu (classic) sends credentials as given; it has no `conditions`, so that one goes raw.
+    if "credentials" in fields:
+        writer = IntegrationApi(BASE_URL, ISOLATED_API_KEY)
+        try:
+            created = writer.create(IntegrationDto("slack", "chat", False, credentials=fields["credentials"]), check=False)
+        except requests.HTTPError as e:
+            assert e.response.status_code == 400, e.response.text  # rejecting is fine
+            return
+        created_id, echoed = created._id, created.credentials
+    else:
+        status, body, text = raw(
+            "POST", "/v1/integrations", {"providerId": "slack", "channel": "chat", **fields}, key=ISOLATED_API_KEY
+        )
+        if status >= 400:
+            assert status == 400, text
+            return
+        created_id, echoed = body["data"]["_id"], body["data"].get("conditions")
     try:
-        iso = py_client(ISOLATED_API_KEY)
-        ids = [i.id for i in iso.integrations.list().result]
-        assert body["data"]["_id"] in ids
+        ids = [i.id for i in py_client(ISOLATED_API_KEY).integrations.list().result]
+        assert created_id in ids
     except models.NovuError as e:
         pytest.fail(
-            f"POST /v1/integrations accepted credentials {credentials} ({status}) and echoed "
-            f"{body['data'].get('credentials')}; novu-py integrations.list() then raises "
-            f"{type(e).__name__} {e.status_code}: {str(e)[:400]}"
+            f"POST /v1/integrations accepted {fields} (201) and echoed {echoed}; novu-py "
+            f"integrations.list() then raises {type(e).__name__} {e.status_code}: {str(e)[:400]}"
         )
     finally:
-        raw("DELETE", f"/v1/integrations/{body['data']['_id']}", key=ISOLATED_API_KEY)
+        raw("DELETE", f"/v1/integrations/{created_id}", key=ISOLATED_API_KEY)
