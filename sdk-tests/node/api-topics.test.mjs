@@ -140,6 +140,19 @@ test("api | topics.subscriptions.create | {subscriptions: [...]} form; creates a
   assertTopic((await novu.topics.get(key)).result, key);
 }));
 
+test("api | topics.subscriptions.create | a subscription's own identifier is kept and found by getSubscription", gated(async () => {
+  const key = uid("api-tsub-ident");
+  const [s] = await newSubscribers("api-tsub-ident", 1);
+  const identifier = uid("my-subscription");
+  const r = (await novu.topics.subscriptions.create({ subscriptions: [{ identifier, subscriberId: s }] }, key)).result;
+  assert.equal(r.meta.successful, 1);
+  assert.equal(r.data[0].identifier, identifier, "response carries the requested identifier");
+  const listed = (await novu.topics.subscriptions.list({ topicKey: key })).result.data;
+  assert.deepEqual(listed.map((d) => d.identifier), [identifier]);
+  const got = (await novu.topics.subscriptions.getSubscription(key, identifier)).result;
+  assert.equal(got.identifier, identifier);
+}));
+
 test("api | topics.subscriptions.list | items with identifier, topic and subscriber; subscriberId filter", gated(async () => {
   const key = uid("api-tlist");
   await novu.topics.create({ key, name: "L" });
@@ -160,6 +173,10 @@ test("api | topics.subscriptions.list | items with identifier, topic and subscri
   assert.equal(typeof page.next, "string");
   const rest = (await novu.topics.subscriptions.list({ topicKey: key, limit: 2, after: page.next })).result;
   assert.equal(rest.data.length, 1);
+  assert.equal(rest.next, null);
+  assert.equal(typeof rest.previous, "string");
+  const back = (await novu.topics.subscriptions.list({ topicKey: key, limit: 2, before: rest.previous })).result;
+  assert.deepEqual(back.data.map((d) => d.id), page.data.map((d) => d.id), "before: previous page again");
 }));
 
 test("api | topics.subscriptions.getSubscription | by identifier from the list", gated(async () => {

@@ -130,6 +130,21 @@ def test_py_subscriptions_create():
     assert [e.subscriber_id for e in (r.errors or [])] == [missing]
 
 
+@op("py", "topics.subscriptions.create")
+def test_py_subscriptions_create_identifier():
+    """a subscription's own identifier is kept and found by get_subscription"""
+    key = uid("py-tsub-ident")
+    [s] = new_subscribers("py-tsub-ident", 1)
+    identifier = uid("my-subscription")
+    r = novu.topics.subscriptions.create(
+        topic_key=key,
+        create_topic_subscriptions_request_dto={"subscriptions": [{"identifier": identifier, "subscriber_id": s}]},
+    ).result
+    assert r.meta.successful == 1
+    assert r.data[0].identifier == identifier, "response carries the requested identifier"
+    assert novu.topics.subscriptions.get_subscription(topic_key=key, identifier=identifier).result.identifier == identifier
+
+
 @op("py", "topics.subscriptions.list")
 def test_py_subscriptions_list():
     """items with identifier; subscriber_id filter"""
