@@ -121,7 +121,8 @@ for attempt in 1 2 3; do
   tail -n 20 "$WORK/herald.log" | sed 's/^/  | /'
 done
 [ "$READY" = 1 ] || { echo "sdk-tests: Herald did not start" >&2; exit 1; }
-log "Herald $(basename "$BIN") serving $URL on ${PG_URL:+PostgreSQL}${PG_URL:-SQLite}"
+if [ -n "$PG_URL" ]; then BACKEND=PostgreSQL; else BACKEND=SQLite; fi
+log "Herald ($BIN) serving $URL on $BACKEND"
 
 # A key of another environment, for tests whose data would disturb the rest (see FINDINGS.md).
 ISOLATED_KEY="$("$BIN" keys create --environment Production --database-url "$DB_URL" 2>/dev/null | tail -n 1 | tr -d '[:space:]')" || ISOLATED_KEY=""
