@@ -3,12 +3,15 @@
 
 pub mod auth;
 pub mod credentials;
+pub mod cursor;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod integrations;
 pub mod subscribers;
 pub mod subscribers_v2;
+pub mod topics;
+pub mod topics_v2;
 pub mod validate;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -31,6 +34,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(subscribers::router())
         .merge(subscribers_v2::router())
+        .merge(topics::router())
+        .merge(topics_v2::router())
         .merge(credentials::router())
         .merge(integrations::router())
         .route("/v1/health-check", get(health_check))

@@ -7,20 +7,30 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use herald_core::subscriber::Profile;
+use herald_core::topic::SubscriberFilter;
 use herald_core::{NewSubscriber, SubscriberPatch};
 use serde_json::json;
 
 use super::auth::Auth;
+use super::cursor::{parse_cursor, CursorList};
 use super::dto::{Envelope, Plain, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryMap};
 use super::subscribers::{as_update, not_found, parse_create};
+use super::topics_v2::subscription_json;
 use super::validate::Fields;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v2/subscribers", post(create_subscriber))
+        .route(
+            "/v2/subscribers",
+            post(create_subscriber).get(search_subscribers),
+        )
+        .route(
+            "/v2/subscribers/{subscriber_id}/subscriptions",
+            get(list_subscriptions),
+        )
         .route(
             "/v2/subscribers/{subscriber_id}",
             get(get_subscriber)
@@ -145,4 +155,47 @@ async fn delete_subscriber(
         json!({"acknowledged": true, "status": "deleted"}),
     )
     .into_response())
+}
+
+/// `GET /v2/subscribers?subscriberId&email&phone&name&limit&after&before&orderDirection`.
+async fn search_subscribers(
+    auth: Auth,
+    State(state): State<AppState>,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let page = parse_cursor(&q)?;
+    let text = |k: &str| q.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+    let filter = SubscriberFilter {
+        subscriber_id: text("subscriberId"),
+        email: text("email"),
+        phone: text("phone"),
+        name: text("name"),
+    };
+    let result = state
+        .store
+        .search_subscribers(&auth.0.environment_id, &filter, &page)
+        .await?;
+    let list = CursorList::new(&result, |s| &s.id, SubscriberResponse::list_item);
+    Ok(Plain(StatusCode::OK, list).into_response())
+}
+
+/// `GET /v2/subscribers/{id}/subscriptions[?key]`: the subscriber's topic memberships.
+async fn list_subscriptions(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let env = &auth.0.environment_id;
+    let id = &p.0[0];
+    let page = parse_cursor(&q)?;
+    if state.store.get_subscriber(env, id).await?.is_none() {
+        return Err(not_found(id));
+    }
+    let result = state
+        .store
+        .subscriber_subscriptions(env, id, q.get("key"), &page)
+        .await?;
+    let list = CursorList::new(&result, |s| &s.id, subscription_json);
+    Ok(Plain(StatusCode::OK, list).into_response())
 }
