@@ -4,39 +4,31 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use herald_core::topic::{NewTopic, Topic, TopicPatch};
 use herald_core::{ObjectId, StoreError};
 use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::dto::{Envelope, Plain};
 use super::error::ApiError;
 use super::extract::{js_number, JsonBody, PathParams, QueryMap};
+use super::openapi as oa;
 use super::validate::Fields;
 use crate::state::AppState;
 
 /// Novu's largest v1 page.
 const MAX_PAGE_SIZE: u64 = 10;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/topics", post(create_topic).get(list_topics))
-        .route(
-            "/v1/topics/{topic_key}",
-            get(get_topic).patch(rename_topic).delete(delete_topic),
-        )
-        .route("/v1/topics/{topic_key}/subscribers", post(add_subscribers))
-        .route(
-            "/v1/topics/{topic_key}/subscribers/removal",
-            post(remove_subscribers),
-        )
-        .route(
-            "/v1/topics/{topic_key}/subscribers/{subscriber_id}",
-            get(check_subscriber),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_topic, list_topics))
+        .routes(routes!(get_topic, rename_topic, delete_topic))
+        .routes(routes!(add_subscribers))
+        .routes(routes!(remove_subscribers))
+        .routes(routes!(check_subscriber))
 }
 
 fn topic_not_found(key: &str, env: &ObjectId) -> ApiError {
@@ -72,6 +64,19 @@ impl<'a> TopicV1<'a> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/topics",
+    tag = "Topics",
+    operation_id = "create_topic_v1",
+    request_body = oa::CreateTopicRequestDto,
+    responses(
+        (status = 201, description = "Created", body = oa::CreatedTopicEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 409, description = "A topic with that key exists", body = oa::ErrorDto),
+    )
+)]
 async fn create_topic(
     auth: Auth,
     State(state): State<AppState>,
@@ -114,6 +119,22 @@ struct ListResponse<'a> {
 
 /// `GET /v1/topics?page&pageSize&key` (the Python SDK sends `limit` for `pageSize`): unwrapped
 /// `{page, pageSize, totalCount, data}`.
+#[utoipa::path(
+    get,
+    path = "/v1/topics",
+    tag = "Topics",
+    operation_id = "list_topics_v1",
+    params(
+        ("page" = Option<u64>, Query, description = "Page number, from 0"),
+        ("pageSize" = Option<u64>, Query, description = "1 to 10 (default 10); `limit` is accepted too"),
+        ("key" = Option<String>, Query, description = "Only the topic with this key"),
+    ),
+    responses(
+        (status = 200, description = "One page of topics (not wrapped in `data`)", body = oa::TopicsPageV1),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn list_topics(
     auth: Auth,
     State(state): State<AppState>,
@@ -171,6 +192,20 @@ async fn list_topics(
     .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topicKey}",
+    tag = "Topics",
+    operation_id = "get_topic_v1",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    responses(
+        (status = 200, description = "The topic with its members' ids", body = oa::TopicV1Envelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+    )
+)]
 async fn get_topic(
     auth: Auth,
     State(state): State<AppState>,
@@ -185,6 +220,22 @@ async fn get_topic(
     Ok(Envelope(StatusCode::OK, TopicV1::new(&topic, members)).into_response())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/topics/{topicKey}",
+    tag = "Topics",
+    operation_id = "rename_topic_v1",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    request_body = oa::RenameTopicRequestDto,
+    responses(
+        (status = 200, description = "The renamed topic", body = oa::TopicV1Envelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+    )
+)]
 async fn rename_topic(
     auth: Auth,
     State(state): State<AppState>,
@@ -205,6 +256,21 @@ async fn rename_topic(
 }
 
 /// `DELETE /v1/topics/{key}`: 204; refused (409) while the topic has subscribers, as in Novu v1.
+#[utoipa::path(
+    delete,
+    path = "/v1/topics/{topicKey}",
+    tag = "Topics",
+    operation_id = "delete_topic_v1",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+        (status = 409, description = "The topic still has subscribers", body = oa::ErrorDto),
+    )
+)]
 async fn delete_topic(
     auth: Auth,
     State(state): State<AppState>,
@@ -248,6 +314,21 @@ fn parse_subscriber_list(body: &serde_json::Map<String, Value>) -> Result<Vec<St
 
 /// `POST /v1/topics/{key}/subscribers`: 200 `{succeeded, failed?: {notFound}}`; a missing topic is
 /// created as `Autogenerated-<key>`.
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topicKey}/subscribers",
+    tag = "Topics",
+    operation_id = "add_subscribers_v1",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    request_body = oa::TopicSubscribersRequestDto,
+    responses(
+        (status = 200, description = "Added (a missing topic is created)", body = oa::AddSubscribersEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn add_subscribers(
     auth: Auth,
     State(state): State<AppState>,
@@ -280,6 +361,21 @@ async fn add_subscribers(
     Ok(Envelope(StatusCode::OK, data).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topicKey}/subscribers/removal",
+    tag = "Topics",
+    operation_id = "remove_subscribers_v1",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    request_body = oa::TopicSubscribersRequestDto,
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn remove_subscribers(
     auth: Auth,
     State(state): State<AppState>,
@@ -296,6 +392,21 @@ async fn remove_subscribers(
 
 /// `GET /v1/topics/{key}/subscribers/{id}`: the membership (`TopicSubscriberDto`), 404 when the
 /// subscriber is not in the topic.
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topicKey}/subscribers/{externalSubscriberId}",
+    tag = "Topics",
+    operation_id = "check_subscriber_v1",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+        ("externalSubscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    responses(
+        (status = 200, description = "The membership", body = oa::TopicSubscriberEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Not a member", body = oa::ErrorDto),
+    )
+)]
 async fn check_subscriber(
     auth: Auth,
     State(state): State<AppState>,

@@ -4,39 +4,33 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use herald_core::subscriber::Field;
 use herald_core::topic::{NewTopic, Topic, TopicFilter, TopicPatch, TopicSubscription};
 use herald_core::{ObjectId, Timestamp};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::cursor::{parse_cursor, CursorList};
 use super::dto::{Envelope, Plain};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryMap};
+use super::openapi as oa;
 use super::validate::Fields;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/topics", get(list_topics).post(create_topic))
-        .route(
-            "/v2/topics/{topic_key}",
-            get(get_topic).patch(update_topic).delete(delete_topic),
-        )
-        .route(
-            "/v2/topics/{topic_key}/subscriptions",
-            get(list_subscriptions)
-                .post(create_subscriptions)
-                .delete(delete_subscriptions),
-        )
-        .route(
-            "/v2/topics/{topic_key}/subscriptions/{identifier}",
-            get(get_subscription),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_topics, create_topic))
+        .routes(routes!(get_topic, update_topic, delete_topic))
+        .routes(routes!(
+            list_subscriptions,
+            create_subscriptions,
+            delete_subscriptions
+        ))
+        .routes(routes!(get_subscription))
 }
 
 /// `TopicResponseDto`.
@@ -120,6 +114,23 @@ fn parse_fail_if_exists(q: &QueryMap) -> Result<bool, ApiError> {
 
 /// `POST /v2/topics[?failIfExists]`: 201 when created, 200 when an existing topic was updated,
 /// 409 with the topic as body when it exists and `failIfExists=true`.
+#[utoipa::path(
+    post,
+    path = "/v2/topics",
+    tag = "Topics",
+    operation_id = "create_topic_v2",
+    params(
+        ("failIfExists" = Option<bool>, Query, description = "Answer 409 with the existing resource instead of updating it"),
+    ),
+    request_body = oa::CreateUpdateTopicRequestDto,
+    responses(
+        (status = 201, description = "Created", body = oa::TopicEnvelope),
+        (status = 200, description = "Existed; name and data updated", body = oa::TopicEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 409, description = "Exists and `failIfExists=true`: the existing topic", body = oa::TopicResponseDto),
+    )
+)]
 async fn create_topic(
     auth: Auth,
     State(state): State<AppState>,
@@ -151,6 +162,20 @@ async fn create_topic(
     Ok(Envelope(status, TopicResponse::from(&topic)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/topics/{topicKey}",
+    tag = "Topics",
+    operation_id = "get_topic_v2",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    responses(
+        (status = 200, description = "The topic", body = oa::TopicEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+    )
+)]
 async fn get_topic(
     auth: Auth,
     State(state): State<AppState>,
@@ -163,6 +188,25 @@ async fn get_topic(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/topics",
+    tag = "Topics",
+    operation_id = "list_topics_v2",
+    params(
+        ("key" = Option<String>, Query, description = "Exact key"),
+        ("name" = Option<String>, Query, description = "Substring of the name"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
+        ("after" = Option<String>, Query, description = "Cursor: items after this one"),
+        ("before" = Option<String>, Query, description = "Cursor: items before this one"),
+        ("orderDirection" = Option<String>, Query, description = "ASC or DESC (default DESC)"),
+    ),
+    responses(
+        (status = 200, description = "One page of topics", body = oa::ListTopicsResponseDto),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn list_topics(
     auth: Auth,
     State(state): State<AppState>,
@@ -181,6 +225,22 @@ async fn list_topics(
     Ok(Plain(StatusCode::OK, list).into_response())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v2/topics/{topicKey}",
+    tag = "Topics",
+    operation_id = "update_topic_v2",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    request_body = oa::UpdateTopicRequestDto,
+    responses(
+        (status = 200, description = "The updated topic", body = oa::TopicEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+    )
+)]
 async fn update_topic(
     auth: Auth,
     State(state): State<AppState>,
@@ -203,6 +263,20 @@ async fn update_topic(
 }
 
 /// `DELETE /v2/topics/{key}`: removes the topic and its subscriptions.
+#[utoipa::path(
+    delete,
+    path = "/v2/topics/{topicKey}",
+    tag = "Topics",
+    operation_id = "delete_topic_v2",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    responses(
+        (status = 200, description = "Deleted with its subscriptions", body = oa::DeleteTopicEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+    )
+)]
 async fn delete_topic(
     auth: Auth,
     State(state): State<AppState>,
@@ -265,6 +339,21 @@ fn parse_subscription_targets(body: &Map<String, Value>) -> Result<Vec<String>, 
 
 /// `POST /v2/topics/{key}/subscriptions`: 201 `{data, meta, errors?}`; the topic is created if
 /// missing; unknown subscribers are reported in `errors`.
+#[utoipa::path(
+    post,
+    path = "/v2/topics/{topicKey}/subscriptions",
+    tag = "Topics",
+    operation_id = "create_subscriptions_v2",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    request_body = oa::TopicSubscriptionsRequestDto,
+    responses(
+        (status = 201, description = "Subscriptions (a missing topic is created); unknown subscribers in `errors`", body = oa::CreateSubscriptionsResponseDto),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn create_subscriptions(
     auth: Auth,
     State(state): State<AppState>,
@@ -308,6 +397,21 @@ async fn create_subscriptions(
 }
 
 /// `DELETE /v2/topics/{key}/subscriptions` with a JSON body: 200 `{data, meta}`.
+#[utoipa::path(
+    delete,
+    path = "/v2/topics/{topicKey}/subscriptions",
+    tag = "Topics",
+    operation_id = "delete_subscriptions_v2",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+    ),
+    request_body = oa::TopicSubscriptionsRequestDto,
+    responses(
+        (status = 200, description = "The removed subscriptions", body = oa::CreateSubscriptionsResponseDto),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn delete_subscriptions(
     auth: Auth,
     State(state): State<AppState>,
@@ -331,6 +435,25 @@ async fn delete_subscriptions(
     Ok(Plain(StatusCode::OK, body).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/topics/{topicKey}/subscriptions",
+    tag = "Topics",
+    operation_id = "list_subscriptions_v2",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+        ("subscriberId" = Option<String>, Query, description = "Only this subscriber"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
+        ("after" = Option<String>, Query, description = "Cursor: items after this one"),
+        ("before" = Option<String>, Query, description = "Cursor: items before this one"),
+        ("orderDirection" = Option<String>, Query, description = "ASC or DESC (default DESC)"),
+    ),
+    responses(
+        (status = 200, description = "One page of subscriptions", body = oa::ListTopicSubscriptionsResponseDto),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn list_subscriptions(
     auth: Auth,
     State(state): State<AppState>,
@@ -353,6 +476,21 @@ async fn list_subscriptions(
 
 /// `GET /v2/topics/{key}/subscriptions/{identifier}`: by `<topicKey>:<subscriberId>` or by the
 /// bare subscriber id.
+#[utoipa::path(
+    get,
+    path = "/v2/topics/{topicKey}/subscriptions/{identifier}",
+    tag = "Topics",
+    operation_id = "get_subscription_v2",
+    params(
+        ("topicKey" = String, Path, description = "The topic key"),
+        ("identifier" = String, Path, description = "`<topicKey>:<subscriberId>` or the subscriber id"),
+    ),
+    responses(
+        (status = 200, description = "The subscription", body = oa::SubscriptionRefEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Not subscribed", body = oa::ErrorDto),
+    )
+)]
 async fn get_subscription(
     auth: Auth,
     State(state): State<AppState>,
