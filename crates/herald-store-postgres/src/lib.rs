@@ -14,10 +14,13 @@ mod environments;
 mod error;
 mod integrations;
 mod migrate;
+mod pagination;
 mod rows;
 mod subscribers;
+mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod topics;
 
 use async_trait::async_trait;
 use herald_core::Store;
