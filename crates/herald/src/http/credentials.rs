@@ -25,6 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_credentials))
 }
 
+/// Longest accepted device token, in bytes (real ones are under 200; tokens are indexed).
+const MAX_TOKEN_LEN: usize = 2048;
+
 /// One channel's credentials as requested (`UpdateSubscriberChannelRequestDto`), parsed.
 #[derive(Debug, Clone)]
 pub struct ChannelRequest {
@@ -47,7 +50,7 @@ pub fn parse_channel_request(f: &mut Fields<'_>) -> Option<ChannelRequest> {
             None
         }
     });
-    let identifier = f.optional_string("integrationIdentifier").value().cloned();
+    let identifier = f.optional_id("integrationIdentifier");
     let credentials = f.required_object("credentials").map(|obj| {
         let mut c = Fields::nested(obj, format!("{}credentials.", f.name("")));
         let creds = parse_credentials(&mut c);
@@ -68,18 +71,35 @@ fn parse_credentials(f: &mut Fields<'_>) -> ChannelCredentials {
     let device_tokens = match f.raw("deviceTokens") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => {
-            let mut tokens: Vec<String> = Vec::with_capacity(items.len());
-            let mut all_strings = true;
+            let mut tokens: Vec<String> =
+                Vec::with_capacity(items.len().min(MAX_DEVICE_TOKENS + 1));
+            let mut seen = std::collections::HashSet::with_capacity(items.len());
+            let (mut all_strings, mut too_long, mut control) = (true, false, false);
             for item in items {
                 match item {
-                    Value::String(s) if !tokens.contains(s) => tokens.push(s.clone()),
-                    Value::String(_) => {}
+                    Value::String(s) => {
+                        too_long |= s.len() > MAX_TOKEN_LEN;
+                        control |= s.chars().any(char::is_control);
+                        if seen.insert(s.as_str()) {
+                            tokens.push(s.clone());
+                        }
+                    }
                     _ => all_strings = false,
                 }
             }
             let n = f.name("deviceTokens");
             if !all_strings {
                 f.error(format!("each value in {n} must be a string"));
+            }
+            if too_long {
+                f.error(format!(
+                    "each value in {n} must be shorter than or equal to {MAX_TOKEN_LEN} characters"
+                ));
+            }
+            if control {
+                f.error(format!(
+                    "each value in {n} must not contain control characters"
+                ));
             }
             if tokens.len() > MAX_DEVICE_TOKENS {
                 f.error(format!(

@@ -187,7 +187,7 @@ async fn create_integration(
         }
     }
     let name = f.optional_string("name").value().cloned();
-    let identifier = f.optional_string("identifier").value().cloned();
+    let identifier = f.optional_id("identifier");
     let (credentials, conditions) = parse_common(&mut f, &ctx.environment_id);
     let active = f.optional_bool("active");
     f.optional_bool("check");
@@ -268,7 +268,7 @@ async fn update_integration(
         .value()
         .cloned()
         .filter(|n| !n.is_empty());
-    let identifier = f.optional_string("identifier").value().cloned();
+    let identifier = f.optional_id("identifier");
     let (credentials, conditions) = parse_common(&mut f, env);
     let active = f.optional_bool("active");
     f.optional_bool("check");

@@ -127,17 +127,8 @@ pub(super) struct CreateRequest {
 }
 
 /// Parses a create body (also each `/bulk` item), in the DTO's property order.
-pub(super) fn parse_create(f: &mut Fields<'_>, trim: bool) -> Option<CreateRequest> {
-    let subscriber_id = f.required_string("subscriberId").and_then(|id| {
-        let id = if trim { id.trim().to_string() } else { id };
-        if id.trim().is_empty() {
-            let n = f.name("subscriberId");
-            f.error(format!("{n} should not be empty"));
-            None
-        } else {
-            Some(id)
-        }
-    });
+pub(super) fn parse_create(f: &mut Fields<'_>) -> Option<CreateRequest> {
+    let subscriber_id = f.required_id("subscriberId");
     let email = f.optional_email("email");
     let first_name = f.optional_string("firstName");
     let last_name = f.optional_string("lastName");
@@ -240,7 +231,7 @@ async fn create_subscriber(
 ) -> Result<Response, ApiError> {
     let ctx = &auth.0;
     let mut f = Fields::new(&body.0);
-    let req = parse_create(&mut f, true);
+    let req = parse_create(&mut f);
     let req = f.finish(|| req)?.expect("complete request");
     let updates = resolve_all(&state, &ctx.environment_id, &req.channels).await??;
     let new = NewSubscriber {
@@ -319,7 +310,7 @@ async fn bulk_create_subscribers(
     for (i, item) in items.iter().enumerate() {
         let obj = item.as_object().unwrap_or(&empty);
         let mut item_fields = Fields::nested(obj, format!("subscribers.{i}."));
-        let parsed = parse_create(&mut item_fields, true);
+        let parsed = parse_create(&mut item_fields);
         f.absorb(item_fields);
         requests.extend(parsed);
     }
@@ -530,7 +521,7 @@ mod tests {
         let body =
             json!({"subscriberId":"s1","email":"bad","locale":"x","firstName":5,"channels":"x"});
         let mut f = Fields::new(body.as_object().unwrap());
-        parse_create(&mut f, true);
+        parse_create(&mut f);
         match f.finish(|| ()) {
             Err(ApiError::Validation(m)) => assert_eq!(
                 m,

@@ -66,7 +66,7 @@ async fn create_subscriber(
         }
     };
     let mut f = Fields::new(&body.0);
-    let req = parse_create(&mut f, true);
+    let req = parse_create(&mut f);
     let req = f.finish(|| req)?.expect("complete request");
     if !req.channels.is_empty() {
         return Err(ApiError::Validation(vec![

@@ -84,7 +84,7 @@ async fn create_topic(
 ) -> Result<Response, ApiError> {
     let ctx = &auth.0;
     let mut f = Fields::new(&body.0);
-    let key = f.required_string("key");
+    let key = f.required_id("key");
     let name = f.required_string("name");
     let (key, name) = f.finish(|| key.zip(name))?.expect("complete request");
     let new = NewTopic {

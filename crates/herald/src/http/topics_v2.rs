@@ -140,7 +140,7 @@ async fn create_topic(
     let ctx = &auth.0;
     let fail_if_exists = parse_fail_if_exists(&q)?;
     let mut f = Fields::new(&body.0);
-    let key = f.required_string("key");
+    let key = f.required_id("key");
     let name = f.optional_string("name").value().cloned();
     let data = f.optional_object("data").cloned().map(Value::Object);
     let key = f.finish(|| key)?.expect("complete request");
