@@ -14,6 +14,7 @@ use super::auth::Auth;
 use super::dto::{Envelope, IntegrationResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
+use super::integration_input;
 use super::openapi as oa;
 use super::validate::Fields;
 use crate::state::AppState;
@@ -120,15 +121,12 @@ fn parse_common(
             Some(_) => {}
         }
     }
-    let credentials = f.optional_object("credentials").cloned();
-    if let Some(creds) = &credentials {
-        for (k, v) in creds {
-            if !(v.is_string() || v.is_boolean() || v.is_object() || v.is_null()) {
-                f.error(format!("credentials.{k} must be a string"));
-            }
-        }
-    }
-    let conditions = f.optional_array("conditions").cloned();
+    let credentials = f
+        .optional_object("credentials")
+        .map(|creds| integration_input::parse_credentials(f, creds));
+    let conditions = f
+        .optional_array("conditions")
+        .map(|items| integration_input::parse_conditions(f, items));
     (credentials, conditions)
 }
 

@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod integration_input;
 pub mod integrations;
 pub mod openapi;
 pub mod subscribers;

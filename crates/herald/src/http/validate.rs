@@ -247,6 +247,10 @@ impl<'a> Fields<'a> {
         self.errors.extend(nested.errors);
     }
 
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }
