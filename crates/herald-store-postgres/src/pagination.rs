@@ -15,6 +15,8 @@ use herald_core::ObjectId;
 use sqlx::postgres::PgConnection;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Transaction};
 
+use crate::PgStore;
+
 /// A statement under construction whose bound values it owns.
 pub(crate) type Sql = QueryBuilder<'static, Postgres>;
 
@@ -22,6 +24,34 @@ pub(crate) type Sql = QueryBuilder<'static, Postgres>;
 pub(crate) async fn snapshot(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
+}
+
+/// The operator the v2 searches match with, between a column and a [`contains_pattern`]:
+/// `ILIKE` lower-cases both sides with their collation, and under the `C` locale (or any
+/// database whose collation is not Unicode-aware) that folds ASCII letters only. Where the server
+/// has ICU, the ICU root collation is applied to the column, so that the searches fold all of
+/// Unicode whatever the database's locale, as the SQLite store's do. Looked up once per store.
+pub(crate) async fn ilike(store: &PgStore) -> sqlx::Result<&'static str> {
+    store
+        .ilike
+        .get_or_try_init(|| async {
+            // ICU collations exist only in servers built with ICU, and are usable only in UTF-8
+            // databases.
+            let icu: bool = sqlx::query_scalar(
+                "SELECT current_setting('server_encoding') = 'UTF8'
+                        AND EXISTS (SELECT 1 FROM pg_collation
+                                    WHERE collname = 'und-x-icu' AND collprovider = 'i')",
+            )
+            .fetch_one(&store.pool)
+            .await?;
+            Ok::<_, sqlx::Error>(if icu {
+                r#" COLLATE "und-x-icu" ILIKE "#
+            } else {
+                " ILIKE "
+            })
+        })
+        .await
+        .copied()
 }
 
 /// An `ILIKE … ESCAPE '\'` pattern matching values that contain `needle`, with the pattern's own
@@ -37,6 +67,15 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
     }
     p.push('%');
     p
+}
+
+/// Pushes `<column> <ilike> <pattern> ESCAPE '\'`: `column` contains `needle`, ignoring case.
+/// `ilike` comes from [`ilike`]; `column` is SQL (parenthesised if it is an expression).
+pub(crate) fn push_contains(q: &mut Sql, ilike: &'static str, column: &'static str, needle: &str) {
+    q.push(column)
+        .push(ilike)
+        .push_bind(contains_pattern(needle))
+        .push(r" ESCAPE '\'");
 }
 
 /// The keys of one page, in the requested order.

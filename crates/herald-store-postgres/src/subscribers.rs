@@ -17,7 +17,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::FromRow;
 
 use crate::error::{db, retrying, Error, Result};
-use crate::pagination::{contains_pattern, page_keys, snapshot};
+use crate::pagination::{ilike, page_keys, push_contains, snapshot};
 use crate::rows::{now, ProfileRow, SubscriberRow, PROFILE_COLUMNS, SELECT_SUBSCRIBER};
 use crate::PgStore;
 
@@ -278,6 +278,7 @@ impl PgStore {
         filter: &SubscriberFilter,
         page: &CursorQuery,
     ) -> Result<CursorPage<Subscriber>> {
+        let ilike = ilike(self).await?;
         let mut tx = snapshot(&self.pool).await?;
         let keys = page_keys(&mut tx, env, "subscribers", page, |q| {
             q.push("SELECT s.pk FROM subscribers s WHERE s.environment_id = ")
@@ -290,11 +291,8 @@ impl PgStore {
             ];
             for (column, needle) in columns {
                 if let Some(needle) = needle {
-                    q.push(" AND ")
-                        .push(column)
-                        .push(" ILIKE ")
-                        .push_bind(contains_pattern(needle))
-                        .push(" ESCAPE '\\'");
+                    q.push(" AND ");
+                    push_contains(q, ilike, column, needle);
                 }
             }
             if let Some(name) = &filter.name {
@@ -306,11 +304,8 @@ impl PgStore {
                 ];
                 q.push(" AND (FALSE");
                 for column in names {
-                    q.push(" OR ")
-                        .push(column)
-                        .push(" ILIKE ")
-                        .push_bind(contains_pattern(name))
-                        .push(" ESCAPE '\\'");
+                    q.push(" OR ");
+                    push_contains(q, ilike, column, name);
                 }
                 q.push(")");
             }

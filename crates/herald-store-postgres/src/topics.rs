@@ -14,7 +14,7 @@ use herald_core::{ObjectId, StoreError, StoreResult, TopicStore};
 use sqlx::postgres::PgConnection;
 
 use crate::error::{db, retrying, Error, Result};
-use crate::pagination::{contains_pattern, page_keys, snapshot};
+use crate::pagination::{ilike, page_keys, push_contains, snapshot};
 use crate::rows::{json_text, now, TopicRow, TOPIC_COLUMNS};
 use crate::PgStore;
 
@@ -211,6 +211,7 @@ impl PgStore {
         filter: &TopicFilter,
         page: &CursorQuery,
     ) -> StoreResult<CursorPage<Topic>> {
+        let ilike = ilike(self).await.map_err(db)?;
         let mut tx = snapshot(&self.pool).await.map_err(db)?;
         let keys = page_keys(&mut tx, env, "topics", page, |q| {
             q.push("SELECT t.pk FROM topics t WHERE t.environment_id = ")
@@ -219,9 +220,8 @@ impl PgStore {
                 q.push(" AND t.key = ").push_bind(key.clone());
             }
             if let Some(name) = &filter.name {
-                q.push(" AND t.name ILIKE ")
-                    .push_bind(contains_pattern(name))
-                    .push(" ESCAPE '\\'");
+                q.push(" AND ");
+                push_contains(q, ilike, "t.name", name);
             }
         })
         .await

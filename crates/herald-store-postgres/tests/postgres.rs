@@ -395,3 +395,60 @@ async fn adding_subscribers_while_another_process_deletes_the_topic_never_fails(
         assert_eq!(members.len(), usize::from(topic.is_some()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_ignore_the_case_of_non_ascii_letters_whatever_the_database_locale() {
+    // The throwaway test cluster is initialised with `--locale=C`, whose own case folding is
+    // ASCII-only: this checks that the searches fold all of Unicode anyway, as SQLite's do.
+    let Some(store) = herald_store_postgres::test_support::test_store().await else {
+        return;
+    };
+    let env = ObjectId::new();
+    let profile = Profile {
+        first_name: herald_core::Field::Value("Émile".into()),
+        last_name: herald_core::Field::Value("Øster".into()),
+        ..Profile::default()
+    };
+    let new = NewSubscriber {
+        subscriber_id: "ÄBC-1".into(),
+        profile,
+    };
+    store
+        .upsert_subscriber(&env, &env, &new, &SubscriberPatch::default())
+        .await
+        .unwrap();
+    let page = herald_core::topic::CursorQuery {
+        after: None,
+        before: None,
+        limit: 10,
+        descending: false,
+    };
+    for filter in [
+        herald_core::topic::SubscriberFilter {
+            name: Some("émile øs".into()),
+            ..Default::default()
+        },
+        herald_core::topic::SubscriberFilter {
+            subscriber_id: Some("äbc".into()),
+            ..Default::default()
+        },
+    ] {
+        let found = store
+            .search_subscribers(&env, &filter, &page)
+            .await
+            .unwrap();
+        assert_eq!(found.total, 1, "{filter:?}");
+    }
+    let topic = NewTopic {
+        key: "k".into(),
+        name: Some("ÉTÉ".into()),
+        data: None,
+    };
+    store.create_topic(&env, &env, &topic).await.unwrap();
+    let filter = herald_core::topic::TopicFilter {
+        key: None,
+        name: Some("été".into()),
+    };
+    let found = store.search_topics(&env, &filter, &page).await.unwrap();
+    assert_eq!(found.total, 1);
+}
