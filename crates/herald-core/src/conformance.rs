@@ -3,6 +3,9 @@
 //! backend, so that both backends are held to the same behaviour: the doc comments of
 //! [`crate::store`] are the specification, and each case names the rule it checks.
 //!
+//! The v2 lists share one checker (`paging`), which walks each list forward and back in both
+//! orders and checks every page, so that all lists page alike.
+//!
 //! Cases never sleep. Where time matters they compare values instead: a no-op keeps `updated_at`
 //! equal, and "newest" relies on creation order (stores break `created_at` ties by insertion order).
 
@@ -11,7 +14,11 @@ mod environments;
 mod fixtures;
 mod integrations;
 mod isolation;
+mod paging;
+mod search;
 mod subscribers;
+mod subscriptions;
+mod topics;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,7 +27,10 @@ pub use credentials::*;
 pub use environments::*;
 pub use integrations::*;
 pub use isolation::*;
+pub use search::*;
 pub use subscribers::*;
+pub use subscriptions::*;
+pub use topics::*;
 
 /// A unit of work for [`Spawn`].
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -90,10 +100,39 @@ macro_rules! conformance_tests {
             find_active_integration_returns_the_newest_active_one,
             find_active_integration_filters_by_identifier,
             find_active_integration_never_returns_inactive_or_deleted_ones,
+            // topics
+            create_topic_stores_every_field,
+            create_topic_with_a_taken_key_conflicts,
+            upsert_topic_creates_then_sets_only_the_given_fields,
+            get_topic_of_an_unknown_key_returns_none,
+            list_topics_pages_by_offset_in_creation_order_with_the_total,
+            list_topics_filters_by_exact_key,
+            search_topics_filters_by_exact_key_and_name_substring_ignoring_case,
+            search_topics_pages_forward_and_back_in_both_orders,
+            update_topic_sets_only_the_given_fields,
+            delete_topic_removes_it_and_its_memberships,
+            // topic subscriptions
+            add_topic_subscribers_creates_a_missing_topic_with_the_given_name,
+            add_topic_subscribers_reports_unknown_and_deleted_subscribers_as_not_found,
+            add_topic_subscribers_is_idempotent_and_keeps_request_order,
+            a_subscription_carries_the_topic_and_the_subscriber_profile,
+            remove_topic_subscribers_returns_the_removed_memberships,
+            topic_subscriptions_page_in_both_orders_and_filter_by_subscriber,
+            get_topic_subscription_finds_only_existing_memberships,
+            subscriber_subscriptions_list_a_subscribers_topics_and_filter_by_key,
+            topic_subscriber_ids_are_in_membership_order,
+            delete_subscriber_removes_its_memberships,
+            // subscriber search
+            search_subscribers_filters_by_id_email_and_phone_substrings_ignoring_case,
+            search_subscribers_by_name_matches_first_last_or_full_name,
+            search_subscribers_combines_filters_and_skips_deleted_subscribers,
+            search_subscribers_pages_forward_and_back_in_both_orders,
             // environment isolation
             subscribers_are_invisible_and_untouchable_from_another_environment,
             credentials_are_invisible_and_untouchable_from_another_environment,
             integrations_are_invisible_and_untouchable_from_another_environment,
+            topics_and_subscriptions_are_invisible_and_untouchable_from_another_environment,
+            search_subscribers_is_scoped_to_the_environment,
         );
         $crate::conformance_tests!(@spawning $factory;
             concurrent_appends_of_distinct_tokens_keep_every_token,

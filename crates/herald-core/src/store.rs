@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use crate::subscriber::{BulkOutcome, TooManyDeviceTokens};
 use crate::topic::{
-    AddSubscribersOutcome, CursorPage, CursorQuery, NewTopic, Topic, TopicFilter, TopicPatch,
-    TopicSubscription,
+    AddSubscribersOutcome, CursorPage, CursorQuery, NewTopic, SubscriberFilter, Topic, TopicFilter,
+    TopicPatch, TopicSubscription,
 };
 use crate::{
     ApiKeyInfo, AuthContext, CredentialsUpdate, Environment, Integration, IntegrationPatch,
@@ -126,7 +126,7 @@ pub trait SubscriberStore: Send + Sync {
         patch: &SubscriberPatch,
     ) -> StoreResult<Option<Subscriber>>;
 
-    /// Soft-deletes a subscriber and drops its channels. `false` if it did not exist.
+    /// Soft-deletes a subscriber, drops its channels and its topic memberships. `false` if it did not exist.
     async fn delete_subscriber(&self, env: &ObjectId, subscriber_id: &str) -> StoreResult<bool>;
 
     /// Sets `isOnline`; going offline also sets `lastOnlineAt` to `now`. `None` if not found.
@@ -147,6 +147,15 @@ pub trait SubscriberStore: Send + Sync {
         subscriber_id: &str,
         update: &CredentialsUpdate,
     ) -> StoreResult<Option<Subscriber>>;
+
+    /// v2 search: non-deleted subscribers matching every given filter, with cursor pagination
+    /// (cursor = subscriber `_id`, order = creation order).
+    async fn search_subscribers(
+        &self,
+        env: &ObjectId,
+        filter: &SubscriberFilter,
+        page: &CursorQuery,
+    ) -> StoreResult<CursorPage<Subscriber>>;
 
     /// Removes every channel of that provider. `false` if the subscriber does not exist.
     async fn delete_credentials(
@@ -310,7 +319,7 @@ pub trait TopicStore: Send + Sync {
 
 /// Everything the server needs from a backend.
 #[async_trait]
-pub trait Store: EnvironmentStore + SubscriberStore + IntegrationStore {
+pub trait Store: EnvironmentStore + SubscriberStore + IntegrationStore + TopicStore {
     /// The backend's name for logs (`sqlite`, `postgres`).
     fn backend_name(&self) -> &'static str;
 

@@ -14,10 +14,15 @@ mod environments;
 mod error;
 mod integrations;
 mod migrate;
+mod pagination;
 mod rows;
 mod subscribers;
+mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod topics;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_core::Store;
@@ -31,6 +36,8 @@ pub use migrate::{migrate, MigrateError, Migration, MIGRATIONS};
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// How the v2 searches compare ignoring case, found on first use (see `pagination::ilike`).
+    ilike: Arc<tokio::sync::OnceCell<&'static str>>,
 }
 
 impl PgStore {
@@ -68,12 +75,15 @@ impl PgStore {
             .acquire_timeout(cfg.acquire_timeout)
             .idle_timeout(cfg.idle_timeout)
             .connect_lazy_with(options);
-        Ok(PgStore { pool })
+        Ok(PgStore::from_pool(pool))
     }
 
     /// Wraps an existing pool whose database is already migrated.
     pub fn from_pool(pool: PgPool) -> Self {
-        PgStore { pool }
+        PgStore {
+            pool,
+            ilike: Arc::default(),
+        }
     }
 
     /// The underlying pool, for callers that run their own queries (e.g. health checks).

@@ -17,11 +17,18 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, in version order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "topics",
+        sql: include_str!("../migrations/0002_topics.sql"),
+    },
+];
 
 /// Advisory lock key serialising migrations across processes ("herald" + 1 in ASCII).
 const MIGRATION_LOCK: i64 = 0x6865_7261_6c64_0001;

@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 
+use herald_core::topic::{SubscriberRef, Topic, TopicSubscription};
 use herald_core::{
     ChannelCredentials, ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId,
     Subscriber, Timestamp,
@@ -236,6 +237,106 @@ impl IntegrationRow {
             conditions,
             deleted: self.deleted,
             deleted_at: self.deleted_at.map(Timestamp::from_millis),
+            created_at: Timestamp::from_millis(self.created_at),
+            updated_at: Timestamp::from_millis(self.updated_at),
+        })
+    }
+}
+
+/// A topic's columns, from a table aliased `t`, named as [`TopicRow`] expects them (prefixed, so
+/// that a subscription row can carry them beside its own and its subscriber's).
+pub(crate) const TOPIC_COLUMNS: &str = "t.id AS topic_id, t.environment_id AS topic_environment_id,
+    t.organization_id AS topic_organization_id, t.key AS topic_key, t.name AS topic_name,
+    t.data AS topic_data, t.created_at AS topic_created_at, t.updated_at AS topic_updated_at";
+
+#[derive(FromRow)]
+pub(crate) struct TopicRow {
+    topic_id: String,
+    topic_environment_id: String,
+    topic_organization_id: String,
+    topic_key: String,
+    topic_name: Option<String>,
+    topic_data: Option<String>,
+    topic_created_at: i64,
+    topic_updated_at: i64,
+}
+
+impl TopicRow {
+    pub(crate) fn into_topic(self) -> Result<Topic> {
+        let data = self
+            .topic_data
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| corrupt(format!("data of topic {}: {e}", self.topic_id)))?;
+        Ok(Topic {
+            id: ObjectId::from_stored(self.topic_id),
+            environment_id: ObjectId::from_stored(self.topic_environment_id),
+            organization_id: ObjectId::from_stored(self.topic_organization_id),
+            key: self.topic_key,
+            name: self.topic_name,
+            data,
+            created_at: Timestamp::from_millis(self.topic_created_at),
+            updated_at: Timestamp::from_millis(self.topic_updated_at),
+        })
+    }
+}
+
+/// The columns of [`SubscriptionRow`]: the membership (`ts`), its topic (`t`) and its subscriber
+/// (`s`). Callers add `FROM topic_subscriptions ts` (or a CTE aliased `ts`) and [`SUBSCRIPTION_JOINS`].
+pub(crate) const SUBSCRIPTION_COLUMNS: &str = "ts.id, ts.created_at, ts.updated_at,
+    t.id AS topic_id, t.environment_id AS topic_environment_id,
+    t.organization_id AS topic_organization_id, t.key AS topic_key, t.name AS topic_name,
+    t.data AS topic_data, t.created_at AS topic_created_at, t.updated_at AS topic_updated_at,
+    s.id AS subscriber_object_id, s.subscriber_id, s.first_name, s.last_name, s.email, s.avatar,
+    s.null_mask";
+
+pub(crate) const SUBSCRIPTION_JOINS: &str = "
+    JOIN topics t ON t.pk = ts.topic_pk
+    JOIN subscribers s ON s.pk = ts.subscriber_pk";
+
+#[derive(FromRow)]
+pub(crate) struct SubscriptionRow {
+    id: String,
+    created_at: i64,
+    updated_at: i64,
+    #[sqlx(flatten)]
+    topic: TopicRow,
+    subscriber_object_id: String,
+    subscriber_id: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    avatar: Option<String>,
+    null_mask: i64,
+}
+
+impl SubscriptionRow {
+    pub(crate) fn into_subscription(self) -> Result<TopicSubscription> {
+        // The same null-mask reading as a full subscriber, so `null` and "never set" stay apart.
+        let profile = Profile::from_columns(
+            [
+                self.first_name,
+                self.last_name,
+                self.email,
+                None,
+                self.avatar,
+                None,
+                None,
+            ],
+            None,
+            self.null_mask,
+        );
+        Ok(TopicSubscription {
+            id: ObjectId::from_stored(self.id),
+            topic: self.topic.into_topic()?,
+            subscriber: SubscriberRef {
+                id: ObjectId::from_stored(self.subscriber_object_id),
+                subscriber_id: self.subscriber_id,
+                first_name: profile.first_name,
+                last_name: profile.last_name,
+                email: profile.email,
+                avatar: profile.avatar,
+            },
             created_at: Timestamp::from_millis(self.created_at),
             updated_at: Timestamp::from_millis(self.updated_at),
         })

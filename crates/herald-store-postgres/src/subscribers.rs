@@ -8,6 +8,7 @@
 //! `SELECT … FOR UPDATE`.
 
 use async_trait::async_trait;
+use herald_core::topic::{CursorPage, CursorQuery, SubscriberFilter};
 use herald_core::{
     BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreError,
     StoreResult, Subscriber, SubscriberPatch, SubscriberStore, Timestamp,
@@ -16,6 +17,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::FromRow;
 
 use crate::error::{db, retrying, Error, Result};
+use crate::pagination::{ilike, page_keys, push_contains, snapshot};
 use crate::rows::{now, ProfileRow, SubscriberRow, PROFILE_COLUMNS, SELECT_SUBSCRIBER};
 use crate::PgStore;
 
@@ -256,13 +258,73 @@ impl PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(pk) = pk else { return Ok(false) };
-        // Device tokens go with their channels (ON DELETE CASCADE).
+        // Device tokens go with their channels (ON DELETE CASCADE). The row stays (soft delete),
+        // so its memberships are removed here rather than by the foreign key's cascade.
         sqlx::query("DELETE FROM subscriber_channels WHERE subscriber_pk = $1")
+            .bind(pk)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM topic_subscriptions WHERE subscriber_pk = $1")
             .bind(pk)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn search_once(
+        &self,
+        env: &ObjectId,
+        filter: &SubscriberFilter,
+        page: &CursorQuery,
+    ) -> Result<CursorPage<Subscriber>> {
+        let ilike = ilike(self).await?;
+        let mut tx = snapshot(&self.pool).await?;
+        let keys = page_keys(&mut tx, env, "subscribers", page, |q| {
+            q.push("SELECT s.pk FROM subscribers s WHERE s.environment_id = ")
+                .push_bind(env.as_str().to_owned())
+                .push(" AND NOT s.deleted");
+            let columns = [
+                ("s.subscriber_id", &filter.subscriber_id),
+                ("s.email", &filter.email),
+                ("s.phone", &filter.phone),
+            ];
+            for (column, needle) in columns {
+                if let Some(needle) = needle {
+                    q.push(" AND ");
+                    push_contains(q, ilike, column, needle);
+                }
+            }
+            if let Some(name) = &filter.name {
+                // "first last" is NULL when either part is, so it only matches full names.
+                let names = [
+                    "s.first_name",
+                    "s.last_name",
+                    "(s.first_name || ' ' || s.last_name)",
+                ];
+                q.push(" AND (FALSE");
+                for column in names {
+                    q.push(" OR ");
+                    push_contains(q, ilike, column, name);
+                }
+                q.push(")");
+            }
+        })
+        .await?;
+        let rows: Vec<SubscriberRow> = sqlx::query_as(&format!(
+            "{SELECT_SUBSCRIBER}
+             JOIN UNNEST($1::bigint[]) WITH ORDINALITY AS o(pk, n) ON o.pk = s.pk
+             ORDER BY o.n"
+        ))
+        .bind(&keys.pks)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let subscribers = rows
+            .into_iter()
+            .map(SubscriberRow::into_subscriber)
+            .collect::<Result<_>>()?;
+        Ok(keys.with_items(subscribers))
     }
 
     async fn set_online_once(
@@ -389,6 +451,15 @@ impl SubscriberStore for PgStore {
         update: &CredentialsUpdate,
     ) -> StoreResult<Option<Subscriber>> {
         retrying(|| self.update_credentials_once(env, subscriber_id, update)).await
+    }
+
+    async fn search_subscribers(
+        &self,
+        env: &ObjectId,
+        filter: &SubscriberFilter,
+        page: &CursorQuery,
+    ) -> StoreResult<CursorPage<Subscriber>> {
+        Ok(self.search_once(env, filter, page).await?)
     }
 
     async fn delete_credentials(

@@ -2,11 +2,13 @@
 //! point of this module: WAL (readers never wait for the writer), `synchronous=FULL` (an
 //! acknowledged write survives power loss: the WAL is fsynced on every commit, which group commit
 //! makes affordable), foreign keys on (channels and tokens cascade with their owner) and a busy
-//! timeout (another process holding the lock makes us wait, not fail).
+//! timeout (another process holding the lock makes us wait, not fail). Each connection also gets
+//! the SQL function the v2 searches match with (`herald_contains`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::SqliteOpenError;
@@ -68,6 +70,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, SqliteOpenError> {
         "foreign_keys=ON",
         conn.pragma_update(None, "foreign_keys", "ON"),
     )?;
+    configure("functions", register_functions(&conn))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
@@ -95,8 +98,30 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, SqliteOpenError> {
         "query_only=ON",
         conn.pragma_update(None, "query_only", "ON"),
     )?;
+    configure("functions", register_functions(&conn))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Registers `herald_contains(haystack, needle)`: whether `haystack` contains `needle` ignoring
+/// case, `false` for a `NULL` haystack. The v2 searches use it because SQLite's `LIKE` folds ASCII
+/// letters only (and would need `%`/`_` escaping); this folds with Unicode lower-casing, as
+/// PostgreSQL's `ILIKE` does under a UTF-8 locale.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "herald_contains",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let haystack: Option<String> = ctx.get(0)?;
+            let needle: String = ctx.get(1)?;
+            Ok(haystack.is_some_and(|h| contains_ignoring_case(&h, &needle)))
+        },
+    )
+}
+
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
 }
 
 /// The settings in force on a connection.
@@ -131,6 +156,28 @@ mod tests {
         assert_eq!(p("sqlite:///var/lib/h.db"), PathBuf::from("/var/lib/h.db"));
         assert_eq!(p("sqlite://data/h.db?mode=rwc"), PathBuf::from("data/h.db"));
         assert_eq!(p("/tmp/x.db"), PathBuf::from("/tmp/x.db"));
+    }
+
+    #[test]
+    fn contains_ignoring_case_folds_unicode_letters() {
+        assert!(contains_ignoring_case("Ada Lovelace", "LOVE"));
+        assert!(contains_ignoring_case("ÄRGER", "ärg"));
+        assert!(contains_ignoring_case("50% off_now", "% OFF_"));
+        assert!(!contains_ignoring_case("Ada", "ada lovelace"));
+    }
+
+    #[test]
+    fn herald_contains_is_false_for_null() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        let found: Vec<bool> = [
+            "SELECT herald_contains(NULL, 'a')",
+            "SELECT herald_contains('xAy', 'a')",
+        ]
+        .iter()
+        .map(|sql| conn.query_row(sql, [], |r| r.get(0)).unwrap())
+        .collect();
+        assert_eq!(found, [false, true]);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! which WAL mode lets proceed while the writer commits. Neither ever blocks the async runtime.
 //!
 //! The SQL for each capability lives next to its trait implementation (`environments`,
-//! `subscribers`, `credentials`, `integrations`); row mapping lives in `rows`.
+//! `subscribers`, `credentials`, `integrations`, `topics` with `subscriptions`); row mapping lives
+//! in `rows`, and the cursor pagination of the v2 lists in `paging`.
 #![forbid(unsafe_code)]
 
 mod connection;
@@ -17,9 +18,12 @@ mod environments;
 mod error;
 mod integrations;
 mod migrations;
+mod paging;
 mod read_pool;
 mod rows;
 mod subscribers;
+mod subscriptions;
+mod topics;
 mod writer;
 
 use std::path::{Path, PathBuf};

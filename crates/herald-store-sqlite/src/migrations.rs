@@ -9,7 +9,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::error::SqliteOpenError;
 
 /// `(version, sql)`, ascending. Never edit an applied migration: append a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_topics.sql")),
+];
 
 /// Applies every migration newer than the database's version.
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), SqliteOpenError> {
@@ -67,7 +70,37 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(versions, [1]);
+        assert_eq!(versions, [1, 2]);
+    }
+
+    #[test]
+    fn a_version_1_database_with_subscribers_gains_the_topic_tables() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             {}
+             INSERT INTO schema_migrations VALUES (1, 0);
+             INSERT INTO subscribers (id, environment_id, organization_id, subscriber_id,
+                 created_at, updated_at)
+             VALUES ('s', 'e', 'o', 'ada', 0, 0);",
+            MIGRATIONS[0].1
+        ))
+        .unwrap();
+        apply(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO topics (id, environment_id, organization_id, key, created_at, updated_at)
+             VALUES ('t', 'e', 'o', 'news', 0, 0);
+             INSERT INTO topic_subscriptions
+                 (id, environment_id, topic_pk, subscriber_pk, created_at, updated_at)
+             SELECT 'm', 'e', t.pk, s.pk, 0, 0 FROM topics t, subscribers s;
+             DELETE FROM subscribers;",
+        )
+        .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM topic_subscriptions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "memberships cascade with their subscriber row");
     }
 
     #[test]
@@ -84,7 +117,7 @@ mod tests {
             err,
             SqliteOpenError::SchemaTooNew {
                 found: 99,
-                known: 1
+                known: 2
             }
         ));
     }

@@ -1,11 +1,12 @@
 //! Rows to domain values, in one place. Column lists are constants so that every query selecting a
-//! subscriber or an integration selects the same columns in the same order as the mapper reads.
-//! Channels and their tokens are loaded for a set of subscribers in one query, ordered by channel
-//! then token insertion (`pk`), which is the order clients see.
+//! subscriber, an integration, a topic or a subscription selects the same columns in the same
+//! order as the mapper reads. Channels and their tokens are loaded for a set of subscribers in one
+//! query, ordered by channel then token insertion (`pk`), which is the order clients see.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use herald_core::topic::{SubscriberRef, Topic, TopicSubscription};
 use herald_core::{
     ChannelCredentials, ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId,
     Subscriber, Timestamp,
@@ -25,6 +26,16 @@ pub(crate) const SUBSCRIBER_COLUMNS: &str = "pk, id, organization_id, environmen
 pub(crate) const INTEGRATION_COLUMNS: &str = "id, environment_id, organization_id, provider_id, \
      channel, name, identifier, credentials, active, \"primary\", priority, conditions, deleted, \
      deleted_at, created_at, updated_at";
+
+/// Selected by every topic query, read by [`topic`].
+pub(crate) const TOPIC_COLUMNS: &str =
+    "pk, id, environment_id, organization_id, key, name, data, created_at, updated_at";
+
+/// Selected by every subscription query (aliases `ts` for the membership, `t` for its topic and
+/// `s` for its subscriber), read by [`subscription`].
+pub(crate) const SUBSCRIPTION_COLUMNS: &str = "ts.pk, ts.id, ts.created_at, ts.updated_at, \
+     t.id, t.environment_id, t.organization_id, t.key, t.name, t.data, t.created_at, t.updated_at, \
+     s.id, s.subscriber_id, s.first_name, s.last_name, s.email, s.avatar, s.null_mask";
 
 fn bad(idx: usize, what: &'static str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -104,6 +115,67 @@ pub(crate) fn integration(row: &Row) -> rusqlite::Result<Integration> {
         created_at: ts(row, 14)?,
         updated_at: ts(row, 15)?,
     })
+}
+
+/// The eight topic columns from `id` to `updated_at`, starting at `first`.
+fn topic_at(row: &Row, first: usize) -> rusqlite::Result<Topic> {
+    let data = match row.get::<_, Option<String>>(first + 5)? {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<Value>(&text)
+                .map_err(|_| bad(first + 5, "topic data", &text))?,
+        ),
+    };
+    Ok(Topic {
+        id: id(row, first)?,
+        environment_id: id(row, first + 1)?,
+        organization_id: id(row, first + 2)?,
+        key: row.get(first + 3)?,
+        name: row.get(first + 4)?,
+        data,
+        created_at: ts(row, first + 6)?,
+        updated_at: ts(row, first + 7)?,
+    })
+}
+
+/// A topic row ([`TOPIC_COLUMNS`]) and its `pk`.
+pub(crate) fn topic(row: &Row) -> rusqlite::Result<(i64, Topic)> {
+    Ok((row.get(0)?, topic_at(row, 1)?))
+}
+
+/// A subscription row ([`SUBSCRIPTION_COLUMNS`]) and its `pk`. The subscriber's profile fields
+/// keep the absent/null distinction through the null mask, as in [`subscriber`].
+pub(crate) fn subscription(row: &Row) -> rusqlite::Result<(i64, TopicSubscription)> {
+    let profile = Profile::from_columns(
+        [
+            row.get(14)?,
+            row.get(15)?,
+            row.get(16)?,
+            None,
+            row.get(17)?,
+            None,
+            None,
+        ],
+        None,
+        row.get(18)?,
+    );
+    Ok((
+        row.get(0)?,
+        TopicSubscription {
+            id: id(row, 1)?,
+            created_at: ts(row, 2)?,
+            updated_at: ts(row, 3)?,
+            topic: topic_at(row, 4)?,
+            subscriber: SubscriberRef {
+                id: id(row, 12)?,
+                subscriber_id: row.get(13)?,
+                first_name: profile.first_name,
+                last_name: profile.last_name,
+                email: profile.email,
+                avatar: profile.avatar,
+            },
+        },
+    ))
 }
 
 /// Reads the seven text columns (`webhook_url, channel, alert_uid, title, image_url, state,

@@ -4,16 +4,18 @@
 //! so that no other write can interleave.
 
 use async_trait::async_trait;
+use herald_core::topic::{CursorPage, CursorQuery, SubscriberFilter};
 use herald_core::{
     BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreResult,
     Subscriber, SubscriberPatch, SubscriberStore, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::credentials;
 use crate::error::DbResult;
+use crate::paging::{fetch_page, text, Listing};
 use crate::rows::{attach_channels, find_live_subscriber, load_subscriber, SUBSCRIBER_COLUMNS};
 use crate::SqliteStore;
+use crate::{credentials, subscriptions};
 
 /// Any stored row for this id, deleted or not: `(pk, deleted)`.
 fn find_any(
@@ -212,6 +214,7 @@ fn delete(conn: &Connection, env: &ObjectId, subscriber_id: &str) -> DbResult<bo
     // Tokens go with their channels (ON DELETE CASCADE).
     conn.prepare_cached("DELETE FROM subscriber_channels WHERE subscriber_pk = ?1")?
         .execute([pk])?;
+    subscriptions::drop_memberships(conn, pk)?;
     Ok(true)
 }
 
@@ -243,6 +246,49 @@ fn set_online(
         ))?;
     }
     Ok(Some(load_subscriber(conn, pk)?))
+}
+
+/// The v2 search: every given filter is a case-insensitive substring match (`herald_contains`);
+/// `name` matches the first name, the last name, or both joined by a space.
+fn search(
+    conn: &Connection,
+    env: &ObjectId,
+    filter: &SubscriberFilter,
+    page: &CursorQuery,
+) -> DbResult<CursorPage<Subscriber>> {
+    let mut list = Listing {
+        columns: SUBSCRIBER_COLUMNS,
+        from_where: "FROM subscribers WHERE environment_id = ? AND deleted = 0".into(),
+        params: vec![text(env.as_str())],
+        pk: "pk",
+        cursor_table: "subscribers",
+    };
+    for (column, value) in [
+        ("subscriber_id", &filter.subscriber_id),
+        ("email", &filter.email),
+        ("phone", &filter.phone),
+    ] {
+        if let Some(value) = value {
+            list.and(&format!("herald_contains({column}, ?)"), [text(value)]);
+        }
+    }
+    if let Some(name) = &filter.name {
+        list.and(
+            "(herald_contains(first_name, ?) OR herald_contains(last_name, ?)
+              OR herald_contains(first_name || ' ' || last_name, ?))",
+            [text(name), text(name), text(name)],
+        );
+    }
+    let page = fetch_page(conn, &list, env, page, |row| {
+        let (pk, s) = crate::rows::subscriber(row)?;
+        Ok((pk, (pk, s)))
+    })?;
+    Ok(CursorPage {
+        items: attach_channels(conn, page.items)?,
+        has_next: page.has_next,
+        has_previous: page.has_previous,
+        total: page.total,
+    })
 }
 
 #[async_trait]
@@ -352,6 +398,18 @@ impl SubscriberStore for SqliteStore {
         let (env, sid, update) = (env.clone(), subscriber_id.to_string(), update.clone());
         self.writer
             .write(move |conn| credentials::update(conn, &env, &sid, &update))
+            .await
+    }
+
+    async fn search_subscribers(
+        &self,
+        env: &ObjectId,
+        filter: &SubscriberFilter,
+        page: &CursorQuery,
+    ) -> StoreResult<CursorPage<Subscriber>> {
+        let (env, filter, page) = (env.clone(), filter.clone(), page.clone());
+        self.readers
+            .read(move |conn| search(conn, &env, &filter, &page))
             .await
     }
 

@@ -189,13 +189,13 @@ async fn reopening_a_database_keeps_its_data_and_schema_version() {
 
     let conn = rusqlite::Connection::open(&path).unwrap();
     let versions: Vec<i64> = conn
-        .prepare("SELECT version FROM schema_migrations")
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1], "migrations ran once");
+    assert_eq!(versions, [1, 2], "migrations ran once");
 }
 
 #[tokio::test]

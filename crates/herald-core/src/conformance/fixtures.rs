@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::topic::{NewTopic, Topic, TopicSubscription};
 use crate::{
     ChannelCredentials, CredentialsMode, CredentialsUpdate, Environment, Field, Integration,
     KeyHash, NewIntegration, NewSubscriber, ObjectId, Profile, ProviderId, Store, Subscriber,
@@ -176,4 +177,50 @@ pub(crate) fn object(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         other => panic!("not an object: {other}"),
     }
+}
+
+pub(crate) fn new_topic(key: &str, name: Option<&str>, data: Option<Value>) -> NewTopic {
+    NewTopic {
+        key: key.to_string(),
+        name: name.map(str::to_string),
+        data,
+    }
+}
+
+/// Creates a topic named after its key (v1 create).
+pub(crate) async fn create_topic(store: &dyn Store, env: &Environment, key: &str) -> Topic {
+    store
+        .create_topic(
+            &env.id,
+            &env.organization_id,
+            &new_topic(key, Some(&format!("{key} name")), None),
+        )
+        .await
+        .unwrap()
+}
+
+/// Adds existing subscribers to a topic (creating it if missing) and returns the memberships.
+pub(crate) async fn subscribe(
+    store: &dyn Store,
+    env: &Environment,
+    key: &str,
+    subscriber_ids: &[&str],
+) -> Vec<TopicSubscription> {
+    let outcome = store
+        .add_topic_subscribers(
+            &env.id,
+            &env.organization_id,
+            key,
+            &strings(subscriber_ids),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(outcome.not_found.is_empty(), "{:?}", outcome.not_found);
+    outcome.subscriptions
+}
+
+/// The external ids of the topic's members, in membership order.
+pub(crate) async fn members(store: &dyn Store, env: &Environment, key: &str) -> Vec<String> {
+    store.topic_subscriber_ids(&env.id, key).await.unwrap()
 }

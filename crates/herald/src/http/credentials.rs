@@ -4,31 +4,29 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, put};
-use axum::Router;
 use herald_core::{
     ChannelCredentials, CredentialsMode, CredentialsUpdate, ObjectId, ProviderId, MAX_DEVICE_TOKENS,
 };
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::dto::{Envelope, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
+use super::openapi as oa;
 use super::validate::Fields;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/subscribers/{subscriber_id}/credentials",
-            put(update_credentials).patch(append_credentials),
-        )
-        .route(
-            "/v1/subscribers/{subscriber_id}/credentials/{provider_id}",
-            delete(delete_credentials),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(update_credentials, append_credentials))
+        .routes(routes!(delete_credentials))
 }
+
+/// Longest accepted device token, in bytes (real ones are under 200; tokens are indexed).
+const MAX_TOKEN_LEN: usize = 2048;
 
 /// One channel's credentials as requested (`UpdateSubscriberChannelRequestDto`), parsed.
 #[derive(Debug, Clone)]
@@ -52,7 +50,7 @@ pub fn parse_channel_request(f: &mut Fields<'_>) -> Option<ChannelRequest> {
             None
         }
     });
-    let identifier = f.optional_string("integrationIdentifier").value().cloned();
+    let identifier = f.optional_id("integrationIdentifier");
     let credentials = f.required_object("credentials").map(|obj| {
         let mut c = Fields::nested(obj, format!("{}credentials.", f.name("")));
         let creds = parse_credentials(&mut c);
@@ -73,18 +71,35 @@ fn parse_credentials(f: &mut Fields<'_>) -> ChannelCredentials {
     let device_tokens = match f.raw("deviceTokens") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => {
-            let mut tokens: Vec<String> = Vec::with_capacity(items.len());
-            let mut all_strings = true;
+            let mut tokens: Vec<String> =
+                Vec::with_capacity(items.len().min(MAX_DEVICE_TOKENS + 1));
+            let mut seen = std::collections::HashSet::with_capacity(items.len());
+            let (mut all_strings, mut too_long, mut control) = (true, false, false);
             for item in items {
                 match item {
-                    Value::String(s) if !tokens.contains(s) => tokens.push(s.clone()),
-                    Value::String(_) => {}
+                    Value::String(s) => {
+                        too_long |= s.len() > MAX_TOKEN_LEN;
+                        control |= s.chars().any(char::is_control);
+                        if seen.insert(s.as_str()) {
+                            tokens.push(s.clone());
+                        }
+                    }
                     _ => all_strings = false,
                 }
             }
             let n = f.name("deviceTokens");
             if !all_strings {
                 f.error(format!("each value in {n} must be a string"));
+            }
+            if too_long {
+                f.error(format!(
+                    "each value in {n} must be shorter than or equal to {MAX_TOKEN_LEN} characters"
+                ));
+            }
+            if control {
+                f.error(format!(
+                    "each value in {n} must not contain control characters"
+                ));
             }
             if tokens.len() > MAX_DEVICE_TOKENS {
                 f.error(format!(
@@ -179,6 +194,22 @@ async fn write_credentials(
 }
 
 /// `PUT …/credentials`: replace the channel's device tokens.
+#[utoipa::path(
+    put,
+    path = "/v1/subscribers/{subscriberId}/credentials",
+    tag = "Credentials",
+    operation_id = "update_credentials_v1",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    request_body = oa::UpdateSubscriberChannelRequestDto,
+    responses(
+        (status = 200, description = "The subscriber; the channel's device tokens were replaced", body = oa::SubscriberEnvelope),
+        (status = 400, description = "Invalid request, unknown subscriber, or no active integration", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn update_credentials(
     auth: Auth,
     State(state): State<AppState>,
@@ -189,6 +220,22 @@ async fn update_credentials(
 }
 
 /// `PATCH …/credentials`: add device tokens; without `deviceTokens` the stored ones are kept.
+#[utoipa::path(
+    patch,
+    path = "/v1/subscribers/{subscriberId}/credentials",
+    tag = "Credentials",
+    operation_id = "append_credentials_v1",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    request_body = oa::UpdateSubscriberChannelRequestDto,
+    responses(
+        (status = 200, description = "The subscriber; device tokens were added", body = oa::SubscriberEnvelope),
+        (status = 400, description = "Invalid request, unknown subscriber, or no active integration", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn append_credentials(
     auth: Auth,
     State(state): State<AppState>,
@@ -199,6 +246,21 @@ async fn append_credentials(
 }
 
 /// `DELETE …/credentials/{providerId}`: 204 and an empty body, also when nothing was stored.
+#[utoipa::path(
+    delete,
+    path = "/v1/subscribers/{subscriberId}/credentials/{providerId}",
+    tag = "Credentials",
+    operation_id = "delete_credentials_v1",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        ("providerId" = String, Path, description = "A chat or push provider id"),
+    ),
+    responses(
+        (status = 204, description = "Every channel of that provider removed (also when there was none)"),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+    )
+)]
 async fn delete_credentials(
     auth: Auth,
     State(state): State<AppState>,

@@ -37,10 +37,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             return Ok(JsonBody(Map::new()));
         }
         if content_type.starts_with("application/x-www-form-urlencoded") {
-            let map = form_urlencoded::parse(&bytes)
-                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                .collect();
-            return Ok(JsonBody(map));
+            return parse_form(&bytes).map(JsonBody);
         }
         let is_json =
             content_type.starts_with("application/json") || content_type.contains("+json");
@@ -53,6 +50,26 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             Err(e) => Err(ApiError::BadRequest(json_error_message(&e))),
         }
     }
+}
+
+/// A form body, decoded strictly: a byte sequence that is not UTF-8 (raw or percent-encoded) is a
+/// 400, not a silent U+FFFD.
+fn parse_form(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let invalid = || ApiError::BadRequest("Invalid form body: not UTF-8".into());
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid())?;
+    let decode = |s: &str| -> Result<String, ApiError> {
+        let plus = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&plus)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| invalid())
+    };
+    let mut map = Map::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        map.insert(decode(k)?, Value::String(decode(v)?));
+    }
+    Ok(map)
 }
 
 fn json_error_message(e: &serde_json::Error) -> String {

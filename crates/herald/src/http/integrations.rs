@@ -4,34 +4,27 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::Router;
 use herald_core::{ChannelType, IntegrationPatch, NewIntegration, ObjectId, ProviderId};
 use rand::Rng;
 use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::dto::{Envelope, IntegrationResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
+use super::integration_input;
+use super::openapi as oa;
 use super::validate::Fields;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/integrations",
-            get(list_integrations).post(create_integration),
-        )
-        .route("/v1/integrations/active", get(list_active_integrations))
-        .route(
-            "/v1/integrations/{integration_id}",
-            put(update_integration).delete(delete_integration),
-        )
-        .route(
-            "/v1/integrations/{integration_id}/set-primary",
-            post(set_primary_integration),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_integrations, create_integration))
+        .routes(routes!(list_active_integrations))
+        .routes(routes!(update_integration, delete_integration))
+        .routes(routes!(set_primary_integration))
 }
 
 fn list_response(list: &[herald_core::Integration]) -> Response {
@@ -39,6 +32,16 @@ fn list_response(list: &[herald_core::Integration]) -> Response {
     Envelope(StatusCode::OK, items).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/integrations",
+    tag = "Integrations",
+    operation_id = "list_integrations_v1",
+    responses(
+        (status = 200, description = "The environment's integrations", body = oa::IntegrationListEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn list_integrations(
     auth: Auth,
     State(state): State<AppState>,
@@ -50,6 +53,16 @@ async fn list_integrations(
     Ok(list_response(&list))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/integrations/active",
+    tag = "Integrations",
+    operation_id = "list_active_integrations_v1",
+    responses(
+        (status = 200, description = "The environment's active integrations", body = oa::IntegrationListEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn list_active_integrations(
     auth: Auth,
     State(state): State<AppState>,
@@ -108,18 +121,29 @@ fn parse_common(
             Some(_) => {}
         }
     }
-    let credentials = f.optional_object("credentials").cloned();
-    if let Some(creds) = &credentials {
-        for (k, v) in creds {
-            if !(v.is_string() || v.is_boolean() || v.is_object() || v.is_null()) {
-                f.error(format!("credentials.{k} must be a string"));
-            }
-        }
-    }
-    let conditions = f.optional_array("conditions").cloned();
+    let credentials = f
+        .optional_object("credentials")
+        .map(|creds| integration_input::parse_credentials(f, creds));
+    let conditions = f
+        .optional_array("conditions")
+        .map(|items| integration_input::parse_conditions(f, items));
     (credentials, conditions)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/integrations",
+    tag = "Integrations",
+    operation_id = "create_integration_v1",
+    request_body = oa::CreateIntegrationRequestDto,
+    responses(
+        (status = 201, description = "Created", body = oa::IntegrationEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 409, description = "Identifier already in use", body = oa::ErrorDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn create_integration(
     auth: Auth,
     State(state): State<AppState>,
@@ -161,7 +185,7 @@ async fn create_integration(
         }
     }
     let name = f.optional_string("name").value().cloned();
-    let identifier = f.optional_string("identifier").value().cloned();
+    let identifier = f.optional_id("identifier");
     let (credentials, conditions) = parse_common(&mut f, &ctx.environment_id);
     let active = f.optional_bool("active");
     f.optional_bool("check");
@@ -207,6 +231,24 @@ fn entity_not_found(id: &str) -> ApiError {
 
 /// `PUT /v1/integrations/{id}`: unknown body fields (pyc sends `providerId`, `channel`) are ignored;
 /// `credentials` replaces the stored object.
+#[utoipa::path(
+    put,
+    path = "/v1/integrations/{integrationId}",
+    tag = "Integrations",
+    operation_id = "update_integration_v1",
+    params(
+        ("integrationId" = String, Path, description = "The integration's `_id`"),
+    ),
+    request_body = oa::UpdateIntegrationRequestDto,
+    responses(
+        (status = 200, description = "Updated", body = oa::IntegrationEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Integration not found", body = oa::ErrorDto),
+        (status = 409, description = "Identifier already in use", body = oa::ErrorDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn update_integration(
     auth: Auth,
     State(state): State<AppState>,
@@ -224,7 +266,7 @@ async fn update_integration(
         .value()
         .cloned()
         .filter(|n| !n.is_empty());
-    let identifier = f.optional_string("identifier").value().cloned();
+    let identifier = f.optional_id("identifier");
     let (credentials, conditions) = parse_common(&mut f, env);
     let active = f.optional_bool("active");
     f.optional_bool("check");
@@ -252,6 +294,20 @@ async fn update_integration(
 }
 
 /// `DELETE /v1/integrations/{id}`: soft delete; answers with the environment's remaining ones.
+#[utoipa::path(
+    delete,
+    path = "/v1/integrations/{integrationId}",
+    tag = "Integrations",
+    operation_id = "delete_integration_v1",
+    params(
+        ("integrationId" = String, Path, description = "The integration's `_id`"),
+    ),
+    responses(
+        (status = 200, description = "Deleted; the remaining integrations", body = oa::IntegrationListEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Integration not found", body = oa::ErrorDto),
+    )
+)]
 async fn delete_integration(
     auth: Auth,
     State(state): State<AppState>,
@@ -272,6 +328,21 @@ async fn delete_integration(
 /// `POST /v1/integrations/{id}/set-primary`: makes it the active primary of its channel type.
 /// (Chat and push deliveries go to the integration a subscriber channel is bound to, so for them
 /// `primary` is informational.)
+#[utoipa::path(
+    post,
+    path = "/v1/integrations/{integrationId}/set-primary",
+    tag = "Integrations",
+    operation_id = "set_primary_integration_v1",
+    params(
+        ("integrationId" = String, Path, description = "The integration's `_id`"),
+    ),
+    responses(
+        (status = 200, description = "Now the active primary of its channel", body = oa::IntegrationEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Integration not found", body = oa::ErrorDto),
+    )
+)]
 async fn set_primary_integration(
     auth: Auth,
     State(state): State<AppState>,

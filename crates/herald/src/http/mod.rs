@@ -3,12 +3,17 @@
 
 pub mod auth;
 pub mod credentials;
+pub mod cursor;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod integration_input;
 pub mod integrations;
+pub mod openapi;
 pub mod subscribers;
 pub mod subscribers_v2;
+pub mod topics;
+pub mod topics_v2;
 pub mod validate;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -23,17 +28,19 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 use dto::Envelope;
 use error::ApiError;
+use openapi as oa;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 /// Novu's JSON limit for these routes (body-parser's default); larger bodies get a 413.
 pub const BODY_LIMIT: usize = 100 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(subscribers::router())
-        .merge(subscribers_v2::router())
-        .merge(credentials::router())
-        .merge(integrations::router())
-        .route("/v1/health-check", get(health_check))
+    let (api, doc) = api_routes().split_for_parts();
+    api.route("/openapi.json", get(move || std::future::ready(axum::Json(doc.clone()))))
+        .merge(SwaggerUi::new("/docs"))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -53,6 +60,23 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(middleware::from_fn(error::render_errors))
         .with_state(state)
+}
+
+/// Every documented API route, with its OpenAPI description.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(subscribers::router())
+        .merge(subscribers_v2::router())
+        .merge(credentials::router())
+        .merge(integrations::router())
+        .merge(topics::router())
+        .merge(topics_v2::router())
+        .routes(routes!(health_check))
+}
+
+/// The OpenAPI document as served at `/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
 }
 
 /// Collapses repeated slashes (`//v1/subscribers`, which `@novu/node` and `novu` send when a base
@@ -81,6 +105,16 @@ pub fn normalize_path(mut req: Request) -> Request {
     req
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/health-check",
+    tag = "Health",
+    operation_id = "health_check_v1",
+    security(()),
+    responses(
+        (status = 200, description = "Serving", body = oa::HealthEnvelope),
+    )
+)]
 async fn health_check() -> Response {
     Envelope(StatusCode::OK, json!({"status": "ok"})).into_response()
 }

@@ -3,43 +3,37 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::Router;
 use herald_core::subscriber::{BulkOutcome, Field, Profile};
 use herald_core::{
     CredentialsMode, CredentialsUpdate, NewSubscriber, ObjectId, SubscriberPatch, Timestamp,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::credentials::{parse_channel_request, resolve, ChannelRequest};
 use super::dto::{Envelope, Plain, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{parse_paging, JsonBody, PathParams, QueryMap};
+use super::openapi as oa;
 use super::validate::Fields;
 use crate::state::AppState;
 
 /// At most this many subscribers in one `/bulk` request (Novu's limit).
 const MAX_BULK: usize = 500;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/subscribers",
-            get(list_subscribers).post(create_subscriber),
-        )
-        .route("/v1/subscribers/bulk", post(bulk_create_subscribers))
-        .route(
-            "/v1/subscribers/{subscriber_id}",
-            get(get_subscriber)
-                .put(update_subscriber)
-                .delete(delete_subscriber),
-        )
-        .route(
-            "/v1/subscribers/{subscriber_id}/online-status",
-            patch(update_online_status),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_subscribers, create_subscriber))
+        .routes(routes!(bulk_create_subscribers))
+        .routes(routes!(
+            get_subscriber,
+            update_subscriber,
+            delete_subscriber
+        ))
+        .routes(routes!(update_online_status))
 }
 
 pub(super) fn not_found(id: &str) -> ApiError {
@@ -57,6 +51,21 @@ struct ListResponse<'a> {
 
 /// `GET /v1/subscribers?page&limit`: unwrapped `{page, hasMore, pageSize, data}`; `hasMore` is
 /// "the page is full", as in Novu.
+#[utoipa::path(
+    get,
+    path = "/v1/subscribers",
+    tag = "Subscribers",
+    operation_id = "list_subscribers_v1",
+    params(
+        ("page" = Option<u64>, Query, description = "Page number, from 0"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
+    ),
+    responses(
+        (status = 200, description = "One page of subscribers (not wrapped in `data`)", body = oa::SubscribersPageV1),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
 async fn list_subscribers(
     auth: Auth,
     State(state): State<AppState>,
@@ -80,6 +89,20 @@ async fn list_subscribers(
     Ok(Plain(StatusCode::OK, body).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/subscribers/{subscriberId}",
+    tag = "Subscribers",
+    operation_id = "get_subscriber_v1",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    responses(
+        (status = 200, description = "The subscriber", body = oa::SubscriberEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+    )
+)]
 async fn get_subscriber(
     auth: Auth,
     State(state): State<AppState>,
@@ -104,17 +127,8 @@ pub(super) struct CreateRequest {
 }
 
 /// Parses a create body (also each `/bulk` item), in the DTO's property order.
-pub(super) fn parse_create(f: &mut Fields<'_>, trim: bool) -> Option<CreateRequest> {
-    let subscriber_id = f.required_string("subscriberId").and_then(|id| {
-        let id = if trim { id.trim().to_string() } else { id };
-        if id.trim().is_empty() {
-            let n = f.name("subscriberId");
-            f.error(format!("{n} should not be empty"));
-            None
-        } else {
-            Some(id)
-        }
-    });
+pub(super) fn parse_create(f: &mut Fields<'_>) -> Option<CreateRequest> {
+    let subscriber_id = f.required_id("subscriberId");
     let email = f.optional_email("email");
     let first_name = f.optional_string("firstName");
     let last_name = f.optional_string("lastName");
@@ -197,6 +211,19 @@ async fn resolve_all(
 
 /// `POST /v1/subscribers`: create, or update the existing subscriber with that id. Always 201.
 /// `channels` are written with append semantics and returned (deliberate difference 5).
+#[utoipa::path(
+    post,
+    path = "/v1/subscribers",
+    tag = "Subscribers",
+    operation_id = "create_subscriber_v1",
+    request_body = oa::CreateSubscriberRequestDto,
+    responses(
+        (status = 201, description = "Created, or updated when the id exists", body = oa::SubscriberEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn create_subscriber(
     auth: Auth,
     State(state): State<AppState>,
@@ -204,7 +231,7 @@ async fn create_subscriber(
 ) -> Result<Response, ApiError> {
     let ctx = &auth.0;
     let mut f = Fields::new(&body.0);
-    let req = parse_create(&mut f, true);
+    let req = parse_create(&mut f);
     let req = f.finish(|| req)?.expect("complete request");
     let updates = resolve_all(&state, &ctx.environment_id, &req.channels).await??;
     let new = NewSubscriber {
@@ -238,6 +265,19 @@ struct BulkItem<'a> {
 
 /// `POST /v1/subscribers/bulk`: up to 500 upserts in one transaction; `created` and `updated` in
 /// input order. Items whose channels cannot be bound are reported in `failed` and not written.
+#[utoipa::path(
+    post,
+    path = "/v1/subscribers/bulk",
+    tag = "Subscribers",
+    operation_id = "bulk_create_subscribers_v1",
+    request_body = oa::BulkSubscriberCreateDto,
+    responses(
+        (status = 201, description = "Created and updated ids, in request order", body = oa::BulkCreateEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn bulk_create_subscribers(
     auth: Auth,
     State(state): State<AppState>,
@@ -270,7 +310,7 @@ async fn bulk_create_subscribers(
     for (i, item) in items.iter().enumerate() {
         let obj = item.as_object().unwrap_or(&empty);
         let mut item_fields = Fields::nested(obj, format!("subscribers.{i}."));
-        let parsed = parse_create(&mut item_fields, true);
+        let parsed = parse_create(&mut item_fields);
         f.absorb(item_fields);
         requests.extend(parsed);
     }
@@ -335,6 +375,22 @@ fn error_message(e: &ApiError) -> String {
 /// `PUT /v1/subscribers/{id}`: `""` or `null` email clears it; other `null`s leave fields alone.
 /// Unknown subscriber is a 400 (Novu). The response carries the `updatedAt` from before the write,
 /// as Novu's does.
+#[utoipa::path(
+    put,
+    path = "/v1/subscribers/{subscriberId}",
+    tag = "Subscribers",
+    operation_id = "update_subscriber_v1",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    request_body = oa::UpdateSubscriberRequestDto,
+    responses(
+        (status = 200, description = "The updated subscriber (`updatedAt` as before the write, like Novu)", body = oa::SubscriberEnvelope),
+        (status = 400, description = "Invalid request, or unknown subscriber (Novu answers 400 here)", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn update_subscriber(
     auth: Auth,
     State(state): State<AppState>,
@@ -378,6 +434,20 @@ async fn update_subscriber(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/subscribers/{subscriberId}",
+    tag = "Subscribers",
+    operation_id = "delete_subscriber_v1",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = oa::RemoveSubscriberEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+    )
+)]
 async fn delete_subscriber(
     auth: Auth,
     State(state): State<AppState>,
@@ -400,6 +470,22 @@ async fn delete_subscriber(
 
 /// `PATCH /v1/subscribers/{id}/online-status` with `{isOnline}`. `{online}` (what `@novu/node`
 /// sends) is accepted too, so that SDK's `updateOnlineStatus` works.
+#[utoipa::path(
+    patch,
+    path = "/v1/subscribers/{subscriberId}/online-status",
+    tag = "Subscribers",
+    operation_id = "update_online_status_v1",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    request_body = oa::UpdateSubscriberOnlineFlagRequestDto,
+    responses(
+        (status = 200, description = "The subscriber", body = oa::SubscriberEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+    )
+)]
 async fn update_online_status(
     auth: Auth,
     State(state): State<AppState>,
@@ -435,7 +521,7 @@ mod tests {
         let body =
             json!({"subscriberId":"s1","email":"bad","locale":"x","firstName":5,"channels":"x"});
         let mut f = Fields::new(body.as_object().unwrap());
-        parse_create(&mut f, true);
+        parse_create(&mut f);
         match f.finish(|| ()) {
             Err(ApiError::Validation(m)) => assert_eq!(
                 m,

@@ -4,34 +4,51 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use herald_core::subscriber::Profile;
+use herald_core::topic::SubscriberFilter;
 use herald_core::{NewSubscriber, SubscriberPatch};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Auth;
+use super::cursor::{parse_cursor, CursorList};
 use super::dto::{Envelope, Plain, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryMap};
+use super::openapi as oa;
 use super::subscribers::{as_update, not_found, parse_create};
+use super::topics_v2::subscription_json;
 use super::validate::Fields;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/subscribers", post(create_subscriber))
-        .route(
-            "/v2/subscribers/{subscriber_id}",
-            get(get_subscriber)
-                .patch(patch_subscriber)
-                .delete(delete_subscriber),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_subscriber, search_subscribers))
+        .routes(routes!(get_subscriber, patch_subscriber, delete_subscriber))
+        .routes(routes!(list_subscriptions))
 }
 
 /// `POST /v2/subscribers[?failIfExists=true]`: 201 with the subscriber, created or updated. With
 /// `failIfExists=true` an existing subscriber is a 409 whose body is that subscriber (the SDKs
 /// parse it as `SubscriberResponseDto`).
+#[utoipa::path(
+    post,
+    path = "/v2/subscribers",
+    tag = "Subscribers",
+    operation_id = "create_subscriber_v2",
+    params(
+        ("failIfExists" = Option<bool>, Query, description = "Answer 409 with the existing resource instead of updating it"),
+    ),
+    request_body = oa::CreateSubscriberRequestDto,
+    responses(
+        (status = 201, description = "Created, or updated when the id exists", body = oa::SubscriberEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 409, description = "Exists and `failIfExists=true`: the existing subscriber", body = oa::SubscriberResponseDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn create_subscriber(
     auth: Auth,
     State(state): State<AppState>,
@@ -49,7 +66,7 @@ async fn create_subscriber(
         }
     };
     let mut f = Fields::new(&body.0);
-    let req = parse_create(&mut f, true);
+    let req = parse_create(&mut f);
     let req = f.finish(|| req)?.expect("complete request");
     if !req.channels.is_empty() {
         return Err(ApiError::Validation(vec![
@@ -81,6 +98,20 @@ async fn create_subscriber(
     Ok(Envelope(StatusCode::CREATED, SubscriberResponse::one(&subscriber)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/subscribers/{subscriberId}",
+    tag = "Subscribers",
+    operation_id = "get_subscriber_v2",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    responses(
+        (status = 200, description = "The subscriber", body = oa::SubscriberEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+    )
+)]
 async fn get_subscriber(
     auth: Auth,
     State(state): State<AppState>,
@@ -98,6 +129,23 @@ async fn get_subscriber(
 }
 
 /// `PATCH /v2/subscribers/{id}`: given fields are set; an explicit `null` clears a field.
+#[utoipa::path(
+    patch,
+    path = "/v2/subscribers/{subscriberId}",
+    tag = "Subscribers",
+    operation_id = "patch_subscriber_v2",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    request_body = oa::UpdateSubscriberRequestDto,
+    responses(
+        (status = 200, description = "The updated subscriber; `null` clears a field", body = oa::SubscriberEnvelope),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+    )
+)]
 async fn patch_subscriber(
     auth: Auth,
     State(state): State<AppState>,
@@ -127,6 +175,20 @@ async fn patch_subscriber(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/subscribers/{subscriberId}",
+    tag = "Subscribers",
+    operation_id = "delete_subscriber_v2",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = oa::RemoveSubscriberEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+    )
+)]
 async fn delete_subscriber(
     auth: Auth,
     State(state): State<AppState>,
@@ -145,4 +207,88 @@ async fn delete_subscriber(
         json!({"acknowledged": true, "status": "deleted"}),
     )
     .into_response())
+}
+
+/// `GET /v2/subscribers?subscriberId&email&phone&name&limit&after&before&orderDirection`.
+#[utoipa::path(
+    get,
+    path = "/v2/subscribers",
+    tag = "Subscribers",
+    operation_id = "search_subscribers_v2",
+    params(
+        ("subscriberId" = Option<String>, Query, description = "Substring of the subscriber id"),
+        ("email" = Option<String>, Query, description = "Substring of the email"),
+        ("phone" = Option<String>, Query, description = "Substring of the phone"),
+        ("name" = Option<String>, Query, description = "Substring of the first, last or full name"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
+        ("after" = Option<String>, Query, description = "Cursor: items after this one"),
+        ("before" = Option<String>, Query, description = "Cursor: items before this one"),
+        ("orderDirection" = Option<String>, Query, description = "ASC or DESC (default DESC)"),
+    ),
+    responses(
+        (status = 200, description = "One page of subscribers", body = oa::ListSubscribersResponseDto),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+    )
+)]
+async fn search_subscribers(
+    auth: Auth,
+    State(state): State<AppState>,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let page = parse_cursor(&q)?;
+    let text = |k: &str| q.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+    let filter = SubscriberFilter {
+        subscriber_id: text("subscriberId"),
+        email: text("email"),
+        phone: text("phone"),
+        name: text("name"),
+    };
+    let result = state
+        .store
+        .search_subscribers(&auth.0.environment_id, &filter, &page)
+        .await?;
+    let list = CursorList::new(&result, |s| &s.id, SubscriberResponse::list_item);
+    Ok(Plain(StatusCode::OK, list).into_response())
+}
+
+/// `GET /v2/subscribers/{id}/subscriptions[?key]`: the subscriber's topic memberships.
+#[utoipa::path(
+    get,
+    path = "/v2/subscribers/{subscriberId}/subscriptions",
+    tag = "Subscribers",
+    operation_id = "list_subscriptions_v2",
+    params(
+        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        ("key" = Option<String>, Query, description = "Only this topic"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
+        ("after" = Option<String>, Query, description = "Cursor: items after this one"),
+        ("before" = Option<String>, Query, description = "Cursor: items before this one"),
+        ("orderDirection" = Option<String>, Query, description = "ASC or DESC (default DESC)"),
+    ),
+    responses(
+        (status = 200, description = "The subscriber's topic subscriptions", body = oa::ListTopicSubscriptionsResponseDto),
+        (status = 400, description = "Invalid request", body = oa::ErrorDto),
+        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+    )
+)]
+async fn list_subscriptions(
+    auth: Auth,
+    State(state): State<AppState>,
+    p: PathParams,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let env = &auth.0.environment_id;
+    let id = &p.0[0];
+    let page = parse_cursor(&q)?;
+    if state.store.get_subscriber(env, id).await?.is_none() {
+        return Err(not_found(id));
+    }
+    let result = state
+        .store
+        .subscriber_subscriptions(env, id, q.get("key"), &page)
+        .await?;
+    let list = CursorList::new(&result, |s| &s.id, subscription_json);
+    Ok(Plain(StatusCode::OK, list).into_response())
 }

@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 
+/// Longest accepted id (subscriber ids, integration identifiers, topic keys): ids are indexed, and
+/// PostgreSQL cannot index arbitrarily long values.
+pub const MAX_ID_LEN: usize = 256;
+
 pub struct Fields<'a> {
     obj: &'a Map<String, Value>,
     prefix: String,
@@ -48,6 +52,51 @@ impl<'a> Fields<'a> {
         self.obj.get(key).filter(|v| !v.is_null())
     }
 
+    /// Strings Herald stores may not contain NUL (PostgreSQL text cannot hold it, and no client
+    /// means it). Returns whether `s` is acceptable; records the message otherwise.
+    fn storable(&mut self, key: &str, s: &str) -> bool {
+        if s.contains('\0') {
+            let n = self.name(key);
+            self.error(format!("{n} must not contain null characters"));
+            return false;
+        }
+        true
+    }
+
+    /// An id: a string, trimmed, non-empty, at most [`MAX_ID_LEN`] characters, without control
+    /// characters (which no path could address afterwards).
+    fn check_id(&mut self, key: &str, raw: String) -> Option<String> {
+        let id = raw.trim().to_string();
+        let n = self.name(key);
+        if id.is_empty() {
+            self.error(format!("{n} should not be empty"));
+            return None;
+        }
+        if id.chars().count() > MAX_ID_LEN {
+            self.error(format!(
+                "{n} must be shorter than or equal to {MAX_ID_LEN} characters"
+            ));
+            return None;
+        }
+        if id.chars().any(char::is_control) {
+            self.error(format!("{n} must not contain control characters"));
+            return None;
+        }
+        Some(id)
+    }
+
+    /// A required id (see [`Fields::check_id`]).
+    pub fn required_id(&mut self, key: &str) -> Option<String> {
+        let raw = self.required_string(key)?;
+        self.check_id(key, raw)
+    }
+
+    /// An optional id; `null` reads as absent.
+    pub fn optional_id(&mut self, key: &str) -> Option<String> {
+        let raw = self.optional_string(key).value().cloned()?;
+        self.check_id(key, raw)
+    }
+
     /// `@IsDefined() @IsString()`.
     pub fn required_string(&mut self, key: &str) -> Option<String> {
         match self.present(key) {
@@ -57,7 +106,7 @@ impl<'a> Fields<'a> {
                 self.error(format!("{n} must be a string"));
                 None
             }
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => self.storable(key, s).then(|| s.clone()),
             Some(_) => {
                 let n = self.name(key);
                 self.error(format!("{n} must be a string"));
@@ -71,7 +120,8 @@ impl<'a> Fields<'a> {
         match self.obj.get(key) {
             None => Field::Absent,
             Some(Value::Null) => Field::Null,
-            Some(Value::String(s)) => Field::Value(s.clone()),
+            Some(Value::String(s)) if self.storable(key, s) => Field::Value(s.clone()),
+            Some(Value::String(_)) => Field::Absent,
             Some(_) => {
                 let n = self.name(key);
                 self.error(format!("{n} must be a string"));
@@ -197,6 +247,10 @@ impl<'a> Fields<'a> {
         self.errors.extend(nested.errors);
     }
 
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }
@@ -244,6 +298,27 @@ mod tests {
         assert_eq!(f.optional_string("s"), Field::Value("x".into()));
         assert_eq!(f.optional_string("missing"), Field::Absent);
         assert!(!f.has_errors());
+    }
+
+    #[test]
+    fn ids_are_trimmed_bounded_and_free_of_control_characters() {
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        let o = obj(json!({"a": " s1 ", "b": "   ", "c": long, "d": "s\n1", "e": "a\u{0}b"}));
+        let mut f = Fields::new(&o);
+        assert_eq!(f.required_id("a").as_deref(), Some("s1"));
+        assert_eq!(f.required_id("b"), None);
+        assert_eq!(f.required_id("c"), None);
+        assert_eq!(f.required_id("d"), None);
+        assert_eq!(f.optional_string("e"), Field::Absent);
+        assert_eq!(
+            f.errors,
+            [
+                "b should not be empty",
+                "c must be shorter than or equal to 256 characters",
+                "d must not contain control characters",
+                "e must not contain null characters"
+            ]
+        );
     }
 
     #[test]

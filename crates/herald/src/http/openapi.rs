@@ -1,0 +1,689 @@
+//! The OpenAPI 3.1 document (`/openapi.json`) and the offline API reference (`/docs`).
+//!
+//! Paths come from the `#[utoipa::path]` annotation on each handler, registered together with the
+//! route itself (`utoipa_axum::routes!`), so a route cannot be served without being documented.
+//! The schemas below describe the wire format of Novu's DTOs as Herald answers them; they exist only
+//! for the document (the handlers serialize through `dto.rs`), and the API tests check real
+//! responses against them.
+
+use herald_core::ProviderId;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Herald",
+        description = "A self-hostable notification server that speaks Novu's REST API. Authenticate with `Authorization: ApiKey <key>`.",
+    ),
+    modifiers(&ApiKeyAuth),
+    security(("ApiKey" = [])),
+    tags(
+        (name = "Subscribers", description = "Subscribers (v1 and v2)"),
+        (name = "Credentials", description = "A subscriber's channel credentials"),
+        (name = "Integrations", description = "Configured chat and push providers"),
+        (name = "Topics", description = "Groups of subscribers (v1 and v2)"),
+        (name = "Health", description = "Liveness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "ApiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`ApiKey <key>`",
+            ))),
+        );
+    }
+}
+
+/// `providerId`: the chat and push providers the SDKs accept (a closed set).
+#[derive(Serialize)]
+pub struct ProviderIdEnum;
+
+impl PartialSchema for ProviderIdEnum {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ProviderId::ALL.iter().map(|p| p.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for ProviderIdEnum {}
+
+/// Novu's error body.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDto {
+    pub status_code: u16,
+    /// ISO-8601 with milliseconds.
+    pub timestamp: String,
+    /// The request path including the query string.
+    pub path: String,
+    /// A string, or an array of validation messages.
+    pub message: Value,
+    #[schema(nullable = false)]
+    pub error: Option<String>,
+    /// Only on 500 answers: quote it when reporting the problem.
+    #[schema(nullable = false)]
+    pub error_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelCredentialsDto {
+    #[schema(nullable = false)]
+    pub webhook_url: Option<String>,
+    #[schema(nullable = false)]
+    pub channel: Option<String>,
+    #[schema(nullable = false, max_items = 100)]
+    pub device_tokens: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    pub alert_uid: Option<String>,
+    #[schema(nullable = false)]
+    pub title: Option<String>,
+    #[schema(nullable = false)]
+    pub image_url: Option<String>,
+    #[schema(nullable = false)]
+    pub state: Option<String>,
+    #[schema(nullable = false)]
+    pub external_url: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelSettingsDto {
+    #[serde(rename = "providerId")]
+    pub provider_id: ProviderIdEnum,
+    #[serde(rename = "integrationIdentifier")]
+    #[schema(nullable = false)]
+    pub integration_identifier: Option<String>,
+    pub credentials: ChannelCredentialsDto,
+    #[serde(rename = "_integrationId")]
+    pub integration_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriberResponseDto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "subscriberId")]
+    pub subscriber_id: String,
+    #[serde(rename = "firstName")]
+    pub first_name: Option<String>,
+    #[serde(rename = "lastName")]
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub data: Option<Value>,
+    pub channels: Vec<ChannelSettingsDto>,
+    #[serde(rename = "isOnline")]
+    pub is_online: Option<bool>,
+    #[serde(rename = "lastOnlineAt")]
+    pub last_online_at: Option<String>,
+    #[serde(rename = "_organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "_environmentId")]
+    pub environment_id: String,
+    pub deleted: bool,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    #[serde(rename = "__v")]
+    #[schema(nullable = false)]
+    pub version: Option<i64>,
+}
+
+/// `{"data": subscriber}`
+#[derive(Serialize, ToSchema)]
+pub struct SubscriberEnvelope {
+    pub data: SubscriberResponseDto,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribersPageV1 {
+    pub page: u64,
+    /// True when the page is full.
+    pub has_more: bool,
+    pub page_size: u64,
+    pub data: Vec<SubscriberResponseDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UpdateSubscriberChannelRequestDto {
+    #[serde(rename = "providerId")]
+    pub provider_id: ProviderIdEnum,
+    #[serde(rename = "integrationIdentifier")]
+    pub integration_identifier: Option<String>,
+    pub credentials: ChannelCredentialsDto,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSubscriberRequestDto {
+    pub subscriber_id: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub data: Option<Value>,
+    pub channels: Option<Vec<UpdateSubscriberChannelRequestDto>>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateSubscriberRequestDto {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub data: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkSubscriberCreateDto {
+    #[schema(min_items = 1, max_items = 500)]
+    pub subscribers: Vec<CreateSubscriberRequestDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberIdDto {
+    pub subscriber_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedSubscriberDto {
+    #[schema(nullable = false)]
+    pub subscriber_id: Option<String>,
+    #[schema(nullable = false)]
+    pub message: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkCreateSubscriberResponseDto {
+    pub created: Vec<SubscriberIdDto>,
+    pub updated: Vec<SubscriberIdDto>,
+    pub failed: Vec<FailedSubscriberDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkCreateEnvelope {
+    pub data: BulkCreateSubscriberResponseDto,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateSubscriberOnlineFlagRequestDto {
+    pub is_online: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RemoveSubscriberResponseDto {
+    pub acknowledged: bool,
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RemoveSubscriberEnvelope {
+    pub data: RemoveSubscriberResponseDto,
+}
+
+/// `GET /v2/subscribers`
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSubscribersResponseDto {
+    pub data: Vec<SubscriberResponseDto>,
+    /// Cursor of the next page (pass as `after`), or null.
+    pub next: Option<String>,
+    /// Cursor of the previous page (pass as `before`), or null.
+    pub previous: Option<String>,
+    pub total_count: u64,
+    pub total_count_capped: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChannelTypeEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelTypeDoc {
+    InApp,
+    Email,
+    Sms,
+    Chat,
+    Push,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationResponseDto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "_environmentId")]
+    pub environment_id: String,
+    #[serde(rename = "_organizationId")]
+    pub organization_id: String,
+    pub name: String,
+    pub identifier: String,
+    #[serde(rename = "providerId")]
+    pub provider_id: ProviderIdEnum,
+    pub channel: ChannelTypeDoc,
+    pub credentials: Value,
+    pub active: bool,
+    pub deleted: bool,
+    #[serde(rename = "deletedAt")]
+    #[schema(nullable = false)]
+    pub deleted_at: Option<String>,
+    pub primary: bool,
+    pub priority: i64,
+    pub conditions: Vec<Value>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationEnvelope {
+    pub data: IntegrationResponseDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationListEnvelope {
+    pub data: Vec<IntegrationResponseDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreateIntegrationRequestDto {
+    #[serde(rename = "providerId")]
+    pub provider_id: ProviderIdEnum,
+    /// Must be the provider's channel (`chat` or `push`).
+    pub channel: ChannelTypeDoc,
+    pub name: Option<String>,
+    /// Unique in the environment; generated from the name when absent.
+    pub identifier: Option<String>,
+    #[serde(rename = "_environmentId")]
+    pub environment_id: Option<String>,
+    pub credentials: Option<Value>,
+    pub active: Option<bool>,
+    pub check: Option<bool>,
+    pub conditions: Option<Vec<Value>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UpdateIntegrationRequestDto {
+    pub name: Option<String>,
+    pub identifier: Option<String>,
+    #[serde(rename = "_environmentId")]
+    pub environment_id: Option<String>,
+    /// Replaces the stored credentials object.
+    pub credentials: Option<Value>,
+    pub active: Option<bool>,
+    pub check: Option<bool>,
+    pub conditions: Option<Vec<Value>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopicResponseDto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub key: String,
+    #[schema(nullable = false)]
+    pub name: Option<String>,
+    #[schema(nullable = false)]
+    pub data: Option<Value>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopicEnvelope {
+    pub data: TopicResponseDto,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListTopicsResponseDto {
+    pub data: Vec<TopicResponseDto>,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub total_count: u64,
+    pub total_count_capped: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreateUpdateTopicRequestDto {
+    pub key: String,
+    pub name: Option<String>,
+    pub data: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UpdateTopicRequestDto {
+    pub name: Option<String>,
+    pub data: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AcknowledgedDto {
+    pub acknowledged: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeleteTopicEnvelope {
+    pub data: AcknowledgedDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionTopicDto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub key: String,
+    #[schema(nullable = false)]
+    pub name: Option<String>,
+    #[schema(nullable = false)]
+    pub data: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionSubscriberDto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "subscriberId")]
+    pub subscriber_id: String,
+    pub avatar: Option<String>,
+    #[serde(rename = "firstName")]
+    pub first_name: Option<String>,
+    #[serde(rename = "lastName")]
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopicSubscriptionDto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// `<topicKey>:<subscriberId>`
+    pub identifier: String,
+    pub topic: SubscriptionTopicDto,
+    pub subscriber: SubscriptionSubscriberDto,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListTopicSubscriptionsResponseDto {
+    pub data: Vec<TopicSubscriptionDto>,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub total_count: u64,
+    pub total_count_capped: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionsMetaDto {
+    pub total_count: u64,
+    pub successful: u64,
+    pub failed: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionErrorDto {
+    pub subscriber_id: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreateSubscriptionsResponseDto {
+    pub data: Vec<TopicSubscriptionDto>,
+    pub meta: SubscriptionsMetaDto,
+    #[schema(nullable = false)]
+    pub errors: Option<Vec<SubscriptionErrorDto>>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicSubscriptionsRequestDto {
+    pub subscriber_ids: Option<Vec<String>>,
+    /// Subscriber ids, or `{subscriberId}` objects.
+    pub subscriptions: Option<Vec<Value>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionRefDto {
+    pub id: String,
+    pub identifier: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionRefEnvelope {
+    pub data: SubscriptionRefDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreateTopicRequestDto {
+    pub key: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedTopicDto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedTopicEnvelope {
+    pub data: CreatedTopicDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopicV1Dto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "_organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "_environmentId")]
+    pub environment_id: String,
+    pub key: String,
+    pub name: String,
+    /// External ids of all members.
+    pub subscribers: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopicV1Envelope {
+    pub data: TopicV1Dto,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicsPageV1 {
+    pub page: u64,
+    pub page_size: u64,
+    pub total_count: u64,
+    pub data: Vec<TopicV1Dto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RenameTopicRequestDto {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopicSubscribersRequestDto {
+    pub subscribers: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotFoundIdsDto {
+    pub not_found: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AddSubscribersResponseDto {
+    pub succeeded: Vec<String>,
+    #[schema(nullable = false)]
+    pub failed: Option<NotFoundIdsDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AddSubscribersEnvelope {
+    pub data: AddSubscribersResponseDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopicSubscriberDto {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "_organizationId")]
+    pub organization_id: String,
+    #[serde(rename = "_environmentId")]
+    pub environment_id: String,
+    #[serde(rename = "_subscriberId")]
+    pub subscriber_id: String,
+    #[serde(rename = "_topicId")]
+    pub topic_id: String,
+    #[serde(rename = "topicKey")]
+    pub topic_key: String,
+    #[serde(rename = "externalSubscriberId")]
+    pub external_subscriber_id: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopicSubscriberEnvelope {
+    pub data: TopicSubscriberDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthDto {
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthEnvelope {
+    pub data: HealthDto,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// The compatibility surface of DESIGN.md that Herald serves today, as (method, path).
+    const EXPECTED: &[(&str, &str)] = &[
+        ("get", "/v1/subscribers"),
+        ("post", "/v1/subscribers"),
+        ("post", "/v1/subscribers/bulk"),
+        ("get", "/v1/subscribers/{subscriberId}"),
+        ("put", "/v1/subscribers/{subscriberId}"),
+        ("delete", "/v1/subscribers/{subscriberId}"),
+        ("patch", "/v1/subscribers/{subscriberId}/online-status"),
+        ("put", "/v1/subscribers/{subscriberId}/credentials"),
+        ("patch", "/v1/subscribers/{subscriberId}/credentials"),
+        (
+            "delete",
+            "/v1/subscribers/{subscriberId}/credentials/{providerId}",
+        ),
+        ("get", "/v1/integrations"),
+        ("post", "/v1/integrations"),
+        ("get", "/v1/integrations/active"),
+        ("put", "/v1/integrations/{integrationId}"),
+        ("delete", "/v1/integrations/{integrationId}"),
+        ("post", "/v1/integrations/{integrationId}/set-primary"),
+        ("post", "/v1/topics"),
+        ("get", "/v1/topics"),
+        ("get", "/v1/topics/{topicKey}"),
+        ("patch", "/v1/topics/{topicKey}"),
+        ("delete", "/v1/topics/{topicKey}"),
+        ("post", "/v1/topics/{topicKey}/subscribers"),
+        ("post", "/v1/topics/{topicKey}/subscribers/removal"),
+        (
+            "get",
+            "/v1/topics/{topicKey}/subscribers/{externalSubscriberId}",
+        ),
+        ("post", "/v2/subscribers"),
+        ("get", "/v2/subscribers"),
+        ("get", "/v2/subscribers/{subscriberId}"),
+        ("patch", "/v2/subscribers/{subscriberId}"),
+        ("delete", "/v2/subscribers/{subscriberId}"),
+        ("get", "/v2/subscribers/{subscriberId}/subscriptions"),
+        ("post", "/v2/topics"),
+        ("get", "/v2/topics"),
+        ("get", "/v2/topics/{topicKey}"),
+        ("patch", "/v2/topics/{topicKey}"),
+        ("delete", "/v2/topics/{topicKey}"),
+        ("get", "/v2/topics/{topicKey}/subscriptions"),
+        ("post", "/v2/topics/{topicKey}/subscriptions"),
+        ("delete", "/v2/topics/{topicKey}/subscriptions"),
+        ("get", "/v2/topics/{topicKey}/subscriptions/{identifier}"),
+        ("get", "/v1/health-check"),
+    ];
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_lists_exactly_the_served_operations() {
+        let doc = serde_json::to_value(crate::http::openapi_document()).unwrap();
+        assert!(
+            doc["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            doc["openapi"]
+        );
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.push((method.clone(), path.clone()));
+            }
+        }
+        let mut expected: Vec<(String, String)> = EXPECTED
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        documented.sort();
+        expected.sort();
+        assert_eq!(documented, expected);
+    }
+
+    #[test]
+    fn every_operation_documents_its_error_body_and_schemas_resolve() {
+        let doc = serde_json::to_value(crate::http::openapi_document()).unwrap();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let text = doc.to_string();
+        for (i, _) in text.match_indices("#/components/schemas/") {
+            let name: String = text[i + 21..].chars().take_while(|c| *c != '"').collect();
+            assert!(schemas.contains_key(&name), "dangling reference to {name}");
+        }
+        assert!(matches!(schemas.get("ErrorDto"), Some(Value::Object(_))));
+    }
+}
