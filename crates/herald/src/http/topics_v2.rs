@@ -396,7 +396,9 @@ async fn create_subscriptions(
     Ok(Plain(StatusCode::CREATED, body).into_response())
 }
 
-/// `DELETE /v2/topics/{key}/subscriptions` with a JSON body: 200 `{data, meta}`.
+/// `DELETE /v2/topics/{key}/subscriptions` with a JSON body: 200 `{data, meta, errors?}`, where
+/// each id that was not removed is an error, `SUBSCRIBER_NOT_FOUND` or `SUBSCRIPTION_NOT_FOUND`
+/// (Novu's codes); 404 for an unknown topic.
 #[utoipa::path(
     delete,
     path = "/v2/topics/{topicKey}/subscriptions",
@@ -407,9 +409,10 @@ async fn create_subscriptions(
     ),
     request_body = oa::TopicSubscriptionsRequestDto,
     responses(
-        (status = 200, description = "The removed subscriptions", body = oa::CreateSubscriptionsResponseDto),
+        (status = 200, description = "The removed subscriptions; ids not removed in `errors`", body = oa::CreateSubscriptionsResponseDto),
         (status = 400, description = "Invalid request", body = oa::ErrorDto),
         (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Topic not found", body = oa::ErrorDto),
     )
 )]
 async fn delete_subscriptions(
@@ -418,20 +421,45 @@ async fn delete_subscriptions(
     p: PathParams,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
+    let env = &auth.0.environment_id;
+    let key = &p.0[0];
     let ids = parse_subscription_targets(&body.0)?;
-    let removed = state
-        .store
-        .remove_topic_subscribers(&auth.0.environment_id, &p.0[0], &ids)
-        .await?;
+    if state.store.get_topic(env, key).await?.is_none() {
+        return Err(topic_not_found(key));
+    }
+    let removed = state.store.remove_topic_subscribers(env, key, &ids).await?;
+    let mut errors = Vec::new();
+    let mut reported = std::collections::HashSet::new();
+    for id in &ids {
+        let was_removed = removed.iter().any(|s| &s.subscriber.subscriber_id == id);
+        if was_removed || !reported.insert(id.as_str()) {
+            continue;
+        }
+        errors.push(match state.store.get_subscriber(env, id).await? {
+            None => json!({
+                "subscriberId": id,
+                "code": "SUBSCRIBER_NOT_FOUND",
+                "message": format!("Subscriber with ID '{id}' could not be found."),
+            }),
+            Some(_) => json!({
+                "subscriberId": id,
+                "code": "SUBSCRIPTION_NOT_FOUND",
+                "message": format!("Subscription for subscriber '{id}' not found."),
+            }),
+        });
+    }
     let data: Vec<Value> = removed.iter().map(subscription_json).collect();
-    let body = json!({
+    let mut body = json!({
         "data": data,
         "meta": {
             "totalCount": ids.len(),
             "successful": removed.len(),
-            "failed": ids.len().saturating_sub(removed.len()),
+            "failed": errors.len(),
         },
     });
+    if !errors.is_empty() {
+        body["errors"] = Value::Array(errors);
+    }
     Ok(Plain(StatusCode::OK, body).into_response())
 }
 
@@ -452,6 +480,7 @@ async fn delete_subscriptions(
         (status = 200, description = "One page of subscriptions", body = oa::ListTopicSubscriptionsResponseDto),
         (status = 400, description = "Invalid request", body = oa::ErrorDto),
         (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 404, description = "Topic not found", body = oa::ErrorDto),
     )
 )]
 async fn list_subscriptions(
@@ -460,15 +489,16 @@ async fn list_subscriptions(
     p: PathParams,
     q: QueryMap,
 ) -> Result<Response, ApiError> {
+    let env = &auth.0.environment_id;
+    let key = &p.0[0];
     let page = parse_cursor(&q)?;
+    // Novu answers 404 for an unknown topic, not an empty list.
+    if state.store.get_topic(env, key).await?.is_none() {
+        return Err(topic_not_found(key));
+    }
     let result = state
         .store
-        .topic_subscriptions(
-            &auth.0.environment_id,
-            &p.0[0],
-            q.get("subscriberId"),
-            &page,
-        )
+        .topic_subscriptions(env, key, q.get("subscriberId"), &page)
         .await?;
     let list = CursorList::new(&result, |s| &s.id, subscription_json);
     Ok(Plain(StatusCode::OK, list).into_response())
