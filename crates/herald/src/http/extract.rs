@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::validate::MAX_ID_LEN;
 
 /// A request body as a JSON object. Like Novu (body-parser), JSON and form bodies are parsed; an
 /// empty body, another content type or a JSON value that is not an object reads as `{}`, so the
@@ -94,11 +95,25 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        Ok(QueryMap(
-            form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
-        ))
+        parse_query(query)
+    }
+}
+
+/// Query values are looked up in the store; PostgreSQL text cannot hold NUL (a 500 there) and no
+/// stored value contains one, so a NUL anywhere in the query is a 400.
+fn parse_query(query: &str) -> Result<QueryMap, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let errors: Vec<String> = pairs
+        .iter()
+        .filter(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| format!("{} must not contain null characters", k.replace('\0', "")))
+        .collect();
+    if errors.is_empty() {
+        Ok(QueryMap(pairs))
+    } else {
+        Err(ApiError::Validation(errors))
     }
 }
 
@@ -120,6 +135,13 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
             if value.chars().any(char::is_control) {
                 return Err(ApiError::BadRequest(format!(
                     "{name} must not contain control characters"
+                )));
+            }
+            // No id is longer (see `validate::MAX_ID_LEN`), so such a value names nothing; the
+            // routes that create what their path names (topic memberships) must not store it.
+            if value.chars().count() > MAX_ID_LEN {
+                return Err(ApiError::BadRequest(format!(
+                    "{name} must be shorter than or equal to {MAX_ID_LEN} characters"
                 )));
             }
             out.push(value.to_owned());
@@ -196,6 +218,25 @@ mod tests {
             Err(ApiError::Validation(m)) => m,
             other => panic!("expected validation error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_the_query_is_refused() {
+        let refused = |query: &str| match parse_query(query) {
+            Err(ApiError::Validation(m)) => m,
+            Err(other) => panic!("expected validation error, got {other:?}"),
+            Ok(_) => panic!("{query} accepted"),
+        };
+        assert_eq!(
+            refused("key=a%00b"),
+            ["key must not contain null characters"]
+        );
+        assert_eq!(
+            refused("k%00=1&x=2"),
+            ["k must not contain null characters"]
+        );
+        let other_controls = parse_query("key=a%01b&limit=2").unwrap();
+        assert_eq!(other_controls.get("key"), Some("a\u{1}b"));
     }
 
     #[test]

@@ -302,9 +302,16 @@ fn parse_subscriber_list(body: &serde_json::Map<String, Value>) -> Result<Vec<St
                 .iter()
                 .map(|v| v.as_str().map(str::to_string))
                 .collect();
-            ids.ok_or_else(|| {
+            let ids = ids.ok_or_else(|| {
                 ApiError::Validation(vec!["each value in subscribers must be a string".into()])
-            })
+            })?;
+            // Looked up in the store, where PostgreSQL text cannot hold NUL.
+            if ids.iter().any(|id| id.contains('\0')) {
+                return Err(ApiError::Validation(vec![
+                    "each value in subscribers must not contain null characters".into(),
+                ]));
+            }
+            Ok(ids)
         }
         Some(_) => Err(ApiError::Validation(vec![
             "subscribers must be an array".into()

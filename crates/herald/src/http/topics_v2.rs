@@ -330,6 +330,10 @@ fn parse_subscription_targets(body: &Map<String, Value>) -> Result<Vec<String>, 
     if errors.is_empty() && ids.is_empty() {
         errors.push("subscriberIds should not be empty".into());
     }
+    // Looked up in the store, where PostgreSQL text cannot hold NUL.
+    if errors.is_empty() && ids.iter().any(|id| id.contains('\0')) {
+        errors.push("each subscriber id must not contain null characters".into());
+    }
     if errors.is_empty() {
         Ok(ids)
     } else {
