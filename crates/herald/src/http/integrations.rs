@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
 use super::integration_input;
 use super::openapi as oa;
-use super::validate::Fields;
+use super::validate::{Fields, MAX_ID_LEN};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -98,7 +98,10 @@ fn generate_identifier(name: &str) -> String {
     let short: String = (0..9)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect();
-    let slug = slugify(name);
+    // The slug is ASCII; cut so that the identifier stays within the id limit.
+    let mut slug = slugify(name);
+    slug.truncate(MAX_ID_LEN - short.len() - 1);
+    let slug = slug.trim_end_matches('-');
     if slug.is_empty() {
         short
     } else {
@@ -382,5 +385,14 @@ mod tests {
             id.starts_with("slack-") && id.len() == "slack-".len() + 9,
             "{id}"
         );
+    }
+
+    #[test]
+    fn identifiers_from_long_names_stay_within_the_id_limit() {
+        let id = generate_identifier(&format!("{} x", "a".repeat(250)));
+        assert_eq!(id.len(), MAX_ID_LEN);
+        let id = generate_identifier(&format!("{}-b", "a".repeat(245)));
+        assert!(id.starts_with(&"a".repeat(245)), "{id}");
+        assert_eq!(id.len(), 245 + 1 + 9, "a cut at a dash drops it: {id}");
     }
 }
