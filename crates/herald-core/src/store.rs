@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use crate::subscriber::{BulkOutcome, TooManyDeviceTokens};
 use crate::topic::{
-    AddSubscribersOutcome, CursorPage, CursorQuery, NewTopic, SubscriberFilter, Topic, TopicFilter,
-    TopicPatch, TopicSubscription,
+    AddSubscribersOutcome, CursorPage, CursorQuery, NewSubscription, NewTopic, SubscriberFilter,
+    Topic, TopicFilter, TopicPatch, TopicSubscription,
 };
 use crate::{
     ApiKeyInfo, AuthContext, CredentialsUpdate, Environment, Integration, IntegrationPatch,
@@ -266,14 +266,17 @@ pub trait TopicStore: Send + Sync {
     /// Deletes the topic and all its subscriptions. `false` if not found.
     async fn delete_topic(&self, env: &ObjectId, key: &str) -> StoreResult<bool>;
 
-    /// Adds the subscribers with these external ids to the topic (idempotent: existing memberships
-    /// are kept and reported again). A missing topic is created first with `name_if_created`.
+    /// Adds these subscribers (by external id) to the topic, each id once (its first occurrence
+    /// counts). Idempotent: an existing membership is kept as it is and reported again. A new one
+    /// gets its requested identifier (or the default); if another subscription of the topic already
+    /// has that identifier, the subscriber is reported in `conflicts` and nothing is stored for it.
+    /// A missing topic is created first with `name_if_created`.
     async fn add_topic_subscribers(
         &self,
         env: &ObjectId,
         org: &ObjectId,
         key: &str,
-        subscriber_ids: &[String],
+        subscriptions: &[NewSubscription],
         name_if_created: Option<&str>,
     ) -> StoreResult<AddSubscribersOutcome>;
 
@@ -302,6 +305,14 @@ pub trait TopicStore: Send + Sync {
         env: &ObjectId,
         key: &str,
         subscriber_id: &str,
+    ) -> StoreResult<Option<TopicSubscription>>;
+
+    /// The topic's subscription with this identifier, `None` if there is none (or no such topic).
+    async fn get_topic_subscription_by_identifier(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        identifier: &str,
     ) -> StoreResult<Option<TopicSubscription>>;
 
     /// A subscriber's memberships (optionally only of topic `key`), cursor = subscription id.

@@ -48,18 +48,68 @@ pub struct SubscriberRef {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TopicSubscription {
     pub id: ObjectId,
+    /// Names the subscription within its topic (unique per topic): the caller's, or
+    /// [`default_subscription_identifier`].
+    pub identifier: String,
+    /// The caller's label for the subscription, if it gave one.
+    pub name: Option<String>,
     pub topic: Topic,
     pub subscriber: SubscriberRef,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
-/// The result of adding subscribers to a topic: the memberships of the subscribers that exist
-/// (new or already there), in request order, and the ids that match no subscriber.
+/// One subscriber to add to a topic, optionally naming the subscription. A subscriber has at most
+/// one subscription per topic: if it already has one, that one is kept as it is (its identifier
+/// and name too) and `identifier`/`name` here are not used.
 #[derive(Clone, Debug, PartialEq)]
+pub struct NewSubscription {
+    pub subscriber_id: String,
+    /// `None`: [`default_subscription_identifier`].
+    pub identifier: Option<String>,
+    pub name: Option<String>,
+}
+
+impl NewSubscription {
+    /// A subscription with the default identifier and no name (v1 calls, `subscriberIds`).
+    pub fn of(subscriber_id: impl Into<String>) -> Self {
+        NewSubscription {
+            subscriber_id: subscriber_id.into(),
+            identifier: None,
+            name: None,
+        }
+    }
+
+    /// The identifier this subscription gets in topic `key` if it is created.
+    pub fn identifier_in(&self, key: &str) -> String {
+        self.identifier
+            .clone()
+            .unwrap_or_else(|| default_subscription_identifier(key, &self.subscriber_id))
+    }
+}
+
+/// The identifier of a subscription created without one: `<topicKey>:<subscriberId>` (what Herald
+/// showed for every subscription before identifiers were stored).
+pub fn default_subscription_identifier(key: &str, subscriber_id: &str) -> String {
+    format!("{key}:{subscriber_id}")
+}
+
+/// A subscriber that could not be added because its subscription's identifier already names
+/// another subscriber's subscription in the topic (or an earlier one of the same request).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdentifierConflict {
+    pub subscriber_id: String,
+    pub identifier: String,
+}
+
+/// The result of adding subscribers to a topic: the memberships of the subscribers that exist
+/// (new or already there), in request order, the ids that match no subscriber, and the
+/// subscribers refused because their identifier is taken.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AddSubscribersOutcome {
     pub subscriptions: Vec<TopicSubscription>,
     pub not_found: Vec<String>,
+    pub conflicts: Vec<IdentifierConflict>,
 }
 
 /// A page request of a v2 list: items after (or before) the item with this `_id`, in creation
@@ -97,4 +147,20 @@ pub struct SubscriberFilter {
 pub struct TopicFilter {
     pub key: Option<String>,
     pub name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_without_an_identifier_is_named_after_its_topic_and_subscriber() {
+        assert_eq!(default_subscription_identifier("news", "ada"), "news:ada");
+        assert_eq!(NewSubscription::of("ada").identifier_in("news"), "news:ada");
+        let named = NewSubscription {
+            identifier: Some("mine".into()),
+            ..NewSubscription::of("ada")
+        };
+        assert_eq!(named.identifier_in("news"), "mine");
+    }
 }

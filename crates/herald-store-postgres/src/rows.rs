@@ -283,7 +283,8 @@ impl TopicRow {
 
 /// The columns of [`SubscriptionRow`]: the membership (`ts`), its topic (`t`) and its subscriber
 /// (`s`). Callers add `FROM topic_subscriptions ts` (or a CTE aliased `ts`) and [`SUBSCRIPTION_JOINS`].
-pub(crate) const SUBSCRIPTION_COLUMNS: &str = "ts.id, ts.created_at, ts.updated_at,
+pub(crate) const SUBSCRIPTION_COLUMNS: &str = "ts.id, ts.identifier,
+    ts.name AS subscription_name, ts.created_at, ts.updated_at,
     t.id AS topic_id, t.environment_id AS topic_environment_id,
     t.organization_id AS topic_organization_id, t.key AS topic_key, t.name AS topic_name,
     t.data AS topic_data, t.created_at AS topic_created_at, t.updated_at AS topic_updated_at,
@@ -297,6 +298,8 @@ pub(crate) const SUBSCRIPTION_JOINS: &str = "
 #[derive(FromRow)]
 pub(crate) struct SubscriptionRow {
     id: String,
+    identifier: String,
+    subscription_name: Option<String>,
     created_at: i64,
     updated_at: i64,
     #[sqlx(flatten)]
@@ -328,6 +331,8 @@ impl SubscriptionRow {
         );
         Ok(TopicSubscription {
             id: ObjectId::from_stored(self.id),
+            identifier: self.identifier,
+            name: self.subscription_name,
             topic: self.topic.into_topic()?,
             subscriber: SubscriberRef {
                 id: ObjectId::from_stored(self.subscriber_object_id),

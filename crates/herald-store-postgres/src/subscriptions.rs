@@ -4,15 +4,21 @@
 //! Adding is one transaction that is safe to race from several processes: the topic is created
 //! with `INSERT … ON CONFLICT DO NOTHING` (or found and locked against deletion), the subscribers
 //! are locked `FOR SHARE` (a concurrent soft delete waits, or has already removed them from the
-//! candidates), and the memberships are inserted with `ON CONFLICT (topic_pk, subscriber_pk) DO
-//! NOTHING`, so two racing adds of one subscriber store one membership and both report it.
+//! candidates), and the memberships are inserted with `ON CONFLICT DO NOTHING`, so two racing adds
+//! of one subscriber store one membership and both report it. That statement also skips a
+//! subscription whose identifier another membership of the topic has (`UNIQUE (topic_pk,
+//! identifier)`): a found subscriber left without a membership afterwards lost its identifier to
+//! another one and is reported as a conflict.
 //!
 //! Memberships of soft-deleted subscribers are removed by `delete_subscriber`; reads still exclude
 //! deleted subscribers, so a row left by an older version is never shown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use herald_core::topic::{AddSubscribersOutcome, CursorPage, CursorQuery, TopicSubscription};
+use herald_core::topic::{
+    AddSubscribersOutcome, CursorPage, CursorQuery, IdentifierConflict, NewSubscription,
+    TopicSubscription,
+};
 use herald_core::{ObjectId, StoreResult};
 
 use crate::error::{db, Result};
@@ -32,6 +38,15 @@ fn distinct(ids: &[String]) -> Vec<&str> {
     seen
 }
 
+/// The requested subscriptions, one per subscriber id (its first occurrence), in request order.
+fn distinct_subscribers(requested: &[NewSubscription]) -> Vec<&NewSubscription> {
+    let mut seen = HashSet::with_capacity(requested.len());
+    requested
+        .iter()
+        .filter(|r| seen.insert(r.subscriber_id.as_str()))
+        .collect()
+}
+
 fn into_subscriptions(rows: Vec<SubscriptionRow>) -> Result<Vec<TopicSubscription>> {
     rows.into_iter()
         .map(SubscriptionRow::into_subscription)
@@ -44,10 +59,11 @@ impl PgStore {
         env: &ObjectId,
         org: &ObjectId,
         key: &str,
-        subscriber_ids: &[String],
+        requested: &[NewSubscription],
         name_if_created: Option<&str>,
     ) -> Result<AddSubscribersOutcome> {
-        let requested = distinct(subscriber_ids);
+        let requested = distinct_subscribers(requested);
+        let ids: Vec<&str> = requested.iter().map(|r| r.subscriber_id.as_str()).collect();
         let mut tx = self.pool.begin().await?;
         let topic_pk = topic_for_membership(&mut tx, env, org, key, name_if_created).await?;
         // Locked in key order, so two adds never wait on each other's subscribers in a cycle.
@@ -58,33 +74,44 @@ impl PgStore {
              FOR SHARE",
         )
         .bind(env.as_str())
-        .bind(&requested)
+        .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
         let by_id: HashMap<&str, i64> = found.iter().map(|(pk, id)| (id.as_str(), *pk)).collect();
-        let mut pks = Vec::with_capacity(found.len());
+        // The found subscribers, in request order, with what their new membership would be.
+        let mut candidates = Vec::with_capacity(found.len());
         let mut not_found = Vec::new();
-        for id in &requested {
-            match by_id.get(id) {
-                Some(pk) => pks.push(*pk),
-                None => not_found.push(id.to_string()),
+        for r in &requested {
+            match by_id.get(r.subscriber_id.as_str()) {
+                Some(pk) => candidates.push((*pk, *r)),
+                None => not_found.push(r.subscriber_id.clone()),
             }
         }
+        let pks: Vec<i64> = candidates.iter().map(|(pk, _)| *pk).collect();
         let new_ids: Vec<String> = pks.iter().map(|_| ObjectId::new().to_string()).collect();
-        // ORDER BY the request position, so the serial `pk` (membership order) follows it.
+        let identifiers: Vec<String> = candidates
+            .iter()
+            .map(|(_, r)| r.identifier_in(key))
+            .collect();
+        let names: Vec<Option<&str>> = candidates.iter().map(|(_, r)| r.name.as_deref()).collect();
+        // ORDER BY the request position, so the serial `pk` (membership order) follows it, and an
+        // identifier repeated within the request goes to its first subscriber.
         sqlx::query(
             "INSERT INTO topic_subscriptions (id, environment_id, topic_pk, subscriber_pk,
-                 created_at, updated_at)
-             SELECT u.id, $1, $2, u.subscriber_pk, $3, $3
-             FROM UNNEST($4::text[], $5::bigint[]) WITH ORDINALITY AS u(id, subscriber_pk, n)
+                 identifier, name, created_at, updated_at)
+             SELECT u.id, $1, $2, u.subscriber_pk, u.identifier, u.name, $3, $3
+             FROM UNNEST($4::text[], $5::bigint[], $6::text[], $7::text[])
+                 WITH ORDINALITY AS u(id, subscriber_pk, identifier, name, n)
              ORDER BY u.n
-             ON CONFLICT (topic_pk, subscriber_pk) DO NOTHING",
+             ON CONFLICT DO NOTHING",
         )
         .bind(env.as_str())
         .bind(topic_pk)
         .bind(now())
         .bind(&new_ids)
         .bind(&pks)
+        .bind(&identifiers)
+        .bind(&names)
         .execute(&mut *tx)
         .await?;
         // New and existing memberships alike, in request order.
@@ -99,9 +126,24 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        let subscriptions = into_subscriptions(rows)?;
+        let members: HashSet<&str> = subscriptions
+            .iter()
+            .map(|s| s.subscriber.subscriber_id.as_str())
+            .collect();
+        let conflicts = candidates
+            .iter()
+            .zip(identifiers)
+            .filter(|((_, r), _)| !members.contains(r.subscriber_id.as_str()))
+            .map(|((_, r), identifier)| IdentifierConflict {
+                subscriber_id: r.subscriber_id.clone(),
+                identifier,
+            })
+            .collect();
         Ok(AddSubscribersOutcome {
-            subscriptions: into_subscriptions(rows)?,
+            subscriptions,
             not_found,
+            conflicts,
         })
     }
 
@@ -219,6 +261,26 @@ impl PgStore {
         Ok(row.map(SubscriptionRow::into_subscription).transpose()?)
     }
 
+    pub(crate) async fn get_topic_subscription_by_identifier_impl(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        identifier: &str,
+    ) -> StoreResult<Option<TopicSubscription>> {
+        let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM topic_subscriptions ts {SUBSCRIPTION_JOINS}
+             WHERE ts.environment_id = $1 AND t.key = $2 AND ts.identifier = $3
+               AND NOT s.deleted"
+        ))
+        .bind(env.as_str())
+        .bind(key)
+        .bind(identifier)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.map(SubscriptionRow::into_subscription).transpose()?)
+    }
+
     pub(crate) async fn topic_subscriber_ids_impl(
         &self,
         env: &ObjectId,
@@ -245,5 +307,22 @@ mod tests {
     fn repeated_ids_are_kept_once_in_first_seen_order() {
         let ids: Vec<String> = ["b", "a", "b", "c", "a"].map(String::from).into();
         assert_eq!(distinct(&ids), ["b", "a", "c"]);
+    }
+
+    #[test]
+    fn a_repeated_subscriber_keeps_its_first_requested_subscription() {
+        let named = |id: &str, identifier: &str| NewSubscription {
+            identifier: Some(identifier.into()),
+            ..NewSubscription::of(id)
+        };
+        let requested = [
+            named("b", "first"),
+            NewSubscription::of("a"),
+            named("b", "second"),
+        ];
+        assert_eq!(
+            distinct_subscribers(&requested),
+            [&requested[0], &requested[1]]
+        );
     }
 }

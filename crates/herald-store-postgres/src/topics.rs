@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use herald_core::topic::{
-    AddSubscribersOutcome, CursorPage, CursorQuery, NewTopic, Topic, TopicFilter, TopicPatch,
-    TopicSubscription,
+    AddSubscribersOutcome, CursorPage, CursorQuery, NewSubscription, NewTopic, Topic, TopicFilter,
+    TopicPatch, TopicSubscription,
 };
 use herald_core::{ObjectId, StoreError, StoreResult, TopicStore};
 use sqlx::postgres::PgConnection;
@@ -339,10 +339,10 @@ impl TopicStore for PgStore {
         env: &ObjectId,
         org: &ObjectId,
         key: &str,
-        subscriber_ids: &[String],
+        requested: &[NewSubscription],
         name_if_created: Option<&str>,
     ) -> StoreResult<AddSubscribersOutcome> {
-        retrying(|| self.add_topic_subscribers_once(env, org, key, subscriber_ids, name_if_created))
+        retrying(|| self.add_topic_subscribers_once(env, org, key, requested, name_if_created))
             .await
     }
 
@@ -374,6 +374,16 @@ impl TopicStore for PgStore {
         subscriber_id: &str,
     ) -> StoreResult<Option<TopicSubscription>> {
         self.get_topic_subscription_impl(env, key, subscriber_id)
+            .await
+    }
+
+    async fn get_topic_subscription_by_identifier(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        identifier: &str,
+    ) -> StoreResult<Option<TopicSubscription>> {
+        self.get_topic_subscription_by_identifier_impl(env, key, identifier)
             .await
     }
 

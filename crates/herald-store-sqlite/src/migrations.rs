@@ -12,6 +12,10 @@ use crate::error::SqliteOpenError;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_topics.sql")),
+    (
+        3,
+        include_str!("../migrations/0003_subscription_identifier.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database's version.
@@ -70,7 +74,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(versions, [1, 2]);
+        assert_eq!(versions, [1, 2, 3]);
     }
 
     #[test]
@@ -104,6 +108,58 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_database_keeps_its_subscriptions_under_their_derived_identifiers() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             {}
+             {}
+             INSERT INTO schema_migrations VALUES (1, 0), (2, 0);
+             INSERT INTO subscribers (id, environment_id, organization_id, subscriber_id,
+                 created_at, updated_at)
+             VALUES ('s1', 'e', 'o', 'ada', 0, 0), ('s2', 'e', 'o', 'bob', 0, 0);
+             INSERT INTO topics (id, environment_id, organization_id, key, created_at, updated_at)
+             VALUES ('t1', 'e', 'o', 'news', 0, 0), ('t2', 'e', 'o', 'sports', 0, 0);
+             INSERT INTO topic_subscriptions
+                 (id, environment_id, topic_pk, subscriber_pk, created_at, updated_at)
+             SELECT t.id || s.id, 'e', t.pk, s.pk, 0, 0
+             FROM topics t, subscribers s ORDER BY t.pk, s.pk;",
+            MIGRATIONS[0].1, MIGRATIONS[1].1
+        ))
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let rows: Vec<(String, String, Option<String>)> = conn
+            .prepare("SELECT id, identifier, name FROM topic_subscriptions ORDER BY pk")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected = [
+            ("t1s1", "news:ada"),
+            ("t1s2", "news:bob"),
+            ("t2s1", "sports:ada"),
+            ("t2s2", "sports:bob"),
+        ]
+        .map(|(id, identifier)| (id.to_string(), identifier.to_string(), None));
+        assert_eq!(rows, expected);
+        let other_topic = conn.execute(
+            "UPDATE topic_subscriptions SET identifier = 'news:bob' WHERE id = 't2s1'",
+            [],
+        );
+        assert!(other_topic.is_ok(), "identifiers are unique per topic only");
+        let dup = conn.execute(
+            "UPDATE topic_subscriptions SET identifier = 'news:bob' WHERE id = 't1s1'",
+            [],
+        );
+        assert!(
+            dup.is_err(),
+            "an identifier names one subscription of its topic"
+        );
+    }
+
+    #[test]
     fn a_database_from_a_newer_herald_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         apply(&mut conn).unwrap();
@@ -117,7 +173,7 @@ mod tests {
             err,
             SqliteOpenError::SchemaTooNew {
                 found: 99,
-                known: 2
+                known: 3
             }
         ));
     }

@@ -35,7 +35,8 @@ pub(crate) const TOPIC_COLUMNS: &str =
 /// `s` for its subscriber), read by [`subscription`].
 pub(crate) const SUBSCRIPTION_COLUMNS: &str = "ts.pk, ts.id, ts.created_at, ts.updated_at, \
      t.id, t.environment_id, t.organization_id, t.key, t.name, t.data, t.created_at, t.updated_at, \
-     s.id, s.subscriber_id, s.first_name, s.last_name, s.email, s.avatar, s.null_mask";
+     s.id, s.subscriber_id, s.first_name, s.last_name, s.email, s.avatar, s.null_mask, \
+     ts.identifier, ts.name";
 
 fn bad(idx: usize, what: &'static str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -163,6 +164,8 @@ pub(crate) fn subscription(row: &Row) -> rusqlite::Result<(i64, TopicSubscriptio
         row.get(0)?,
         TopicSubscription {
             id: id(row, 1)?,
+            identifier: row.get(19)?,
+            name: row.get(20)?,
             created_at: ts(row, 2)?,
             updated_at: ts(row, 3)?,
             topic: topic_at(row, 4)?,

@@ -3,14 +3,16 @@
 //!
 //! A membership row points at the subscriber's `pk`. Soft-deleting a subscriber removes its rows
 //! (`drop_memberships`), and every read also requires `s.deleted = 0`, so a deleted subscriber is
-//! never listed even if a row were left behind. Adding is `INSERT OR IGNORE` on
-//! `UNIQUE (topic_pk, subscriber_pk)`: re-adding a member keeps its row (id, `createdAt`) and
-//! reports it again.
+//! never listed even if a row were left behind. Adding runs on the writer thread, so "is it a
+//! member already, is the identifier free, insert" cannot race: re-adding a member keeps its row
+//! (id, identifier, `createdAt`) and reports it again, and an identifier that another membership of
+//! the topic has is reported as a conflict (`UNIQUE (topic_pk, identifier)` backs this up).
 
 use std::collections::HashSet;
 
 use herald_core::topic::{
-    AddSubscribersOutcome, CursorPage, CursorQuery, NewTopic, TopicSubscription,
+    AddSubscribersOutcome, CursorPage, CursorQuery, IdentifierConflict, NewSubscription, NewTopic,
+    TopicSubscription,
 };
 use herald_core::{ObjectId, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
@@ -53,7 +55,7 @@ pub(crate) fn add(
     env: &ObjectId,
     org: &ObjectId,
     key: &str,
-    subscriber_ids: &[String],
+    requested: &[NewSubscription],
     name_if_created: Option<String>,
 ) -> DbResult<AddSubscribersOutcome> {
     let topic_pk = match find_topic(conn, env, key)? {
@@ -68,27 +70,46 @@ pub(crate) fn add(
         }
     };
     let now = Timestamp::now().millis();
-    let mut outcome = AddSubscribersOutcome {
-        subscriptions: Vec::new(),
-        not_found: Vec::new(),
-    };
-    for id in distinct(subscriber_ids) {
+    let mut outcome = AddSubscribersOutcome::default();
+    let mut seen = HashSet::new();
+    for new in requested {
+        let id = &new.subscriber_id;
+        if !seen.insert(id.as_str()) {
+            continue;
+        }
         let Some((subscriber_pk, _)) = find_live_subscriber(conn, env, id)? else {
             outcome.not_found.push(id.clone());
             continue;
         };
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO topic_subscriptions
-                 (id, environment_id, topic_pk, subscriber_pk, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        )?
-        .execute((
-            ObjectId::new().as_str(),
-            env.as_str(),
-            topic_pk,
-            subscriber_pk,
-            now,
-        ))?;
+        if let Some((_, existing)) = find_membership(conn, env, topic_pk, id)? {
+            outcome.subscriptions.push(existing);
+            continue;
+        }
+        let identifier = new.identifier_in(key);
+        // Not a member, so the only unique key this can hit is the identifier.
+        let inserted = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO topic_subscriptions
+                     (id, environment_id, topic_pk, subscriber_pk, identifier, name, created_at,
+                      updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?
+            .execute((
+                ObjectId::new().as_str(),
+                env.as_str(),
+                topic_pk,
+                subscriber_pk,
+                &identifier,
+                new.name.as_deref(),
+                now,
+            ))?;
+        if inserted == 0 {
+            outcome.conflicts.push(IdentifierConflict {
+                subscriber_id: id.clone(),
+                identifier,
+            });
+            continue;
+        }
         let stored = find_membership(conn, env, topic_pk, id)?
             .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         outcome.subscriptions.push(stored.1);
@@ -177,6 +198,22 @@ pub(crate) fn get(
         return Ok(None);
     };
     Ok(find_membership(conn, env, topic_pk, subscriber_id)?.map(|(_, m)| m))
+}
+
+pub(crate) fn get_by_identifier(
+    conn: &Connection,
+    env: &ObjectId,
+    key: &str,
+    identifier: &str,
+) -> DbResult<Option<TopicSubscription>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} {FROM}
+         WHERE t.environment_id = ?1 AND t.key = ?2 AND ts.identifier = ?3 AND s.deleted = 0"
+    ))?;
+    Ok(stmt
+        .query_row((env.as_str(), key, identifier), subscription)
+        .optional()?
+        .map(|(_, m)| m))
 }
 
 pub(crate) fn member_ids(conn: &Connection, env: &ObjectId, key: &str) -> DbResult<Vec<String>> {

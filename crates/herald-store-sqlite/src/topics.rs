@@ -6,8 +6,8 @@
 
 use async_trait::async_trait;
 use herald_core::topic::{
-    AddSubscribersOutcome, CursorPage, CursorQuery, NewTopic, Topic, TopicFilter, TopicPatch,
-    TopicSubscription,
+    AddSubscribersOutcome, CursorPage, CursorQuery, NewSubscription, NewTopic, Topic, TopicFilter,
+    TopicPatch, TopicSubscription,
 };
 use herald_core::{ObjectId, StoreError, StoreResult, Timestamp, TopicStore};
 use rusqlite::{Connection, OptionalExtension};
@@ -281,18 +281,18 @@ impl TopicStore for SqliteStore {
         env: &ObjectId,
         org: &ObjectId,
         key: &str,
-        subscriber_ids: &[String],
+        requested: &[NewSubscription],
         name_if_created: Option<&str>,
     ) -> StoreResult<AddSubscribersOutcome> {
-        let (env, org, key, ids) = (
+        let (env, org, key, requested) = (
             env.clone(),
             org.clone(),
             key.to_string(),
-            subscriber_ids.to_vec(),
+            requested.to_vec(),
         );
         let name = name_if_created.map(str::to_string);
         self.writer
-            .write(move |conn| subscriptions::add(conn, &env, &org, &key, &ids, name))
+            .write(move |conn| subscriptions::add(conn, &env, &org, &key, &requested, name))
             .await
     }
 
@@ -333,6 +333,18 @@ impl TopicStore for SqliteStore {
         let (env, key, sid) = (env.clone(), key.to_string(), subscriber_id.to_string());
         self.readers
             .read(move |conn| subscriptions::get(conn, &env, &key, &sid))
+            .await
+    }
+
+    async fn get_topic_subscription_by_identifier(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        identifier: &str,
+    ) -> StoreResult<Option<TopicSubscription>> {
+        let (env, key, identifier) = (env.clone(), key.to_string(), identifier.to_string());
+        self.readers
+            .read(move |conn| subscriptions::get_by_identifier(conn, &env, &key, &identifier))
             .await
     }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::topic::{NewTopic, Topic, TopicSubscription};
+use crate::topic::{NewSubscription, NewTopic, Topic, TopicSubscription};
 use crate::{
     ChannelCredentials, CredentialsMode, CredentialsUpdate, Environment, Field, Integration,
     KeyHash, NewIntegration, NewSubscriber, ObjectId, Profile, ProviderId, Store, Subscriber,
@@ -199,6 +199,14 @@ pub(crate) async fn create_topic(store: &dyn Store, env: &Environment, key: &str
         .unwrap()
 }
 
+/// Subscriptions of these subscribers with default identifiers and no names.
+pub(crate) fn by_id(subscriber_ids: &[&str]) -> Vec<NewSubscription> {
+    subscriber_ids
+        .iter()
+        .map(|id| NewSubscription::of(*id))
+        .collect()
+}
+
 /// Adds existing subscribers to a topic (creating it if missing) and returns the memberships.
 pub(crate) async fn subscribe(
     store: &dyn Store,
@@ -211,12 +219,13 @@ pub(crate) async fn subscribe(
             &env.id,
             &env.organization_id,
             key,
-            &strings(subscriber_ids),
+            &by_id(subscriber_ids),
             None,
         )
         .await
         .unwrap();
     assert!(outcome.not_found.is_empty(), "{:?}", outcome.not_found);
+    assert!(outcome.conflicts.is_empty(), "{:?}", outcome.conflicts);
     outcome.subscriptions
 }
 

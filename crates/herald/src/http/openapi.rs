@@ -424,8 +424,10 @@ pub struct SubscriptionSubscriberDto {
 pub struct TopicSubscriptionDto {
     #[serde(rename = "_id")]
     pub id: String,
-    /// `<topicKey>:<subscriberId>`
+    /// The caller's, or by default `<topicKey>:<subscriberId>`; unique within the topic.
     pub identifier: String,
+    #[schema(nullable = false)]
+    pub name: Option<String>,
     pub topic: SubscriptionTopicDto,
     pub subscriber: SubscriptionSubscriberDto,
     #[serde(rename = "createdAt")]
@@ -472,7 +474,7 @@ pub struct CreateSubscriptionsResponseDto {
 #[serde(rename_all = "camelCase")]
 pub struct TopicSubscriptionsRequestDto {
     pub subscriber_ids: Option<Vec<String>>,
-    /// Subscriber ids, or `{subscriberId}` objects.
+    /// Subscriber ids, or `{subscriberId, identifier?, name?}` objects.
     pub subscriptions: Option<Vec<Value>>,
 }
 
@@ -480,6 +482,8 @@ pub struct TopicSubscriptionsRequestDto {
 pub struct SubscriptionRefDto {
     pub id: String,
     pub identifier: String,
+    #[schema(nullable = false)]
+    pub name: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -547,6 +551,10 @@ pub struct TopicSubscribersRequestDto {
 #[serde(rename_all = "camelCase")]
 pub struct NotFoundIdsDto {
     pub not_found: Vec<String>,
+    /// Subscribers whose default subscription identifier (`<topicKey>:<subscriberId>`) another
+    /// subscription of the topic already has (a Herald addition).
+    #[schema(nullable = false)]
+    pub identifier_conflict: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use herald_core::subscriber::Field;
-use herald_core::topic::{NewTopic, Topic, TopicFilter, TopicPatch, TopicSubscription};
+use herald_core::topic::{
+    NewSubscription, NewTopic, Topic, TopicFilter, TopicPatch, TopicSubscription,
+};
 use herald_core::{ObjectId, Timestamp};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -62,11 +64,6 @@ impl<'a> From<&'a Topic> for TopicResponse<'a> {
     }
 }
 
-/// A subscription's public identifier: `<topicKey>:<subscriberId>`.
-pub fn subscription_identifier(s: &TopicSubscription) -> String {
-    format!("{}:{}", s.topic.key, s.subscriber.subscriber_id)
-}
-
 /// One item of the subscription lists and of the create/delete responses.
 pub fn subscription_json(s: &TopicSubscription) -> Value {
     fn nullable(f: &Field<String>) -> Value {
@@ -81,9 +78,9 @@ pub fn subscription_json(s: &TopicSubscription) -> Value {
     if let Some(data) = &s.topic.data {
         topic.insert("data".into(), data.clone());
     }
-    json!({
+    let mut item = json!({
         "_id": s.id,
-        "identifier": subscription_identifier(s),
+        "identifier": s.identifier,
         "topic": topic,
         "subscriber": {
             "_id": s.subscriber.id,
@@ -95,7 +92,11 @@ pub fn subscription_json(s: &TopicSubscription) -> Value {
         },
         "createdAt": s.created_at,
         "updatedAt": s.updated_at,
-    })
+    });
+    if let Some(name) = &s.name {
+        item["name"] = json!(name);
+    }
+    item
 }
 
 fn topic_not_found(key: &str) -> ApiError {
@@ -293,56 +294,73 @@ async fn delete_topic(
     Ok(Envelope(StatusCode::OK, json!({"acknowledged": true})).into_response())
 }
 
-/// Subscriber ids from `{subscriberIds: [...]}` and/or `{subscriptions: [id | {subscriberId}]}`.
-fn parse_subscription_targets(body: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
-    let mut ids = Vec::new();
-    let mut errors = Vec::new();
+/// The subscriptions of `{subscriberIds: [...]}` and/or `{subscriptions: [id | {subscriberId,
+/// identifier?, name?}]}`, in that order. An `identifier` is checked like any id (trimmed, at most
+/// 256 characters, no control characters); without one the store derives the default.
+fn parse_new_subscriptions(body: &Map<String, Value>) -> Result<Vec<NewSubscription>, ApiError> {
+    let mut subscriptions = Vec::new();
+    let mut f = Fields::new(body);
     match body.get("subscriberIds") {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for item in items {
                 match item.as_str() {
-                    Some(s) => ids.push(s.to_string()),
-                    None => errors.push("each value in subscriberIds must be a string".to_string()),
+                    Some(s) => subscriptions.push(NewSubscription::of(s)),
+                    None => f.error("each value in subscriberIds must be a string".to_string()),
                 }
             }
         }
-        Some(_) => errors.push("subscriberIds must be an array".into()),
+        Some(_) => f.error("subscriberIds must be an array".into()),
     }
     match body.get("subscriptions") {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 match item {
-                    Value::String(s) => ids.push(s.clone()),
-                    Value::Object(o) => match o.get("subscriberId").and_then(Value::as_str) {
-                        Some(s) => ids.push(s.to_string()),
-                        None => {
-                            errors.push(format!("subscriptions.{i}.subscriberId must be a string"))
+                    Value::String(s) => subscriptions.push(NewSubscription::of(s.as_str())),
+                    Value::Object(o) => {
+                        let mut item = Fields::nested(o, format!("subscriptions.{i}."));
+                        let subscriber_id = o.get("subscriberId").and_then(Value::as_str);
+                        if subscriber_id.is_none() {
+                            item.error(format!("subscriptions.{i}.subscriberId must be a string"));
                         }
-                    },
-                    _ => errors.push(format!("subscriptions.{i} must be a string or an object")),
+                        let identifier = item.optional_id("identifier");
+                        let name = item.optional_string("name").value().cloned();
+                        if let (Some(id), false) = (subscriber_id, item.has_errors()) {
+                            subscriptions.push(NewSubscription {
+                                subscriber_id: id.to_string(),
+                                identifier,
+                                name,
+                            });
+                        }
+                        f.absorb(item);
+                    }
+                    _ => f.error(format!("subscriptions.{i} must be a string or an object")),
                 }
             }
         }
-        Some(_) => errors.push("subscriptions must be an array".into()),
+        Some(_) => f.error("subscriptions must be an array".into()),
     }
-    if errors.is_empty() && ids.is_empty() {
-        errors.push("subscriberIds should not be empty".into());
+    if !f.has_errors() && subscriptions.is_empty() {
+        f.error("subscriberIds should not be empty".into());
     }
     // Looked up in the store, where PostgreSQL text cannot hold NUL.
-    if errors.is_empty() && ids.iter().any(|id| id.contains('\0')) {
-        errors.push("each subscriber id must not contain null characters".into());
+    if !f.has_errors() && subscriptions.iter().any(|s| s.subscriber_id.contains('\0')) {
+        f.error("each subscriber id must not contain null characters".into());
     }
-    if errors.is_empty() {
-        Ok(ids)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    f.finish(|| subscriptions)
+}
+
+/// The subscriber ids of the same body (removal goes by subscriber).
+fn parse_subscription_targets(body: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
+    let subscriptions = parse_new_subscriptions(body)?;
+    Ok(subscriptions.into_iter().map(|s| s.subscriber_id).collect())
 }
 
 /// `POST /v2/topics/{key}/subscriptions`: 201 `{data, meta, errors?}`; the topic is created if
-/// missing; unknown subscribers are reported in `errors`.
+/// missing. Unknown subscribers (`SUBSCRIBER_NOT_FOUND`) and subscriptions whose identifier another
+/// subscription of the topic has (`SUBSCRIPTION_IDENTIFIER_CONFLICT`) are reported in `errors`. A
+/// subscriber already in the topic keeps its subscription, identifier and name included.
 #[utoipa::path(
     post,
     path = "/v2/topics/{topicKey}/subscriptions",
@@ -366,36 +384,50 @@ async fn create_subscriptions(
 ) -> Result<Response, ApiError> {
     let ctx = &auth.0;
     let key = &p.0[0];
-    let ids = parse_subscription_targets(&body.0)?;
+    let requested = parse_new_subscriptions(&body.0)?;
     let outcome = state
         .store
-        .add_topic_subscribers(&ctx.environment_id, &ctx.organization_id, key, &ids, None)
+        .add_topic_subscribers(
+            &ctx.environment_id,
+            &ctx.organization_id,
+            key,
+            &requested,
+            None,
+        )
         .await?;
     let data: Vec<Value> = outcome
         .subscriptions
         .iter()
         .map(subscription_json)
         .collect();
+    let not_found = outcome.not_found.iter().map(|id| {
+        json!({
+            "subscriberId": id,
+            "code": "SUBSCRIBER_NOT_FOUND",
+            "message": format!("Subscriber with ID '{id}' could not be found."),
+        })
+    });
+    let conflicts = outcome.conflicts.iter().map(|c| {
+        json!({
+            "subscriberId": c.subscriber_id,
+            "code": "SUBSCRIPTION_IDENTIFIER_CONFLICT",
+            "message": format!(
+                "Subscription identifier '{}' is already used by another subscription of topic {key}.",
+                c.identifier
+            ),
+        })
+    });
+    let errors: Vec<Value> = not_found.chain(conflicts).collect();
     let mut body = json!({
         "data": data,
         "meta": {
-            "totalCount": outcome.subscriptions.len() + outcome.not_found.len(),
-            "successful": outcome.subscriptions.len(),
-            "failed": outcome.not_found.len(),
+            "totalCount": data.len() + errors.len(),
+            "successful": data.len(),
+            "failed": errors.len(),
         },
     });
-    if !outcome.not_found.is_empty() {
-        body["errors"] = outcome
-            .not_found
-            .iter()
-            .map(|id| {
-                json!({
-                    "subscriberId": id,
-                    "code": "SUBSCRIBER_NOT_FOUND",
-                    "message": format!("Subscriber with ID '{id}' could not be found."),
-                })
-            })
-            .collect();
+    if !errors.is_empty() {
+        body["errors"] = Value::Array(errors);
     }
     Ok(Plain(StatusCode::CREATED, body).into_response())
 }
@@ -508,8 +540,8 @@ async fn list_subscriptions(
     Ok(Plain(StatusCode::OK, list).into_response())
 }
 
-/// `GET /v2/topics/{key}/subscriptions/{identifier}`: by `<topicKey>:<subscriberId>` or by the
-/// bare subscriber id.
+/// `GET /v2/topics/{key}/subscriptions/{identifier}`: by the subscription's identifier, or else by
+/// the bare subscriber id (as Herald answered before identifiers were stored).
 #[utoipa::path(
     get,
     path = "/v2/topics/{topicKey}/subscriptions/{identifier}",
@@ -517,7 +549,7 @@ async fn list_subscriptions(
     operation_id = "get_subscription_v2",
     params(
         ("topicKey" = String, Path, description = "The topic key"),
-        ("identifier" = String, Path, description = "`<topicKey>:<subscriberId>` or the subscriber id"),
+        ("identifier" = String, Path, description = "The subscription's identifier (by default `<topicKey>:<subscriberId>`), or the subscriber id"),
     ),
     responses(
         (status = 200, description = "The subscription", body = oa::SubscriptionRefEnvelope),
@@ -530,21 +562,98 @@ async fn get_subscription(
     State(state): State<AppState>,
     p: PathParams,
 ) -> Result<Response, ApiError> {
+    let env = &auth.0.environment_id;
     let (key, identifier) = (&p.0[0], &p.0[1]);
-    let subscriber_id = identifier
-        .strip_prefix(&format!("{key}:"))
-        .unwrap_or(identifier);
-    match state
+    let found = match state
         .store
-        .get_topic_subscription(&auth.0.environment_id, key, subscriber_id)
+        .get_topic_subscription_by_identifier(env, key, identifier)
         .await?
     {
+        Some(s) => Some(s),
+        None => {
+            state
+                .store
+                .get_topic_subscription(env, key, identifier)
+                .await?
+        }
+    };
+    match found {
         Some(s) => {
-            let body = json!({"id": s.id, "identifier": subscription_identifier(&s)});
+            let mut body = json!({"id": s.id, "identifier": s.identifier});
+            if let Some(name) = &s.name {
+                body["name"] = json!(name);
+            }
             Ok(Envelope(StatusCode::OK, body).into_response())
         }
         None => Err(ApiError::NotFound(format!(
             "Subscription {identifier} not found for topic {key}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: Value) -> Result<Vec<NewSubscription>, Vec<String>> {
+        parse_new_subscriptions(body.as_object().unwrap()).map_err(|e| match e {
+            ApiError::Validation(messages) => messages,
+            other => panic!("not a validation error: {other:?}"),
+        })
+    }
+
+    #[test]
+    fn subscription_objects_carry_their_identifier_and_name() {
+        let parsed = parse(json!({
+            "subscriberIds": ["a"],
+            "subscriptions": [
+                "b",
+                {"subscriberId": "c", "identifier": "  mine  ", "name": "Mine"},
+                {"subscriberId": "d", "identifier": null},
+            ],
+        }))
+        .unwrap();
+        assert_eq!(
+            parsed,
+            [
+                NewSubscription::of("a"),
+                NewSubscription::of("b"),
+                NewSubscription {
+                    subscriber_id: "c".into(),
+                    identifier: Some("mine".into()),
+                    name: Some("Mine".into()),
+                },
+                NewSubscription::of("d"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_identifier_is_checked_like_an_id() {
+        let long = "i".repeat(257);
+        let messages = parse(json!({"subscriptions": [
+            {"subscriberId": "a", "identifier": " "},
+            {"subscriberId": "b", "identifier": long},
+            {"subscriberId": "c", "identifier": "a\tb"},
+            {"subscriberId": "d", "identifier": 5, "name": false},
+            {"identifier": "x"},
+        ]}))
+        .unwrap_err();
+        assert_eq!(
+            messages,
+            [
+                "subscriptions.0.identifier should not be empty",
+                "subscriptions.1.identifier must be shorter than or equal to 256 characters",
+                "subscriptions.2.identifier must not contain control characters",
+                "subscriptions.3.identifier must be a string",
+                "subscriptions.3.name must be a string",
+                "subscriptions.4.subscriberId must be a string",
+            ]
+        );
+        let at_limit = parse(json!({"subscriptions": [
+            {"subscriberId": "a", "identifier": "i".repeat(256)},
+        ]}))
+        .unwrap();
+        assert_eq!(at_limit[0].identifier.as_deref().map(str::len), Some(256));
     }
 }
