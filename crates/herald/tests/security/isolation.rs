@@ -1,8 +1,9 @@
 //! Tenant isolation: a key of one environment can neither read, list, change nor delete another
-//! environment's subscribers, credentials or integrations. Every route of [`ROUTES`] is tried with
-//! the intruder's key against the owner's data; each answers as if that data did not exist (the
-//! message Novu gives for a missing resource), and the owner's snapshot is unchanged afterwards.
-//! A revoked key is refused on every route.
+//! environment's subscribers, credentials, integrations, topics or topic memberships. Every route
+//! of [`ROUTES`] is tried with the intruder's key against the owner's data; each answers as if
+//! that data did not exist (the message Herald gives for a missing resource), lists hold only the
+//! intruder's items, creating an id or key the owner uses makes the intruder's own, and the
+//! owner's snapshot is unchanged afterwards. A revoked key is refused on every route.
 
 use std::time::Duration;
 
@@ -12,12 +13,13 @@ use herald_core::KeyHash;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::routes::{fill, sample_body, ROUTES};
+use crate::routes::{sample_body, Target, ROUTES};
 use crate::support::{snapshot, Api, App, Backend};
 
 both_backends!(
     a_production_key_cannot_reach_development_data,
     a_development_key_cannot_reach_production_data,
+    the_same_ids_and_keys_in_two_environments_stay_apart,
     a_revoked_key_is_401_on_every_route,
 );
 
@@ -26,8 +28,12 @@ struct Owned {
     env: String,
     fcm_id: String,
     slack_id: String,
-    /// `subscriberId` → `_id` of alice (with fcm and slack credentials), carol, dave and erin.
+    /// `subscriberId` → `_id` of alice (with fcm and slack credentials), bob, carol, dave and erin.
     subscribers: Vec<(String, String)>,
+    /// `key` → `_id` of `news` (v1; alice and bob) and `alerts` (v2, with data; alice and dave).
+    topics: Vec<(String, String)>,
+    /// `_id` of every subscription of the owner's topics.
+    subscriptions: Vec<String>,
 }
 
 impl Owned {
@@ -39,6 +45,19 @@ impl Owned {
             .expect("an owned subscriber")
             .1
     }
+
+    fn topic_ids(&self) -> Vec<&str> {
+        self.topics.iter().map(|(_, id)| id.as_str()).collect()
+    }
+
+    fn topic_id(&self, key: &str) -> &str {
+        &self
+            .topics
+            .iter()
+            .find(|(k, _)| k == key)
+            .expect("an owned topic")
+            .1
+    }
 }
 
 async fn created(api: &Api, path: &str, body: Value) -> Value {
@@ -47,7 +66,8 @@ async fn created(api: &Api, path: &str, body: Value) -> Value {
 }
 
 /// Integrations `fcm-main` and `slack-main`, subscribers alice (a device token and a webhook URL),
-/// carol, dave and erin.
+/// bob, carol, dave and erin, topic `news` (v1: alice, bob) and topic `alerts` (v2, with data:
+/// alice, dave). The intruder's attempts create its own carol, dave and erin, never alice or bob.
 async fn seed_owner(api: &Api) -> Owned {
     let fcm = created(
         api,
@@ -62,7 +82,7 @@ async fn seed_owner(api: &Api) -> Owned {
     )
     .await;
     let mut subscribers = Vec::new();
-    for id in ["alice", "carol", "dave", "erin"] {
+    for id in ["alice", "bob", "carol", "dave", "erin"] {
         let s = created(
             api,
             "/v1/subscribers",
@@ -86,16 +106,60 @@ async fn seed_owner(api: &Api) -> Owned {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
+
+    let news = created(api, "/v1/topics", json!({"key": "news", "name": "News"})).await;
+    let res = api
+        .post(
+            "/v1/topics/news/subscribers",
+            json!({"subscribers": ["alice", "bob"]}),
+        )
+        .await;
+    assert_eq!(
+        res.data(200),
+        &json!({"succeeded": ["alice", "bob"]}),
+        "{}",
+        res.text
+    );
+    let alerts = created(
+        api,
+        "/v2/topics",
+        json!({"key": "alerts", "name": "Alerts", "data": {"tier": "gold"}}),
+    )
+    .await;
+    let res = api
+        .post(
+            "/v2/topics/alerts/subscriptions",
+            json!({"subscriberIds": ["alice", "dave"]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let mut subscriptions = Vec::new();
+    for key in ["news", "alerts"] {
+        let res = api
+            .get(&format!("/v2/topics/{key}/subscriptions?limit=100"))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        for s in res.body["data"].as_array().expect("data") {
+            subscriptions.push(s["_id"].as_str().expect("_id").to_string());
+        }
+    }
+    assert_eq!(subscriptions.len(), 4);
     Owned {
         env: fcm["_environmentId"].as_str().expect("env").to_string(),
         fcm_id: fcm["_id"].as_str().expect("_id").to_string(),
         slack_id: slack["_id"].as_str().expect("_id").to_string(),
         subscribers,
+        topics: vec![
+            ("news".into(), news["_id"].as_str().expect("_id").into()),
+            ("alerts".into(), alerts["_id"].as_str().expect("_id").into()),
+        ],
+        subscriptions,
     }
 }
 
-/// The intruder's own data (an active fcm integration, one subscriber), so that its writes reach
-/// the store rather than stopping at "no integration", and its environment id.
+/// The intruder's own data (an active fcm integration, subscriber mallory, topic `gossip` with
+/// mallory), so that its writes reach the store rather than stopping at "no integration" and its
+/// lists are not empty, and its environment id.
 async fn seed_intruder(api: &Api) -> String {
     let fcm = created(
         api,
@@ -103,7 +167,19 @@ async fn seed_intruder(api: &Api) -> String {
         json!({"providerId": "fcm", "channel": "push", "identifier": "fcm-intruder", "active": true}),
     )
     .await;
-    created(api, "/v1/subscribers", json!({"subscriberId": "mallory"})).await;
+    created(
+        api,
+        "/v1/subscribers",
+        json!({"subscriberId": "mallory", "firstName": "Mallory", "email": "mallory@example.com"}),
+    )
+    .await;
+    let res = api
+        .post(
+            "/v2/topics/gossip/subscriptions",
+            json!({"subscriberIds": ["mallory"]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
     fcm["_environmentId"].as_str().expect("env").to_string()
 }
 
@@ -112,6 +188,7 @@ async fn assert_isolated(owner: &Api, intruder: &Api) {
     let owned = seed_owner(owner).await;
     let intruder_env = seed_intruder(intruder).await;
     let before = snapshot(owner).await;
+    let intruder_before = snapshot(intruder).await;
     for (method, template) in ROUTES {
         attempt(intruder, method, template, &owned, &intruder_env).await;
     }
@@ -120,16 +197,34 @@ async fn assert_isolated(owner: &Api, intruder: &Api) {
         before,
         "the owner's data changed through another environment's key"
     );
+    // The attempts that create topics in the intruder's environment remove them again, so its
+    // topics are as seeded (the subscribers and integrations it created remain).
+    assert_eq!(
+        snapshot(intruder).await["topics"],
+        intruder_before["topics"]
+    );
 }
 
 /// Everything a list answer holds belongs to the intruder's environment.
 fn assert_only_own(items: &Value, intruder_env: &str, foreign_ids: &[&str]) {
     for item in items.as_array().expect("a list") {
         assert_eq!(item["_environmentId"], json!(intruder_env), "{item}");
-        assert!(
-            !foreign_ids.contains(&item["_id"].as_str().unwrap_or_default()),
-            "another environment's item listed: {item}"
-        );
+        assert_not_foreign(item, foreign_ids);
+    }
+}
+
+/// An item that is none of the owner's.
+fn assert_not_foreign(item: &Value, foreign_ids: &[&str]) {
+    assert!(
+        !foreign_ids.contains(&item["_id"].as_str().unwrap_or_default()),
+        "another environment's item listed: {item}"
+    );
+}
+
+/// A list answer (`data` of a v2 list) without any of the owner's items.
+fn assert_none_foreign(items: &Value, foreign_ids: &[&str]) {
+    for item in items.as_array().expect("a list") {
+        assert_not_foreign(item, foreign_ids);
     }
 }
 
@@ -140,6 +235,53 @@ fn assert_new_own_subscriber(data: &Value, owned: &Owned, intruder_env: &str) {
     assert_eq!(data["_environmentId"], json!(intruder_env), "{data}");
 }
 
+/// The answer to a list with no items.
+fn empty_cursor_list() -> Value {
+    json!({"data": [], "next": null, "previous": null, "totalCount": 0, "totalCountCapped": false})
+}
+
+/// A key that exists in no environment.
+const ABSENT_KEY: &str = "absent-4f1c";
+
+/// The intruder's answer about the owner's `key` is the answer it gets for a key that exists
+/// nowhere (the same status, and the same body once the key is swapped and the timestamp
+/// dropped): the route tells nothing about what another environment holds, whatever the route
+/// answers for a missing topic.
+async fn assert_answers_as_if_absent(
+    intruder: &Api,
+    method: &str,
+    path: &dyn Fn(&str) -> String,
+    key: &str,
+    body: &Value,
+) {
+    let method = http_method(method);
+    let answer = |res: crate::support::Res, swap: bool| {
+        let text = if swap {
+            res.text.replace(ABSENT_KEY, key)
+        } else {
+            res.text.clone()
+        };
+        let mut body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("timestamp");
+        }
+        assert!(res.status < 500, "{method} {}: {}", path(key), res.brief());
+        (res.status, body)
+    };
+    let owners = answer(intruder.call(method.clone(), &path(key), body).await, false);
+    let absent = answer(
+        intruder.call(method.clone(), &path(ABSENT_KEY), body).await,
+        true,
+    );
+    assert_eq!(owners, absent, "{method} {}", path(key));
+}
+
+/// Removes a topic the intruder made in its own environment during an attempt.
+async fn remove_own_topic(intruder: &Api, key: &str) {
+    let res = intruder.delete(&format!("/v2/topics/{key}")).await;
+    assert_eq!(res.data(200), &json!({"acknowledged": true}));
+}
+
 async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, intruder_env: &str) {
     let owner_subscribers: Vec<&str> = owned
         .subscribers
@@ -147,7 +289,15 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
         .map(|(_, id)| id.as_str())
         .collect();
     let owner_integrations = [owned.fcm_id.as_str(), owned.slack_id.as_str()];
-    let path = fill(template, "alice", "fcm", &owned.fcm_id);
+    let owner_topics = owned.topic_ids();
+    let owner_subscriptions: Vec<&str> = owned.subscriptions.iter().map(String::as_str).collect();
+    let target = Target {
+        subscriber: "alice",
+        provider: "fcm",
+        integration: &owned.fcm_id,
+        topic: "news",
+    };
+    let path = target.fill(template);
     let absent_subscriber = json!("Subscriber not found for id alice");
     let unknown_subscriber = json!("SubscriberId: alice not found");
     let mallory = json!({"firstName": "Mallory"});
@@ -156,6 +306,20 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
             let res = intruder.get("/v1/subscribers?limit=100").await;
             assert_eq!(res.status, 200, "{}", res.text);
             assert_only_own(&res.body["data"], intruder_env, &owner_subscribers);
+        }
+        ("GET", "/v2/subscribers") => {
+            let res = intruder.get("/v2/subscribers?limit=100").await;
+            assert_eq!(res.status, 200, "{}", res.text);
+            assert_only_own(&res.body["data"], intruder_env, &owner_subscribers);
+            // Each filter matches only the owner's alice.
+            for filter in [
+                "subscriberId=alice",
+                "email=alice%40example.com",
+                "name=alice",
+            ] {
+                let res = intruder.get(&format!("/v2/subscribers?{filter}")).await;
+                assert_eq!(res.body, empty_cursor_list(), "{filter}");
+            }
         }
         // Creating an id the owner uses makes the intruder's own subscriber.
         ("POST", "/v1/subscribers") => {
@@ -185,34 +349,35 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
             // A 409 here would hand over the owner's subscriber.
             assert_new_own_subscriber(res.data(201), owned, intruder_env);
         }
-        ("GET", "/v1/subscribers/{subscriber_id}")
-        | ("DELETE", "/v1/subscribers/{subscriber_id}")
-        | ("GET", "/v2/subscribers/{subscriber_id}")
-        | ("DELETE", "/v2/subscribers/{subscriber_id}") => {
+        ("GET", "/v1/subscribers/{subscriberId}")
+        | ("DELETE", "/v1/subscribers/{subscriberId}")
+        | ("GET", "/v2/subscribers/{subscriberId}")
+        | ("DELETE", "/v2/subscribers/{subscriberId}")
+        | ("GET", "/v2/subscribers/{subscriberId}/subscriptions") => {
             intruder
                 .call(http_method(method), &path, &Value::Null)
                 .await
                 .assert_error(404, absent_subscriber);
         }
-        ("PATCH", "/v2/subscribers/{subscriber_id}") => {
+        ("PATCH", "/v2/subscribers/{subscriberId}") => {
             intruder
                 .patch(&path, mallory)
                 .await
                 .assert_error(404, absent_subscriber);
         }
-        ("PUT", "/v1/subscribers/{subscriber_id}") => {
+        ("PUT", "/v1/subscribers/{subscriberId}") => {
             intruder
                 .put(&path, mallory)
                 .await
                 .assert_error(400, unknown_subscriber);
         }
-        ("PATCH", "/v1/subscribers/{subscriber_id}/online-status") => {
+        ("PATCH", "/v1/subscribers/{subscriberId}/online-status") => {
             intruder
                 .patch(&path, json!({"isOnline": false}))
                 .await
                 .assert_error(404, json!("Subscriber not found"));
         }
-        (_, "/v1/subscribers/{subscriber_id}/credentials") => {
+        (_, "/v1/subscribers/{subscriberId}/credentials") => {
             let method = http_method(method);
             for body in [
                 // Through the intruder's own fcm integration.
@@ -229,7 +394,7 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
                     .assert_error(400, unknown_subscriber.clone());
             }
         }
-        ("DELETE", "/v1/subscribers/{subscriber_id}/credentials/{provider_id}") => {
+        ("DELETE", "/v1/subscribers/{subscriberId}/credentials/{providerId}") => {
             for provider in ["fcm", "slack"] {
                 intruder
                     .delete(&format!("/v1/subscribers/alice/credentials/{provider}"))
@@ -263,8 +428,8 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
                 .await;
             assert_eq!(res.data(201)["_environmentId"], json!(intruder_env));
         }
-        ("PUT", "/v1/integrations/{integration_id}")
-        | ("DELETE", "/v1/integrations/{integration_id}") => {
+        ("PUT", "/v1/integrations/{integrationId}")
+        | ("DELETE", "/v1/integrations/{integrationId}") => {
             for id in owner_integrations {
                 let path = format!("/v1/integrations/{id}");
                 let body = json!({"name": "pwned", "active": false, "credentials": {}});
@@ -276,13 +441,150 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
                 res.assert_error(404, json!(format!("Entity with id {id} not found")));
             }
         }
-        ("POST", "/v1/integrations/{integration_id}/set-primary") => {
+        ("POST", "/v1/integrations/{integrationId}/set-primary") => {
             for id in owner_integrations {
                 intruder
                     .post(&format!("/v1/integrations/{id}/set-primary"), Value::Null)
                     .await
                     .assert_error(404, json!(format!("Integration with id {id} not found")));
             }
+        }
+
+        // Topics, v1.
+        ("GET", "/v1/topics") => {
+            let res = intruder.get("/v1/topics").await;
+            assert_eq!(res.status, 200, "{}", res.text);
+            assert_only_own(&res.body["data"], intruder_env, &owner_topics);
+            assert_eq!(res.body["totalCount"], json!(1), "{}", res.text);
+            let res = intruder.get("/v1/topics?key=news").await;
+            assert_eq!(
+                res.body,
+                json!({"page": 0, "pageSize": 10, "totalCount": 0, "data": []})
+            );
+        }
+        // Creating a key the owner uses makes the intruder's own topic.
+        ("POST", "/v1/topics") => {
+            let res = intruder
+                .post(template, json!({"key": "news", "name": "Mallory"}))
+                .await;
+            assert_ne!(res.data(201)["_id"], json!(owned.topic_id("news")));
+            let own = intruder.get("/v1/topics/news").await;
+            let own = own.data(200);
+            assert_eq!(own["_environmentId"], json!(intruder_env), "{own}");
+            assert_eq!(own["subscribers"], json!([]), "{own}");
+            remove_own_topic(intruder, "news").await;
+        }
+        ("GET", "/v1/topics/{topicKey}")
+        | ("PATCH", "/v1/topics/{topicKey}")
+        | ("DELETE", "/v1/topics/{topicKey}")
+        | ("POST", "/v1/topics/{topicKey}/subscribers/removal")
+        | ("GET", "/v1/topics/{topicKey}/subscribers/{externalSubscriberId}")
+        | ("GET", "/v2/topics/{topicKey}")
+        | ("PATCH", "/v2/topics/{topicKey}")
+        | ("DELETE", "/v2/topics/{topicKey}")
+        | ("GET", "/v2/topics/{topicKey}/subscriptions")
+        | ("DELETE", "/v2/topics/{topicKey}/subscriptions")
+        | ("GET", "/v2/topics/{topicKey}/subscriptions/{identifier}") => {
+            // The owner's members, by id; and the owner's subscription ids in the identifier.
+            let body = match sample_body(method, template, "alice") {
+                Value::Null => Value::Null,
+                mut body => {
+                    for list in ["subscribers", "subscriberIds"] {
+                        if body.get(list).is_some() {
+                            body[list] = json!(["alice", "bob", "dave"]);
+                        }
+                    }
+                    body
+                }
+            };
+            for key in ["news", "alerts"] {
+                for member in ["alice", owned.subscriptions[0].as_str()] {
+                    let fill = |key: &str| {
+                        Target {
+                            topic: key,
+                            subscriber: member,
+                            ..target
+                        }
+                        .fill(template)
+                    };
+                    assert_answers_as_if_absent(intruder, method, &fill, key, &body).await;
+                }
+            }
+        }
+        // Adding to a key the owner uses adds to (and makes) the intruder's own topic; the
+        // owner's members are unknown subscribers there.
+        ("POST", "/v1/topics/{topicKey}/subscribers") => {
+            let res = intruder
+                .post(&path, json!({"subscribers": ["alice", "bob", "mallory"]}))
+                .await;
+            assert_eq!(
+                res.data(200),
+                &json!({"succeeded": ["mallory"], "failed": {"notFound": ["alice", "bob"]}})
+            );
+            let own = intruder.get(&path.replace("/subscribers", "")).await;
+            let own = own.data(200);
+            assert_ne!(own["_id"], json!(owned.topic_id("news")), "{own}");
+            assert_eq!(own["_environmentId"], json!(intruder_env), "{own}");
+            assert_eq!(own["subscribers"], json!(["mallory"]), "{own}");
+            remove_own_topic(intruder, "news").await;
+        }
+
+        // Topics, v2.
+        ("GET", "/v2/topics") => {
+            let all = intruder.get("/v2/topics?limit=100").await;
+            assert_eq!(all.status, 200, "{}", all.text);
+            assert_none_foreign(&all.body["data"], &owner_topics);
+            assert_eq!(all.body["totalCount"], json!(1), "{}", all.text);
+            for filter in ["key=news", "key=alerts", "name=Alerts", "name=ew"] {
+                let res = intruder.get(&format!("/v2/topics?{filter}")).await;
+                assert_eq!(res.body, empty_cursor_list(), "{filter}");
+            }
+        }
+        ("POST", "/v2/topics") => {
+            // A 409 here would hand over the owner's topic.
+            let res = intruder
+                .post(
+                    "/v2/topics?failIfExists=true",
+                    json!({"key": "alerts", "name": "Mallory"}),
+                )
+                .await;
+            let own = res.data(201);
+            assert_ne!(own["_id"], json!(owned.topic_id("alerts")), "{own}");
+            assert_eq!(own["name"], json!("Mallory"), "{own}");
+            assert_eq!(own.get("data"), None, "the owner's data leaked: {own}");
+            remove_own_topic(intruder, "alerts").await;
+        }
+        ("POST", "/v2/topics/{topicKey}/subscriptions") => {
+            let res = intruder
+                .post(
+                    "/v2/topics/alerts/subscriptions",
+                    json!({"subscriberIds": ["alice", "mallory"]}),
+                )
+                .await;
+            assert_eq!(res.status, 201, "{}", res.text);
+            assert_eq!(
+                res.body["meta"],
+                json!({"totalCount": 2, "successful": 1, "failed": 1})
+            );
+            assert_eq!(res.body["errors"][0]["subscriberId"], json!("alice"));
+            let made = &res.body["data"][0];
+            assert_eq!(
+                made["subscriber"]["subscriberId"],
+                json!("mallory"),
+                "{made}"
+            );
+            assert_ne!(
+                made["topic"]["_id"],
+                json!(owned.topic_id("alerts")),
+                "{made}"
+            );
+            assert_eq!(
+                made["topic"].get("data"),
+                None,
+                "the owner's data leaked: {made}"
+            );
+            assert_none_foreign(&res.body["data"], &owner_subscriptions);
+            remove_own_topic(intruder, "alerts").await;
         }
         _ => panic!("no isolation expectation for {method} {template}: add one to `attempt`"),
     }
@@ -304,6 +606,146 @@ async fn a_development_key_cannot_reach_production_data(backend: Backend) {
         return;
     };
     assert_isolated(&app.prod, &app.dev).await;
+}
+
+/// The intruder uses the owner's subscriber ids and topic keys for data of its own, and goes
+/// through the whole life of that data (memberships added and listed, topics renamed, a
+/// subscriber with memberships deleted, topics deleted): the owner's data of the same names is
+/// untouched throughout, and the intruder never sees it.
+async fn the_same_ids_and_keys_in_two_environments_stay_apart(backend: Backend) {
+    let Some(app) = App::spawn(backend, ServerSettings::default()).await else {
+        return;
+    };
+    let (owner, intruder) = (&app.dev, &app.prod);
+    let owned = seed_owner(owner).await;
+    let intruder_env = seed_intruder(intruder).await;
+    let before = snapshot(owner).await;
+    let foreign_subscriptions: Vec<&str> = owned.subscriptions.iter().map(String::as_str).collect();
+    let owner_topics = owned.topic_ids();
+
+    for id in ["alice", "carol", "dave"] {
+        let res = intruder
+            .post(
+                "/v1/subscribers",
+                json!({"subscriberId": id, "firstName": "Twin"}),
+            )
+            .await;
+        assert_new_own_subscriber(res.data(201), &owned, &intruder_env);
+    }
+    let res = intruder
+        .post("/v1/topics", json!({"key": "news", "name": "Twin news"}))
+        .await;
+    assert_ne!(res.data(201)["_id"], json!(owned.topic_id("news")));
+    let res = intruder
+        .post(
+            "/v1/topics/news/subscribers",
+            json!({"subscribers": ["alice", "dave"]}),
+        )
+        .await;
+    assert_eq!(res.data(200), &json!({"succeeded": ["alice", "dave"]}));
+    let res = intruder
+        .post(
+            "/v2/topics/alerts/subscriptions",
+            json!({"subscriberIds": ["alice", "carol"]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(
+        res.body["meta"],
+        json!({"totalCount": 2, "successful": 2, "failed": 0})
+    );
+    assert_none_foreign(&res.body["data"], &foreign_subscriptions);
+
+    // Reads see the intruder's twins only.
+    let news = intruder.get("/v1/topics/news").await;
+    let news = news.data(200);
+    assert_eq!(news["subscribers"], json!(["alice", "dave"]), "{news}");
+    assert_eq!(news["_environmentId"], json!(intruder_env), "{news}");
+    let res = intruder.get("/v1/topics/news/subscribers/alice").await;
+    assert_eq!(res.data(200)["_environmentId"], json!(intruder_env));
+    assert_ne!(res.data(200)["_subscriberId"], json!(owned.id_of("alice")));
+    for key in ["news", "alerts"] {
+        let res = intruder
+            .get(&format!("/v2/topics/{key}/subscriptions?limit=100"))
+            .await;
+        assert_eq!(res.body["totalCount"], json!(2), "{}", res.text);
+        assert_none_foreign(&res.body["data"], &foreign_subscriptions);
+        for s in res.body["data"].as_array().expect("data") {
+            assert_not_foreign(&s["topic"], &owner_topics);
+            assert_ne!(
+                s["subscriber"]["_id"],
+                json!(owned.id_of(s["subscriber"]["subscriberId"].as_str().expect("id")))
+            );
+        }
+        let res = intruder
+            .get(&format!("/v2/topics/{key}/subscriptions/{key}:alice"))
+            .await;
+        assert_not_foreign(res.data(200), &foreign_subscriptions);
+    }
+    let res = intruder
+        .get("/v2/subscribers/alice/subscriptions?limit=100")
+        .await;
+    assert_eq!(res.body["totalCount"], json!(2), "{}", res.text);
+    assert_none_foreign(&res.body["data"], &foreign_subscriptions);
+    let res = intruder.get("/v2/subscribers?subscriberId=alice").await;
+    assert_only_own(
+        &res.body["data"],
+        &intruder_env,
+        &owned
+            .subscribers
+            .iter()
+            .map(|(_, id)| id.as_str())
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(res.body["totalCount"], json!(1), "{}", res.text);
+    let res = intruder.get("/v2/topics?key=alerts").await;
+    assert_none_foreign(&res.body["data"], &owner_topics);
+    assert_eq!(res.body["totalCount"], json!(1), "{}", res.text);
+
+    // Writes change the twins only.
+    let res = intruder
+        .patch("/v1/topics/news", json!({"name": "Renamed"}))
+        .await;
+    assert_eq!(res.data(200)["name"], json!("Renamed"));
+    let res = intruder
+        .patch("/v2/topics/alerts", json!({"data": {"tier": "none"}}))
+        .await;
+    assert_eq!(res.data(200)["data"], json!({"tier": "none"}));
+    let res = intruder
+        .post(
+            "/v1/topics/news/subscribers/removal",
+            json!({"subscribers": ["dave"]}),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    let res = intruder
+        .call(
+            Method::DELETE,
+            "/v2/topics/alerts/subscriptions",
+            &json!({"subscriberIds": ["carol"]}),
+        )
+        .await;
+    assert_eq!(res.body["meta"]["successful"], json!(1), "{}", res.text);
+    // Deleting a subscriber drops its memberships: the twin's, not the owner's alice's.
+    let res = intruder.delete("/v1/subscribers/alice").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let res = intruder.delete("/v2/subscribers/carol").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(snapshot(owner).await, before);
+    let res = intruder.get("/v1/topics/news").await;
+    assert_eq!(res.data(200)["subscribers"], json!([]));
+    assert_eq!(
+        intruder.delete("/v1/topics/news").await.status,
+        204,
+        "an empty twin topic is deleted"
+    );
+    remove_own_topic(intruder, "alerts").await;
+
+    assert_eq!(
+        snapshot(owner).await,
+        before,
+        "the owner's data changed through data of the same names in another environment"
+    );
 }
 
 async fn a_revoked_key_is_401_on_every_route(backend: Backend) {
@@ -328,8 +770,14 @@ async fn a_revoked_key_is_401_on_every_route(backend: Backend) {
     assert_eq!(second.get("/v1/subscribers/alice").await.status, 200);
 
     assert!(app.store.revoke_api_key(&info.id).await.expect("revoking"));
+    let target = Target {
+        subscriber: "alice",
+        provider: "fcm",
+        integration: &owned.fcm_id,
+        topic: "news",
+    };
     for (method, template) in ROUTES {
-        let path = fill(template, "alice", "fcm", &owned.fcm_id);
+        let path = target.fill(template);
         let body = sample_body(method, template, "alice");
         let res = second.call(http_method(method), &path, &body).await;
         res.assert_error(401, json!("API Key not found"));

@@ -1,81 +1,145 @@
-//! The routes the API serves, as one table the security tests walk, and a test that keeps the
-//! table in step with the routers: a new route without an entry here (and so without isolation
-//! and revocation checks) fails `a_route_table_lists_every_served_route`.
+//! The routes the API serves, as one table the security tests walk, and tests that keep the table
+//! in step with the server: a new route without an entry here (and so without isolation and
+//! revocation checks) fails `a_route_table_lists_every_served_route`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use herald::ServerSettings;
 use serde_json::{json, Value};
 
-/// Every route the API serves with an API key, as `(method, path template)`, in the routers' own
-/// spelling (`crates/herald/src/http/*.rs`).
+use crate::support::{Api, App, Backend};
+
+/// Every route the API serves with an API key, as `(method, path template)`, spelled as in the
+/// OpenAPI document (`#[utoipa::path]` in `crates/herald/src/http/*.rs`).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/subscribers"),
     ("POST", "/v1/subscribers"),
     ("POST", "/v1/subscribers/bulk"),
-    ("GET", "/v1/subscribers/{subscriber_id}"),
-    ("PUT", "/v1/subscribers/{subscriber_id}"),
-    ("DELETE", "/v1/subscribers/{subscriber_id}"),
-    ("PATCH", "/v1/subscribers/{subscriber_id}/online-status"),
-    ("PUT", "/v1/subscribers/{subscriber_id}/credentials"),
-    ("PATCH", "/v1/subscribers/{subscriber_id}/credentials"),
+    ("GET", "/v1/subscribers/{subscriberId}"),
+    ("PUT", "/v1/subscribers/{subscriberId}"),
+    ("DELETE", "/v1/subscribers/{subscriberId}"),
+    ("PATCH", "/v1/subscribers/{subscriberId}/online-status"),
+    ("PUT", "/v1/subscribers/{subscriberId}/credentials"),
+    ("PATCH", "/v1/subscribers/{subscriberId}/credentials"),
     (
         "DELETE",
-        "/v1/subscribers/{subscriber_id}/credentials/{provider_id}",
+        "/v1/subscribers/{subscriberId}/credentials/{providerId}",
     ),
     ("GET", "/v1/integrations"),
     ("POST", "/v1/integrations"),
     ("GET", "/v1/integrations/active"),
-    ("PUT", "/v1/integrations/{integration_id}"),
-    ("DELETE", "/v1/integrations/{integration_id}"),
-    ("POST", "/v1/integrations/{integration_id}/set-primary"),
+    ("PUT", "/v1/integrations/{integrationId}"),
+    ("DELETE", "/v1/integrations/{integrationId}"),
+    ("POST", "/v1/integrations/{integrationId}/set-primary"),
+    ("POST", "/v1/topics"),
+    ("GET", "/v1/topics"),
+    ("GET", "/v1/topics/{topicKey}"),
+    ("PATCH", "/v1/topics/{topicKey}"),
+    ("DELETE", "/v1/topics/{topicKey}"),
+    ("POST", "/v1/topics/{topicKey}/subscribers"),
+    ("POST", "/v1/topics/{topicKey}/subscribers/removal"),
+    (
+        "GET",
+        "/v1/topics/{topicKey}/subscribers/{externalSubscriberId}",
+    ),
     ("POST", "/v2/subscribers"),
-    ("GET", "/v2/subscribers/{subscriber_id}"),
-    ("PATCH", "/v2/subscribers/{subscriber_id}"),
-    ("DELETE", "/v2/subscribers/{subscriber_id}"),
+    ("GET", "/v2/subscribers"),
+    ("GET", "/v2/subscribers/{subscriberId}"),
+    ("PATCH", "/v2/subscribers/{subscriberId}"),
+    ("DELETE", "/v2/subscribers/{subscriberId}"),
+    ("GET", "/v2/subscribers/{subscriberId}/subscriptions"),
+    ("POST", "/v2/topics"),
+    ("GET", "/v2/topics"),
+    ("GET", "/v2/topics/{topicKey}"),
+    ("PATCH", "/v2/topics/{topicKey}"),
+    ("DELETE", "/v2/topics/{topicKey}"),
+    ("GET", "/v2/topics/{topicKey}/subscriptions"),
+    ("POST", "/v2/topics/{topicKey}/subscriptions"),
+    ("DELETE", "/v2/topics/{topicKey}/subscriptions"),
+    ("GET", "/v2/topics/{topicKey}/subscriptions/{identifier}"),
 ];
 
-/// Routes served without a key.
-pub const PUBLIC_ROUTES: &[(&str, &str)] = &[("GET", "/v1/health-check")];
+/// Routes served without a key: liveness, the OpenAPI document and its rendering.
+pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/health-check"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+];
 
-/// `template` with its placeholders filled in.
-pub fn fill(template: &str, subscriber: &str, provider: &str, integration: &str) -> String {
-    template
-        .replace("{subscriber_id}", subscriber)
-        .replace("{provider_id}", provider)
-        .replace("{integration_id}", integration)
+/// The values a route template's placeholders are filled with.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub subscriber: &'a str,
+    pub provider: &'a str,
+    pub integration: &'a str,
+    pub topic: &'a str,
 }
 
-/// A plausible, valid body for each route that reads one (`Null` for the others).
-pub fn sample_body(method: &str, template: &str, subscriber: &str) -> Value {
+impl Target<'_> {
+    /// `template` with its placeholders filled in; a subscription's `{identifier}` is
+    /// `<topicKey>:<subscriberId>`.
+    pub fn fill(&self, template: &str) -> String {
+        template
+            .replace(
+                "{identifier}",
+                &format!("{}:{}", self.topic, self.subscriber),
+            )
+            .replace("{subscriberId}", self.subscriber)
+            .replace("{externalSubscriberId}", self.subscriber)
+            .replace("{providerId}", self.provider)
+            .replace("{integrationId}", self.integration)
+            .replace("{topicKey}", self.topic)
+    }
+}
+
+/// A plausible, valid body for each route that reads one (`Null` for the others); `id` names what
+/// a create makes (a subscriber or a topic key) and whom a membership call adds or removes.
+pub fn sample_body(method: &str, template: &str, id: &str) -> Value {
     match (method, template) {
         ("POST", "/v1/subscribers") | ("POST", "/v2/subscribers") => {
-            json!({"subscriberId": subscriber, "firstName": "Sample"})
+            json!({"subscriberId": id, "firstName": "Sample"})
         }
         ("POST", "/v1/subscribers/bulk") => {
-            json!({"subscribers": [{"subscriberId": subscriber, "firstName": "Sample"}]})
+            json!({"subscribers": [{"subscriberId": id, "firstName": "Sample"}]})
         }
-        ("PUT", "/v1/subscribers/{subscriber_id}")
-        | ("PATCH", "/v2/subscribers/{subscriber_id}") => {
+        ("PUT", "/v1/subscribers/{subscriberId}") | ("PATCH", "/v2/subscribers/{subscriberId}") => {
             json!({"firstName": "Sample"})
         }
-        ("PATCH", "/v1/subscribers/{subscriber_id}/online-status") => json!({"isOnline": false}),
-        (_, "/v1/subscribers/{subscriber_id}/credentials") => {
+        ("PATCH", "/v1/subscribers/{subscriberId}/online-status") => json!({"isOnline": false}),
+        (_, "/v1/subscribers/{subscriberId}/credentials") => {
             json!({"providerId": "fcm", "credentials": {"deviceTokens": ["sample-token"]}})
         }
         ("POST", "/v1/integrations") => {
             json!({"providerId": "slack", "channel": "chat", "active": true})
         }
-        ("PUT", "/v1/integrations/{integration_id}") => json!({"name": "Sample"}),
+        ("PUT", "/v1/integrations/{integrationId}") => json!({"name": "Sample"}),
+        ("POST", "/v1/topics") | ("POST", "/v2/topics") => json!({"key": id, "name": "Sample"}),
+        ("PATCH", "/v1/topics/{topicKey}") | ("PATCH", "/v2/topics/{topicKey}") => {
+            json!({"name": "Sample"})
+        }
+        ("POST", "/v1/topics/{topicKey}/subscribers")
+        | ("POST", "/v1/topics/{topicKey}/subscribers/removal") => json!({"subscribers": [id]}),
+        (_, "/v2/topics/{topicKey}/subscriptions") if method != "GET" => {
+            json!({"subscriberIds": [id]})
+        }
         _ => Value::Null,
     }
 }
 
-/// `(method, template)` of every `.route("template", method(handler).method(handler))` call in
-/// `src/http/*.rs`.
+/// `(method, template)` of every route the server serves: the operations of its OpenAPI document
+/// (`utoipa_axum::routes!` registers a handler and its documentation together), every
+/// `.route("template", …)` call in `src/http/*.rs` (undocumented routes) and every
+/// `SwaggerUi::new("…")` mount.
 fn served_routes() -> BTreeSet<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let doc = serde_json::to_value(herald::http::openapi_document()).expect("the document");
     let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            routes.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
     for entry in std::fs::read_dir(&dir).expect("src/http") {
         let path = entry.expect("directory entry").path();
         if path.extension().and_then(|e| e.to_str()) != Some("rs") {
@@ -84,18 +148,26 @@ fn served_routes() -> BTreeSet<(String, String)> {
         let source = std::fs::read_to_string(&path).expect("router source");
         for call in source.split(".route(").skip(1) {
             let call = up_to_closing_paren(call);
-            let template = call
-                .split('"')
-                .nth(1)
-                .unwrap_or_else(|| panic!("no path in .route({call}) of {}", path.display()));
+            let template = first_string(call, &path);
             for method in ["get", "post", "put", "patch", "delete"] {
                 if calls(call, method) {
                     routes.insert((method.to_uppercase(), template.to_string()));
                 }
             }
         }
+        for call in source.split("SwaggerUi::new(").skip(1) {
+            let template = first_string(up_to_closing_paren(call), &path);
+            routes.insert(("GET".to_string(), template.to_string()));
+        }
     }
     routes
+}
+
+/// The first string literal of a call's arguments.
+fn first_string<'a>(call: &'a str, file: &Path) -> &'a str {
+    call.split('"')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no path in ({call}) of {}", file.display()))
 }
 
 /// The text of a call's arguments: `s` up to the parenthesis that closes the call.
@@ -135,7 +207,7 @@ fn a_route_table_lists_every_served_route() {
         .chain(PUBLIC_ROUTES)
         .map(|(m, t)| (m.to_string(), t.to_string()))
         .collect();
-    assert!(served.len() >= 20, "the router parse found {served:?}");
+    assert!(served.len() >= 40, "the route discovery found {served:?}");
     let missing: Vec<_> = served.difference(&listed).collect();
     assert!(
         missing.is_empty(),
@@ -145,5 +217,54 @@ fn a_route_table_lists_every_served_route() {
     assert!(
         stale.is_empty(),
         "ROUTES lists routes no longer served: {stale:?}"
+    );
+}
+
+/// The document states the access rule the server applies: every documented operation requires
+/// the API key except the public ones (`security: [{}]`).
+#[test]
+fn the_document_marks_exactly_the_public_routes_as_needing_no_key() {
+    let doc = serde_json::to_value(herald::http::openapi_document()).expect("the document");
+    assert_eq!(doc["security"], json!([{"ApiKey": []}]));
+    let mut public = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("a path item") {
+            if op.get("security") == Some(&json!([{}])) {
+                public.insert((method.to_uppercase(), path.clone()));
+            } else {
+                assert_eq!(op.get("security"), None, "{method} {path}");
+            }
+        }
+    }
+    let documented_public: BTreeSet<(String, String)> = PUBLIC_ROUTES
+        .iter()
+        .filter(|(_, t)| t.starts_with("/v"))
+        .map(|(m, t)| (m.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(public, documented_public);
+}
+
+both_backends!(the_public_routes_answer_without_a_key);
+
+async fn the_public_routes_answer_without_a_key(backend: Backend) {
+    let Some(app) = App::spawn(backend, ServerSettings::default()).await else {
+        return;
+    };
+    let anonymous = Api::new(app.dev.addr, None);
+    let health = anonymous.get("/v1/health-check").await;
+    assert_eq!(health.data(200), &json!({"status": "ok"}));
+    let doc = anonymous.get("/openapi.json").await;
+    assert_eq!(doc.status, 200, "{}", doc.brief());
+    assert!(doc.body["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    // The rendering is a page (served directly or after a redirect to `/docs/`), not an error.
+    let docs = anonymous.get("/docs/").await;
+    assert_eq!(docs.status, 200, "{}", docs.brief());
+    assert!(
+        docs.content_type()
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{:?}",
+        docs.content_type()
     );
 }

@@ -228,9 +228,31 @@ pub fn device_tokens(subscriber: &Value, provider: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every item of a v2 cursor list (`{data, next}`), oldest first, 100 a page.
+pub async fn all_pages(api: &Api, path: &str) -> Vec<Value> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut all = Vec::new();
+    let mut after = String::new();
+    // A bound well above what any test here creates.
+    for _ in 0..50 {
+        let res = api
+            .get(&format!(
+                "{path}{sep}limit=100&orderDirection=ASC&after={after}"
+            ))
+            .await;
+        assert_eq!(res.status, 200, "{path}: {}", res.brief());
+        all.extend(res.body["data"].as_array().expect("data array").clone());
+        match res.body["next"].as_str() {
+            Some(next) => after = next.to_string(),
+            None => return all,
+        }
+    }
+    panic!("more than 50 pages of {path}")
+}
+
 /// Everything a key's environment holds, as the API shows it: the subscribers (each read on its
-/// own, so channels and credentials are included) and the integrations. Equal snapshots mean
-/// nothing was changed.
+/// own, so channels and credentials are included), the integrations, and the topics (v2 and v1
+/// views, with every subscription). Equal snapshots mean nothing was changed.
 pub async fn snapshot(api: &Api) -> Value {
     let mut subscribers = Vec::new();
     for listed in all_subscribers(api).await {
@@ -239,9 +261,21 @@ pub async fn snapshot(api: &Api) -> Value {
         subscribers.push(res.data(200).clone());
     }
     let integrations = api.get("/v1/integrations").await;
+    let mut topics = Vec::new();
+    for topic in all_pages(api, "/v2/topics").await {
+        let key = encode(topic["key"].as_str().expect("key"));
+        let v1 = api.get(&format!("/v1/topics/{key}")).await;
+        let subscriptions = all_pages(api, &format!("/v2/topics/{key}/subscriptions")).await;
+        topics.push(serde_json::json!({
+            "topic": topic,
+            "v1": v1.data(200),
+            "subscriptions": subscriptions,
+        }));
+    }
     serde_json::json!({
         "subscribers": subscribers,
         "integrations": integrations.data(200),
+        "topics": topics,
     })
 }
 
