@@ -22,6 +22,7 @@ use crate::support::{Api, App, Backend, Database, HeraldProcess, DEV_KEY};
 both_backends!(
     an_in_process_server_never_logs_secrets,
     the_binary_never_logs_secrets_at_trace_level,
+    the_database_holds_api_key_hashes_never_the_keys,
 );
 
 /// Values that must never be logged, unique to one test run.
@@ -280,4 +281,90 @@ async fn the_binary_never_logs_secrets_at_trace_level(backend: Backend) {
         .expect("the first start prints the Production key");
     assert_eq!(output.stdout.matches(production.as_str()).count(), 1);
     assert_absent(&output.stderr, &secrets.all(&[&production]));
+}
+
+/// Everything the database holds, as text: the SQLite file and its WAL byte for byte, or a
+/// PostgreSQL data dump (`pg_dump`).
+fn database_contents(db: &Database) -> String {
+    match db.sqlite_file() {
+        Some(file) => {
+            let mut bytes = std::fs::read(file).expect("the database file");
+            let wal = file.with_extension("db-wal");
+            bytes.extend(std::fs::read(wal).unwrap_or_default());
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        None => {
+            let pg_dump = std::fs::read_dir("/usr/lib/postgresql")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|v| v.path().join("bin/pg_dump"))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| "pg_dump".into());
+            let out = std::process::Command::new(&pg_dump)
+                .args(["--data-only", "--dbname", db.url()])
+                .output()
+                .unwrap_or_else(|e| panic!("running {}: {e}", pg_dump.display()));
+            assert!(
+                out.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    }
+}
+
+/// The keys the binary seeds, prints at bootstrap and creates (`herald keys create`) are stored
+/// as their SHA-256 only: the database holds each hash and none of the keys.
+async fn the_database_holds_api_key_hashes_never_the_keys(backend: Backend) {
+    let Some(db) = Database::fresh(backend).await else {
+        return;
+    };
+    let server = HeraldProcess::start(&db, &[]).await;
+    assert_eq!(server.api.get("/v1/subscribers").await.status, 200);
+    let output = server.kill().await;
+    let production = output
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Production"))
+        .map(|k| k.trim().to_string())
+        .expect("the first start prints the Production key");
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "--database-url",
+            db.url(),
+            "keys",
+            "create",
+            "--environment",
+            "Development",
+        ])
+        .env_remove("HERALD_API_KEY")
+        .output()
+        .expect("herald keys create");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let created = String::from_utf8_lossy(&created.stdout)
+        .lines()
+        .last()
+        .expect("the new key")
+        .trim()
+        .to_string();
+
+    let contents = database_contents(&db);
+    for key in [DEV_KEY, production.as_str(), created.as_str()] {
+        assert!(
+            contents.contains(KeyHash::of(key).as_str()),
+            "the hash of key …{} is not in the database (is the scan reading it?)",
+            key_hint(key)
+        );
+        assert!(
+            !contents.contains(key),
+            "key …{} is stored in plaintext",
+            key_hint(key)
+        );
+    }
 }
