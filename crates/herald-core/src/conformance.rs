@@ -17,6 +17,7 @@ mod isolation;
 mod paging;
 mod search;
 mod subscribers;
+mod subscription_identifiers;
 mod subscriptions;
 mod topics;
 
@@ -29,6 +30,7 @@ pub use integrations::*;
 pub use isolation::*;
 pub use search::*;
 pub use subscribers::*;
+pub use subscription_identifiers::*;
 pub use subscriptions::*;
 pub use topics::*;
 
@@ -122,6 +124,12 @@ macro_rules! conformance_tests {
             subscriber_subscriptions_list_a_subscribers_topics_and_filter_by_key,
             topic_subscriber_ids_are_in_membership_order,
             delete_subscriber_removes_its_memberships,
+            // subscription identifiers
+            a_subscription_keeps_the_identifier_and_name_it_was_created_with,
+            a_subscription_without_an_identifier_is_named_topic_key_colon_subscriber_id,
+            get_topic_subscription_by_identifier_finds_only_that_topics_subscription,
+            an_identifier_taken_in_the_topic_is_reported_as_a_conflict_and_not_stored,
+            subscribing_again_keeps_the_subscription_and_its_identifier,
             // subscriber search
             search_subscribers_filters_by_id_email_and_phone_substrings_ignoring_case,
             search_subscribers_by_name_matches_first_last_or_full_name,
@@ -132,6 +140,7 @@ macro_rules! conformance_tests {
             credentials_are_invisible_and_untouchable_from_another_environment,
             integrations_are_invisible_and_untouchable_from_another_environment,
             topics_and_subscriptions_are_invisible_and_untouchable_from_another_environment,
+            subscription_identifiers_are_scoped_to_the_environment,
             search_subscribers_is_scoped_to_the_environment,
         );
         $crate::conformance_tests!(@spawning $factory;
