@@ -43,3 +43,4 @@ mod integrations;
 mod lifecycle;
 mod sdk_wire;
 mod subscribers;
+mod topics_v1;
