@@ -44,6 +44,7 @@ mod integrations;
 mod lifecycle;
 mod sdk_wire;
 mod subscribers;
+mod subscribers_v2_api;
 mod topic_subscriptions_v2;
 mod topics_v1;
 mod topics_v2_api;
