@@ -42,6 +42,8 @@ mod errors;
 mod helpers;
 mod integrations;
 mod lifecycle;
+mod openapi;
+mod openapi_schemas;
 mod sdk_wire;
 mod subscribers;
 mod subscribers_v2_api;
