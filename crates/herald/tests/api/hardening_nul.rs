@@ -10,6 +10,7 @@ use crate::helpers::TestApp;
 
 backend_tests!(
     nul_in_any_stored_string_is_400_not_500,
+    nul_in_subscriber_id_lists_and_query_filters_is_400_not_500,
     nul_in_data_objects_round_trips,
 );
 
@@ -143,6 +144,71 @@ async fn nul_in_any_stored_string_is_400_not_500(app: TestApp) {
     assert_eq!(app.get("/v2/topics").await.body["totalCount"], 1);
     let res = app.get("/v1/integrations").await;
     assert_eq!(res.data().as_array().unwrap().len(), 2, "{}", res.text);
+}
+
+async fn nul_in_subscriber_id_lists_and_query_filters_is_400_not_500(app: TestApp) {
+    app.create_subscriber(json!({"subscriberId": "s1"})).await;
+    app.post(
+        "/v2/topics/news/subscriptions",
+        json!({"subscriberIds": ["s1"]}),
+    )
+    .await;
+    let nul = "a\u{0}b";
+    let bodies: Vec<(Method, &str, Value)> = vec![
+        (
+            Method::POST,
+            "/v1/topics/news/subscribers",
+            json!({"subscribers": [nul]}),
+        ),
+        (
+            Method::POST,
+            "/v1/topics/news/subscribers/removal",
+            json!({"subscribers": ["s1", nul]}),
+        ),
+        (
+            Method::POST,
+            "/v2/topics/news/subscriptions",
+            json!({"subscriberIds": [nul]}),
+        ),
+        (
+            Method::POST,
+            "/v2/topics/news/subscriptions",
+            json!({"subscriptions": [{"subscriberId": nul}]}),
+        ),
+        (
+            Method::DELETE,
+            "/v2/topics/news/subscriptions",
+            json!({"subscriberIds": [nul]}),
+        ),
+    ];
+    for (method, path, body) in bodies {
+        let res = app
+            .send(app.request(method.clone(), path).json(&body))
+            .await;
+        assert_eq!(res.status, 400, "{method} {path}: {}", res.text);
+        assert_eq!(res.body["error"], "Bad Request", "{}", res.text);
+        let text = res.body["message"].to_string();
+        assert!(text.contains(NUL_MESSAGE), "{method} {path}: {}", res.text);
+    }
+    for path in [
+        "/v2/subscribers?subscriberId=%00",
+        "/v2/subscribers?email=a%00",
+        "/v2/subscribers?phone=%00",
+        "/v2/subscribers?name=%00x",
+        "/v1/topics?key=%00",
+        "/v2/topics?key=%00",
+        "/v2/topics?name=%00",
+        "/v2/topics/news/subscriptions?subscriberId=%00",
+        "/v2/subscribers/s1/subscriptions?key=%00",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status, 400, "{path}: {}", res.text);
+        let text = res.body["message"].to_string();
+        assert!(text.contains(NUL_MESSAGE), "{path}: {}", res.text);
+    }
+    // The membership is intact.
+    let res = app.get("/v2/topics/news/subscriptions").await;
+    assert_eq!(res.body["totalCount"], 1, "{}", res.text);
 }
 
 async fn nul_in_data_objects_round_trips(app: TestApp) {
