@@ -16,6 +16,7 @@ mod integrations;
 mod isolation;
 mod paging;
 mod search;
+mod secrets;
 mod subscribers;
 mod subscriptions;
 mod topics;
@@ -28,6 +29,7 @@ pub use environments::*;
 pub use integrations::*;
 pub use isolation::*;
 pub use search::*;
+pub use secrets::*;
 pub use subscribers::*;
 pub use subscriptions::*;
 pub use topics::*;
@@ -133,6 +135,9 @@ macro_rules! conformance_tests {
             integrations_are_invisible_and_untouchable_from_another_environment,
             topics_and_subscriptions_are_invisible_and_untouchable_from_another_environment,
             search_subscribers_is_scoped_to_the_environment,
+            // encryption keys
+            rotating_keys_re_encrypts_every_value_in_batches_and_reads_stay_the_same,
+            a_key_still_encrypting_values_is_not_retired,
         );
         $crate::conformance_tests!(@spawning $factory;
             concurrent_appends_of_distinct_tokens_keep_every_token,
