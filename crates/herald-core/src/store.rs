@@ -342,8 +342,9 @@ pub trait SecretStore: Send + Sync {
     /// database within its check period.
     async fn promote_key(&self, id: &KeyId) -> StoreResult<()>;
 
-    /// Re-encrypts under the current key up to `limit` stored values that are under another
-    /// key, in one transaction, and returns how many it did: `0` means none is left.
+    /// Re-encrypts under the current key the values still under another key, at most `limit`
+    /// rows of each table holding secrets, in one transaction, and returns how many values it
+    /// re-encrypted: `0` means none is left.
     async fn reencrypt_batch(&self, limit: usize) -> StoreResult<usize>;
 
     /// Unregisters every key that is not current and encrypts nothing any more, and returns

@@ -3,6 +3,7 @@
 //! same new file cannot both apply them), and each applied version is recorded in
 //! `schema_migrations`. The version numbers match the PostgreSQL store's.
 
+use herald_core::secrets::{KeyProvider, Vault};
 use herald_core::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -12,10 +13,16 @@ use crate::error::SqliteOpenError;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_topics.sql")),
+    (3, include_str!("../migrations/0003_secrets.sql")),
 ];
 
-/// Applies every migration newer than the database's version.
-pub(crate) fn apply(conn: &mut Connection) -> Result<(), SqliteOpenError> {
+/// Applies every migration newer than the database's version, then checks `keys` against the
+/// database (encrypting the secrets of a database opened with a key for the first time), all in
+/// one transaction: a database is never left migrated but unencrypted.
+///
+/// When that encrypts values an older Herald stored in plain text, the file is then rewritten (`VACUUM`)
+/// and the WAL emptied, so no page of the file still holds an old plain-text copy.
+pub(crate) fn apply(conn: &mut Connection, keys: &KeyProvider) -> Result<Vault, SqliteOpenError> {
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     let failed = |version| move |source| SqliteOpenError::Migration { version, source };
     let tx = conn
@@ -51,18 +58,29 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(), SqliteOpenError> {
         .map_err(failed(version))?;
         tracing::info!(version, "applied sqlite migration");
     }
-    tx.commit().map_err(failed(known))
+    let (vault, converted) = crate::secrets::unlock(&tx, keys)?;
+    tx.commit().map_err(failed(known))?;
+    if converted > 0 {
+        conn.execute_batch("VACUUM").map_err(failed(known))?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(failed(known))?;
+    }
+    Ok(vault)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn keys() -> KeyProvider {
+        herald_core::secrets::test_keyring().into()
+    }
+
     #[test]
     fn migrations_apply_once_and_record_their_versions() {
         let mut conn = Connection::open_in_memory().unwrap();
-        apply(&mut conn).unwrap();
-        apply(&mut conn).unwrap();
+        apply(&mut conn, &keys()).unwrap();
+        apply(&mut conn, &keys()).unwrap();
         let versions: Vec<i64> = conn
             .prepare("SELECT version FROM schema_migrations ORDER BY version")
             .unwrap()
@@ -70,7 +88,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(versions, [1, 2]);
+        assert_eq!(versions, [1, 2, 3]);
     }
 
     #[test]
@@ -87,7 +105,7 @@ mod tests {
             MIGRATIONS[0].1
         ))
         .unwrap();
-        apply(&mut conn).unwrap();
+        apply(&mut conn, &keys()).unwrap();
         conn.execute_batch(
             "INSERT INTO topics (id, environment_id, organization_id, key, created_at, updated_at)
              VALUES ('t', 'e', 'o', 'news', 0, 0);
@@ -106,18 +124,18 @@ mod tests {
     #[test]
     fn a_database_from_a_newer_herald_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
-        apply(&mut conn).unwrap();
+        apply(&mut conn, &keys()).unwrap();
         conn.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)",
             [],
         )
         .unwrap();
-        let err = apply(&mut conn).unwrap_err();
+        let err = apply(&mut conn, &keys()).unwrap_err();
         assert!(matches!(
             err,
             SqliteOpenError::SchemaTooNew {
                 found: 99,
-                known: 2
+                known: 3
             }
         ));
     }
