@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "topics",
         sql: include_str!("../migrations/0002_topics.sql"),
     },
+    Migration {
+        version: 3,
+        name: "secrets",
+        sql: include_str!("../migrations/0003_secrets.sql"),
+    },
 ];
 
 /// Advisory lock key serialising migrations across processes ("herald" + 1 in ASCII).
