@@ -120,7 +120,7 @@ pub(crate) async fn unlock(
             tracing::info!(
                 values = converted,
                 key_id = %row.key_id,
-                "encrypted the stored secrets for the first time"
+                "registered the first secret key; stored secrets are encrypted from now on"
             );
             Ok(vault)
         }

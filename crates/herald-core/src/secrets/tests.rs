@@ -51,7 +51,7 @@ fn a_fresh_database_gets_the_primary_key_and_the_same_keys_open_it_again() {
 fn a_wrong_key_is_one_clear_error_naming_the_key_ids() {
     let (_, row) = fresh(&KeyProvider::new(ring(1)));
     let other = ring(1);
-    let err = ready(&KeyProvider::new(other.clone()), &[row.clone()]).unwrap_err();
+    let err = ready(&KeyProvider::new(other.clone()), std::slice::from_ref(&row)).unwrap_err();
     let msg = err.to_string();
     assert_eq!(
         msg,
@@ -73,7 +73,7 @@ fn a_process_without_the_current_key_is_refused() {
     let newer = SecretKey::generate();
     let both = ready(
         &KeyProvider::new(old.with_primary(newer.clone())),
-        &[old_row.clone()],
+        std::slice::from_ref(&old_row),
     )
     .unwrap();
     let rows = [
