@@ -242,7 +242,7 @@ async fn an_in_process_server_never_logs_secrets(backend: Backend) {
     let output = String::from_utf8_lossy(&logs.lock().expect("log buffer")).into_owned();
     // The capture works: the requests above were traced.
     assert!(
-        output.contains(r#"route="/v1/subscribers/{subscriber_id}/credentials""#)
+        output.contains(r#"route="/v1/subscribers/{subscriberId}/credentials""#)
             && output.contains("status=401"),
         "request traces missing from the capture ({} bytes)",
         output.len()
@@ -264,7 +264,7 @@ async fn the_binary_never_logs_secrets_at_trace_level(backend: Backend) {
         output.stderr.contains("Herald is serving")
             && output
                 .stderr
-                .contains(r#"route="/v1/subscribers/{subscriber_id}/credentials""#),
+                .contains(r#"route="/v1/subscribers/{subscriberId}/credentials""#),
         "request traces missing from stderr ({} bytes)",
         output.stderr.len()
     );
