@@ -101,8 +101,7 @@ fn cipher(keyring: &Keyring, id: &KeyId) -> Result<XChaCha20Poly1305, SecretErro
     let key = keyring
         .get(id)
         .ok_or_else(|| SecretError::UnknownKey(id.clone()))?;
-    let subkey = key.encryption_key();
-    Ok(XChaCha20Poly1305::new((&*subkey).into()))
+    Ok(XChaCha20Poly1305::new(key.encryption_key().into()))
 }
 
 impl Keyring {

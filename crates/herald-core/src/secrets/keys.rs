@@ -23,6 +23,8 @@ pub const KEY_LEN: usize = 32;
 #[derive(Clone)]
 pub struct SecretKey {
     bytes: Zeroizing<[u8; KEY_LEN]>,
+    /// The AEAD subkey, derived once (every encryption needs it).
+    encryption: Zeroizing<[u8; KEY_LEN]>,
     id: KeyId,
 }
 
@@ -37,8 +39,11 @@ impl SecretKey {
     fn from_bytes(bytes: Zeroizing<[u8; KEY_LEN]>) -> SecretKey {
         let mut id = [0u8; 4];
         derive(&bytes, b"herald/v1 key id", &mut id);
+        let mut encryption = Zeroizing::new([0u8; KEY_LEN]);
+        derive(&bytes, b"herald/v1 encryption", &mut *encryption);
         SecretKey {
             bytes,
+            encryption,
             id: KeyId(hex::encode(id)),
         }
     }
@@ -77,10 +82,8 @@ impl SecretKey {
     }
 
     /// The subkey for the AEAD cipher.
-    pub(crate) fn encryption_key(&self) -> Zeroizing<[u8; KEY_LEN]> {
-        let mut out = Zeroizing::new([0u8; KEY_LEN]);
-        derive(&self.bytes, b"herald/v1 encryption", &mut *out);
-        out
+    pub(crate) fn encryption_key(&self) -> &[u8; KEY_LEN] {
+        &self.encryption
     }
 }
 
