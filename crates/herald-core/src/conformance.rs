@@ -16,6 +16,7 @@ mod integrations;
 mod isolation;
 mod paging;
 mod search;
+mod secrets;
 mod subscribers;
 mod subscription_identifiers;
 mod subscriptions;
@@ -29,6 +30,7 @@ pub use environments::*;
 pub use integrations::*;
 pub use isolation::*;
 pub use search::*;
+pub use secrets::*;
 pub use subscribers::*;
 pub use subscription_identifiers::*;
 pub use subscriptions::*;
@@ -142,6 +144,9 @@ macro_rules! conformance_tests {
             topics_and_subscriptions_are_invisible_and_untouchable_from_another_environment,
             subscription_identifiers_are_scoped_to_the_environment,
             search_subscribers_is_scoped_to_the_environment,
+            // encryption keys
+            rotating_keys_re_encrypts_every_value_in_batches_and_reads_stay_the_same,
+            a_key_still_encrypting_values_is_not_retired,
         );
         $crate::conformance_tests!(@spawning $factory;
             concurrent_appends_of_distinct_tokens_keep_every_token,

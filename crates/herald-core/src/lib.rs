@@ -6,6 +6,7 @@
 pub mod ids;
 pub mod integration;
 pub mod provider;
+pub mod secrets;
 pub mod store;
 pub mod subscriber;
 pub mod tenancy;
@@ -20,7 +21,8 @@ pub use ids::ObjectId;
 pub use integration::{Integration, IntegrationPatch, NewIntegration};
 pub use provider::{ChannelType, ProviderId};
 pub use store::{
-    EnvironmentStore, IntegrationStore, Store, StoreError, StoreResult, SubscriberStore, TopicStore,
+    EnvironmentStore, IntegrationStore, KeyUsage, SecretStore, Store, StoreError, StoreResult,
+    SubscriberStore, TopicStore,
 };
 pub use subscriber::{
     BulkOutcome, ChannelCredentials, ChannelSettings, CredentialsMode, CredentialsUpdate, Field,

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+use crate::secrets::KeyId;
 use crate::subscriber::{BulkOutcome, TooManyDeviceTokens};
 use crate::topic::{
     AddSubscribersOutcome, CursorPage, CursorQuery, NewSubscription, NewTopic, SubscriberFilter,
@@ -328,9 +329,45 @@ pub trait TopicStore: Send + Sync {
     async fn topic_subscriber_ids(&self, env: &ObjectId, key: &str) -> StoreResult<Vec<String>>;
 }
 
+/// How many stored values one key encrypts (`herald secrets status`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub key_id: KeyId,
+    /// The key is registered in the database (it can open the database).
+    pub registered: bool,
+    /// New values are encrypted under this key.
+    pub current: bool,
+    /// Stored values encrypted under this key.
+    pub values: u64,
+}
+
+/// The encryption keys of the stored secrets (see [`crate::secrets`]): what `herald secrets`
+/// needs to rotate them while servers keep running. Each method is its own short transaction.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// Every key id that is registered or still encrypts a value, current key first.
+    async fn key_usage(&self) -> StoreResult<Vec<KeyUsage>>;
+
+    /// Registers key `id` of this store's keyring (if it is not yet) and makes it the key new
+    /// values are encrypted under, in this store at once and in every other process sharing the
+    /// database within its check period.
+    async fn promote_key(&self, id: &KeyId) -> StoreResult<()>;
+
+    /// Re-encrypts under the current key the values still under another key, at most `limit`
+    /// rows of each table holding secrets, in one transaction, and returns how many values it
+    /// re-encrypted: `0` means none is left.
+    async fn reencrypt_batch(&self, limit: usize) -> StoreResult<usize>;
+
+    /// Unregisters every key that is not current and encrypts nothing any more, and returns
+    /// their ids. A process holding only retired keys can no longer open the database.
+    async fn retire_keys(&self) -> StoreResult<Vec<KeyId>>;
+}
+
 /// Everything the server needs from a backend.
 #[async_trait]
-pub trait Store: EnvironmentStore + SubscriberStore + IntegrationStore + TopicStore {
+pub trait Store:
+    EnvironmentStore + SubscriberStore + IntegrationStore + TopicStore + SecretStore
+{
     /// The backend's name for logs (`sqlite`, `postgres`).
     fn backend_name(&self) -> &'static str;
 

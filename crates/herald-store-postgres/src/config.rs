@@ -117,6 +117,9 @@ pub enum PgOpenError {
     Connect { target: String, cause: String },
     #[error("cannot migrate the PostgreSQL database at {target}: {cause}")]
     Migrate { target: String, cause: String },
+    /// The keys do not open this database (one line, from `herald_core::secrets`).
+    #[error(transparent)]
+    Secrets(#[from] herald_core::secrets::UnlockError),
 }
 
 impl PgOpenError {
@@ -124,6 +127,18 @@ impl PgOpenError {
         PgOpenError::Connect {
             target,
             cause: cfg.scrub(&describe(e)),
+        }
+    }
+
+    /// A failure while registering the first key or encrypting the rows stored before version 4.
+    pub(crate) fn encrypt(target: String, cfg: &PgConfig, e: crate::error::Error) -> Self {
+        let cause = match e {
+            crate::error::Error::Sql(e) => describe(&e),
+            crate::error::Error::Store(e) => e.to_string(),
+        };
+        PgOpenError::Migrate {
+            target,
+            cause: format!("encrypting the stored secrets: {}", cfg.scrub(&cause)),
         }
     }
 

@@ -6,12 +6,18 @@
 //! writers on one subscriber across every process sharing the database, so 50 concurrent appends
 //! of distinct tokens end with 50 tokens; the token inserts are still `ON CONFLICT DO NOTHING`.
 //! A write that changes nothing touches no row and leaves `updated_at` alone.
+//!
+//! Secrets are encrypted on the way in and decrypted on the way out, so the merge compares plain
+//! values. Token rows hold a ciphertext plus a keyed hash; uniqueness is on `(channel_pk,
+//! token_hash)` and removals match hashes, so no token has to be decrypted to be found.
 
+use herald_core::secrets::Vault;
 use herald_core::{ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, Subscriber};
 use sqlx::postgres::PgConnection;
 
 use crate::error::Result;
 use crate::rows::{now, ChannelRow, SELECT_CHANNEL};
+use crate::secrets::follow_current_key;
 use crate::subscribers::{lock_live, read_by_pk};
 use crate::PgStore;
 
@@ -49,6 +55,7 @@ struct ChannelKey<'a> {
     subscriber_pk: i64,
     env: &'a ObjectId,
     integration_id: &'a ObjectId,
+    vault: &'a Vault,
 }
 
 /// Appends `tokens` in the given order; tokens already on the channel are skipped.
@@ -60,18 +67,27 @@ async fn insert_tokens(
     if tokens.is_empty() {
         return Ok(());
     }
+    let (mut sealed, mut hashes) = (Vec::new(), Vec::new());
+    for token in tokens {
+        let (s, h) = key.vault.seal_token(key.env.as_str(), token)?;
+        sealed.push(s);
+        hashes.push(h);
+    }
     // ORDER BY the input position, so the serial `pk` (the token order clients see) follows it.
     sqlx::query(
-        "INSERT INTO device_tokens (channel_pk, environment_id, subscriber_pk, integration_id, token)
-         SELECT $1, $2, $3, $4, u.token FROM UNNEST($5::text[]) WITH ORDINALITY AS u(token, n)
+        "INSERT INTO device_tokens
+             (channel_pk, environment_id, subscriber_pk, integration_id, token, token_hash)
+         SELECT $1, $2, $3, $4, u.token, u.token_hash
+         FROM UNNEST($5::text[], $6::text[]) WITH ORDINALITY AS u(token, token_hash, n)
          ORDER BY u.n
-         ON CONFLICT (channel_pk, token) DO NOTHING",
+         ON CONFLICT (channel_pk, token_hash) DO NOTHING",
     )
     .bind(key.channel_pk)
     .bind(key.env.as_str())
     .bind(key.subscriber_pk)
     .bind(key.integration_id.as_str())
-    .bind(tokens)
+    .bind(sealed)
+    .bind(hashes)
     .execute(conn)
     .await?;
     Ok(())
@@ -86,11 +102,18 @@ async fn write_tokens(
     match token_delta(old, new) {
         TokenDelta::Edit { remove, append } => {
             if !remove.is_empty() {
-                sqlx::query("DELETE FROM device_tokens WHERE channel_pk = $1 AND token = ANY($2)")
-                    .bind(key.channel_pk)
-                    .bind(&remove)
-                    .execute(&mut *conn)
-                    .await?;
+                let env = key.env.as_str();
+                let hashes: Vec<String> = remove
+                    .iter()
+                    .map(|t| key.vault.token_hash(env, t))
+                    .collect();
+                sqlx::query(
+                    "DELETE FROM device_tokens WHERE channel_pk = $1 AND token_hash = ANY($2)",
+                )
+                .bind(key.channel_pk)
+                .bind(&hashes)
+                .execute(&mut *conn)
+                .await?;
             }
             insert_tokens(conn, key, append).await
         }
@@ -120,60 +143,65 @@ impl PgStore {
             .bind(update.integration_id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        let old = existing.as_ref().map(ChannelRow::credentials);
+        let old = existing
+            .as_ref()
+            .map(|row| row.credentials(&self.vault))
+            .transpose()?;
         let merged = update.merged(old.as_ref())?;
         let unchanged = existing.as_ref().is_some_and(|row| {
             old.as_ref() == Some(&merged) && row.provider_id == update.provider_id.as_str()
         });
         if !unchanged {
-            self.write_channel(&mut tx, env, subscriber_pk, update, existing, &merged)
-                .await?;
+            follow_current_key(&mut tx, &self.vault).await?;
+            let old_tokens = old.and_then(|c| c.device_tokens).unwrap_or_default();
+            self.write_channel(
+                &mut tx,
+                env,
+                subscriber_pk,
+                update,
+                existing.is_some(),
+                &old_tokens,
+                &merged,
+            )
+            .await?;
             sqlx::query("UPDATE subscribers SET updated_at = $2 WHERE pk = $1")
                 .bind(subscriber_pk)
                 .bind(now())
                 .execute(&mut *tx)
                 .await?;
         }
-        let subscriber = read_by_pk(&mut tx, subscriber_pk).await?;
+        let subscriber = read_by_pk(&mut tx, &self.vault, subscriber_pk).await?;
         tx.commit().await?;
         Ok(Some(subscriber))
     }
 
-    /// Stores `merged` as the channel's new state, creating the channel if `existing` is `None`.
+    /// Stores `merged` as the channel's new state, creating the channel unless it `exists`
+    /// (holding `old_tokens`, decrypted).
+    #[allow(clippy::too_many_arguments)]
     async fn write_channel(
         &self,
         conn: &mut PgConnection,
         env: &ObjectId,
         subscriber_pk: i64,
         update: &CredentialsUpdate,
-        existing: Option<ChannelRow>,
+        exists: bool,
+        old_tokens: &[String],
         merged: &ChannelCredentials,
     ) -> Result<()> {
         let m = merged;
-        let fields = [
-            &m.webhook_url,
-            &m.channel,
-            &m.alert_uid,
-            &m.title,
-            &m.image_url,
-            &m.state,
-            &m.external_url,
-        ];
-        let query = match existing {
-            Some(_) => {
-                "UPDATE subscriber_channels SET
+        let fields = self.vault.seal_channel(env.as_str(), m)?;
+        let query = if exists {
+            "UPDATE subscriber_channels SET
                      provider_id = $4, webhook_url = $5, channel = $6, alert_uid = $7, title = $8,
                      image_url = $9, state = $10, external_url = $11, tokens_set = $12
                  WHERE subscriber_pk = $1 AND integration_id = $3 AND environment_id = $2
                  RETURNING pk"
-            }
-            None => {
-                "INSERT INTO subscriber_channels (subscriber_pk, environment_id, integration_id,
+        } else {
+            "INSERT INTO subscriber_channels (subscriber_pk, environment_id, integration_id,
                      provider_id, webhook_url, channel, alert_uid, title, image_url, state,
                      external_url, tokens_set)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  RETURNING pk"
-            }
         };
         let mut q = sqlx::query_scalar(query)
             .bind(subscriber_pk)
@@ -181,7 +209,7 @@ impl PgStore {
             .bind(update.integration_id.as_str())
             .bind(update.provider_id.as_str());
         for f in fields {
-            q = q.bind(f.as_deref());
+            q = q.bind(f);
         }
         let channel_pk: i64 = q
             .bind(m.device_tokens.is_some())
@@ -192,10 +220,10 @@ impl PgStore {
             subscriber_pk,
             env,
             integration_id: &update.integration_id,
+            vault: &self.vault,
         };
-        let old_tokens = existing.map(|row| row.tokens).unwrap_or_default();
         let new_tokens = m.device_tokens.as_deref().unwrap_or_default();
-        write_tokens(conn, &key, &old_tokens, new_tokens).await
+        write_tokens(conn, &key, old_tokens, new_tokens).await
     }
 
     pub(crate) async fn delete_credentials_once(

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use herald_core::secrets::SecretError;
 use herald_core::{StoreError, StoreResult, TooManyDeviceTokens};
 
 pub(crate) enum Error {
@@ -28,6 +29,12 @@ impl From<StoreError> for Error {
 impl From<TooManyDeviceTokens> for Error {
     fn from(e: TooManyDeviceTokens) -> Self {
         Error::Store(e.into())
+    }
+}
+
+impl From<SecretError> for Error {
+    fn from(e: SecretError) -> Self {
+        Error::Store(StoreError::backend(e))
     }
 }
 

@@ -6,6 +6,7 @@
 //! first, so two racing calls cannot leave two primaries.
 
 use async_trait::async_trait;
+use herald_core::secrets::Vault;
 use herald_core::{
     Integration, IntegrationPatch, IntegrationStore, NewIntegration, ObjectId, ProviderId,
     StoreError, StoreResult,
@@ -14,6 +15,7 @@ use sqlx::postgres::PgConnection;
 
 use crate::error::{db, is_unique_violation, retrying, Error, Result};
 use crate::rows::{json_text, now, IntegrationRow, INTEGRATION_COLUMNS};
+use crate::secrets::follow_current_key;
 use crate::PgStore;
 
 /// The partial unique index on `(environment_id, identifier) WHERE NOT deleted`.
@@ -30,15 +32,16 @@ fn identifier_conflict(e: sqlx::Error) -> Error {
     }
 }
 
-fn convert(rows: Vec<IntegrationRow>) -> Result<Vec<Integration>> {
+fn convert(rows: Vec<IntegrationRow>, vault: &Vault) -> Result<Vec<Integration>> {
     rows.into_iter()
-        .map(IntegrationRow::into_integration)
+        .map(|r| r.into_integration(vault))
         .collect()
 }
 
 /// Locks a non-deleted integration of the environment for the rest of the transaction.
 async fn lock_one(
     conn: &mut PgConnection,
+    vault: &Vault,
     env: &ObjectId,
     id: &ObjectId,
 ) -> Result<Option<Integration>> {
@@ -51,7 +54,7 @@ async fn lock_one(
     .bind(id.as_str())
     .fetch_optional(conn)
     .await?;
-    row.map(IntegrationRow::into_integration).transpose()
+    row.map(|r| r.into_integration(vault)).transpose()
 }
 
 impl PgStore {
@@ -62,7 +65,7 @@ impl PgStore {
         patch: &IntegrationPatch,
     ) -> Result<Option<Integration>> {
         let mut tx = self.pool.begin().await?;
-        let Some(current) = lock_one(&mut tx, env, id).await? else {
+        let Some(current) = lock_one(&mut tx, &self.vault, env, id).await? else {
             return Ok(None);
         };
         let mut next = current.clone();
@@ -85,6 +88,10 @@ impl PgStore {
             tx.commit().await?;
             return Ok(Some(current));
         }
+        follow_current_key(&mut tx, &self.vault).await?;
+        let credentials = self
+            .vault
+            .seal_credentials(env.as_str(), &next.credentials)?;
         let row: IntegrationRow = sqlx::query_as(&format!(
             "UPDATE integrations SET name = $2, identifier = $3, credentials = $4, active = $5,
                  conditions = $6, updated_at = $7
@@ -94,7 +101,7 @@ impl PgStore {
         .bind(id.as_str())
         .bind(&next.name)
         .bind(&next.identifier)
-        .bind(json_text(&next.credentials))
+        .bind(credentials)
         .bind(next.active)
         .bind(json_text(&next.conditions))
         .bind(now())
@@ -102,7 +109,7 @@ impl PgStore {
         .await
         .map_err(identifier_conflict)?;
         tx.commit().await?;
-        Ok(Some(row.into_integration()?))
+        Ok(Some(row.into_integration(&self.vault)?))
     }
 
     async fn set_primary_once(&self, env: &ObjectId, id: &ObjectId) -> Result<Option<Integration>> {
@@ -120,7 +127,7 @@ impl PgStore {
         .bind(id.as_str())
         .fetch_all(&mut *tx)
         .await?;
-        let siblings = convert(rows)?;
+        let siblings = convert(rows, &self.vault)?;
         let Some(target) = siblings.iter().find(|i| &i.id == id).cloned() else {
             return Ok(None);
         };
@@ -151,7 +158,7 @@ impl PgStore {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(row.into_integration()?))
+        Ok(Some(row.into_integration(&self.vault)?))
     }
 }
 
@@ -167,7 +174,7 @@ impl IntegrationStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        Ok(convert(rows)?)
+        Ok(convert(rows, &self.vault)?)
     }
 
     async fn get_integration(
@@ -184,7 +191,7 @@ impl IntegrationStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        Ok(row.map(IntegrationRow::into_integration).transpose()?)
+        Ok(row.map(|r| r.into_integration(&self.vault)).transpose()?)
     }
 
     async fn create_integration(
@@ -193,6 +200,12 @@ impl IntegrationStore for PgStore {
         org: &ObjectId,
         new: &NewIntegration,
     ) -> StoreResult<Integration> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        follow_current_key(&mut conn, &self.vault).await?;
+        let credentials = self
+            .vault
+            .seal_credentials(env.as_str(), &new.credentials)
+            .map_err(StoreError::backend)?;
         // Chat and push integrations are never primary and keep priority 0 (Novu).
         let row: IntegrationRow = sqlx::query_as(&format!(
             r#"INSERT INTO integrations (id, environment_id, organization_id, provider_id, channel,
@@ -208,14 +221,14 @@ impl IntegrationStore for PgStore {
         .bind(new.channel.as_str())
         .bind(&new.name)
         .bind(&new.identifier)
-        .bind(json_text(&new.credentials))
+        .bind(credentials)
         .bind(new.active)
         .bind(json_text(&new.conditions))
         .bind(now())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await
         .map_err(identifier_conflict)?;
-        Ok(row.into_integration()?)
+        Ok(row.into_integration(&self.vault)?)
     }
 
     async fn update_integration(
@@ -269,6 +282,6 @@ impl IntegrationStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        Ok(row.map(IntegrationRow::into_integration).transpose()?)
+        Ok(row.map(|r| r.into_integration(&self.vault)).transpose()?)
     }
 }

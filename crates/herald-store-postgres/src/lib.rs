@@ -5,7 +5,9 @@
 //! database. The rules for merging credentials and profiles come from `herald-core`; this crate only
 //! makes them atomic across processes: writes that read-modify-write lock the subscriber row
 //! (`SELECT … FOR UPDATE`), creations use `INSERT … ON CONFLICT`, and the one-time steps
-//! (migrations, bootstrap) run under transaction-scoped advisory locks.
+//! (migrations, bootstrap, registering encryption keys) run under transaction-scoped advisory
+//! locks. Credentials are stored encrypted (`secrets`): the store holds the vault that opens
+//! them, checked against the database at connect.
 #![forbid(unsafe_code)]
 
 mod config;
@@ -16,6 +18,7 @@ mod integrations;
 mod migrate;
 mod pagination;
 mod rows;
+mod secrets;
 mod subscribers;
 mod subscriptions;
 #[cfg(feature = "test-support")]
@@ -25,6 +28,7 @@ mod topics;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use herald_core::secrets::{KeyProvider, Vault};
 use herald_core::Store;
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::{Connection, PgPool};
@@ -38,15 +42,23 @@ pub struct PgStore {
     pool: PgPool,
     /// How the v2 searches compare ignoring case, found on first use (see `pagination::ilike`).
     ilike: Arc<tokio::sync::OnceCell<&'static str>>,
+    /// Encrypts and decrypts the secret columns (see `secrets`).
+    vault: Arc<Vault>,
 }
 
 impl PgStore {
-    /// Connects, applies pending migrations and returns a store with a lazily filled pool.
+    /// Connects, applies pending migrations, checks that `keys` open the database's secrets (a
+    /// wrong key is [`PgOpenError::Secrets`]; the first connect with keys encrypts the secrets
+    /// an older Herald stored in plain text) and returns a store with a lazily filled pool.
     ///
     /// The first connection is made directly (not through the pool) so that a failure reports its
     /// real cause (`connection refused`, `password authentication failed …`) instead of the pool's
     /// generic timeout, and it is bounded by [`PgConfig::connect_timeout`].
-    pub async fn connect(cfg: &PgConfig) -> Result<PgStore, PgOpenError> {
+    pub async fn connect(
+        cfg: &PgConfig,
+        keys: impl Into<KeyProvider>,
+    ) -> Result<PgStore, PgOpenError> {
+        let keys = keys.into();
         let options = cfg.connect_options()?;
         let target = config::target(&options);
         let first = tokio::time::timeout(cfg.connect_timeout, PgConnection::connect_with(&options));
@@ -66,6 +78,11 @@ impl PgStore {
         if !applied.is_empty() {
             tracing::info!(?applied, %target, "applied PostgreSQL migrations");
         }
+        let vault = match secrets::unlock(&mut conn, &keys).await {
+            Ok(vault) => vault,
+            Err(secrets::UnlockFailure::Keys(e)) => return Err(PgOpenError::Secrets(e)),
+            Err(secrets::UnlockFailure::Db(e)) => return Err(PgOpenError::encrypt(target, cfg, e)),
+        };
         // Best effort: the connection is dropped either way.
         let _ = conn.close().await;
 
@@ -75,15 +92,11 @@ impl PgStore {
             .acquire_timeout(cfg.acquire_timeout)
             .idle_timeout(cfg.idle_timeout)
             .connect_lazy_with(options);
-        Ok(PgStore::from_pool(pool))
-    }
-
-    /// Wraps an existing pool whose database is already migrated.
-    pub fn from_pool(pool: PgPool) -> Self {
-        PgStore {
+        Ok(PgStore {
             pool,
             ilike: Arc::default(),
-        }
+            vault: Arc::new(vault),
+        })
     }
 
     /// The underlying pool, for callers that run their own queries (e.g. health checks).

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "subscription_identifier",
         sql: include_str!("../migrations/0003_subscription_identifier.sql"),
     },
+    Migration {
+        version: 4,
+        name: "secrets",
+        sql: include_str!("../migrations/0004_secrets.sql"),
+    },
 ];
 
 /// Advisory lock key serialising migrations across processes ("herald" + 1 in ASCII).

@@ -1,9 +1,11 @@
 //! Rows as they come out of PostgreSQL, and their conversion into `herald-core` records. Every
 //! mapping from a column to a domain value lives here (STYLE.md 2), so a schema change touches one
-//! file.
+//! file. Secret columns are decrypted here too, bound to the environment of the row holding them
+//! (a device token to its channel's), so no caller ever sees a ciphertext.
 
 use std::str::FromStr;
 
+use herald_core::secrets::Vault;
 use herald_core::topic::{SubscriberRef, Topic, TopicSubscription};
 use herald_core::{
     ChannelCredentials, ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId,
@@ -29,6 +31,7 @@ SELECT s.id, s.environment_id, s.organization_id, s.subscriber_id,
        COALESCE((
            SELECT json_agg(json_build_object(
                       'integration_id', c.integration_id,
+                      'environment_id', c.environment_id,
                       'provider_id', c.provider_id,
                       'identifier', i.identifier,
                       'webhook_url', c.webhook_url,
@@ -101,6 +104,7 @@ pub(crate) struct SubscriberRow {
 #[derive(Deserialize)]
 struct ChannelJson {
     integration_id: String,
+    environment_id: String,
     provider_id: String,
     identifier: Option<String>,
     webhook_url: Option<String>,
@@ -114,26 +118,39 @@ struct ChannelJson {
 }
 
 impl SubscriberRow {
-    pub(crate) fn into_subscriber(self) -> Result<Subscriber> {
+    pub(crate) fn into_subscriber(self, vault: &Vault) -> Result<Subscriber> {
         let channels: Vec<ChannelJson> = serde_json::from_str(&self.channels)
             .map_err(|e| corrupt(format!("channels of subscriber {}: {e}", self.id)))?;
         let channels = channels
             .into_iter()
             .map(|c| {
+                let env = c.environment_id.as_str();
+                let mut credentials = vault.open_channel(
+                    env,
+                    [
+                        c.webhook_url,
+                        c.channel,
+                        c.alert_uid,
+                        c.title,
+                        c.image_url,
+                        c.state,
+                        c.external_url,
+                    ],
+                )?;
+                credentials.device_tokens = c
+                    .tokens
+                    .map(|tokens| {
+                        tokens
+                            .iter()
+                            .map(|t| vault.open_token(env, t))
+                            .collect::<std::result::Result<Vec<_>, _>>()
+                    })
+                    .transpose()?;
                 Ok(ChannelSettings {
                     provider_id: provider(&c.provider_id)?,
                     integration_id: ObjectId::from_stored(c.integration_id),
                     integration_identifier: c.identifier,
-                    credentials: ChannelCredentials {
-                        webhook_url: c.webhook_url,
-                        channel: c.channel,
-                        device_tokens: c.tokens,
-                        alert_uid: c.alert_uid,
-                        title: c.title,
-                        image_url: c.image_url,
-                        state: c.state,
-                        external_url: c.external_url,
-                    },
+                    credentials,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -157,6 +174,7 @@ impl SubscriberRow {
 #[derive(FromRow)]
 pub(crate) struct ChannelRow {
     pub provider_id: String,
+    environment_id: String,
     webhook_url: Option<String>,
     channel: Option<String>,
     alert_uid: Option<String>,
@@ -170,24 +188,33 @@ pub(crate) struct ChannelRow {
 }
 
 pub(crate) const SELECT_CHANNEL: &str = "
-SELECT c.provider_id, c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
+SELECT c.provider_id, c.environment_id, c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
        c.external_url, c.tokens_set,
        ARRAY(SELECT t.token FROM device_tokens t WHERE t.channel_pk = c.pk ORDER BY t.pk) AS tokens
 FROM subscriber_channels c
 WHERE c.subscriber_pk = $1 AND c.integration_id = $2";
 
 impl ChannelRow {
-    pub(crate) fn credentials(&self) -> ChannelCredentials {
-        ChannelCredentials {
-            webhook_url: self.webhook_url.clone(),
-            channel: self.channel.clone(),
-            device_tokens: self.tokens_set.then(|| self.tokens.clone()),
-            alert_uid: self.alert_uid.clone(),
-            title: self.title.clone(),
-            image_url: self.image_url.clone(),
-            state: self.state.clone(),
-            external_url: self.external_url.clone(),
+    /// The stored credentials, decrypted.
+    pub(crate) fn credentials(&self, vault: &Vault) -> Result<ChannelCredentials> {
+        let env = self.environment_id.as_str();
+        let mut credentials = vault.open_channel(
+            env,
+            [
+                self.webhook_url.clone(),
+                self.channel.clone(),
+                self.alert_uid.clone(),
+                self.title.clone(),
+                self.image_url.clone(),
+                self.state.clone(),
+                self.external_url.clone(),
+            ],
+        )?;
+        if self.tokens_set {
+            let tokens = self.tokens.iter().map(|t| vault.open_token(env, t));
+            credentials.device_tokens = Some(tokens.collect::<std::result::Result<_, _>>()?);
         }
+        Ok(credentials)
     }
 }
 
@@ -216,9 +243,10 @@ pub(crate) struct IntegrationRow {
 }
 
 impl IntegrationRow {
-    pub(crate) fn into_integration(self) -> Result<Integration> {
-        let credentials: Map<String, Value> = serde_json::from_str(&self.credentials)
-            .map_err(|e| corrupt(format!("credentials of integration {}: {e}", self.id)))?;
+    /// The integration, its credentials decrypted.
+    pub(crate) fn into_integration(self, vault: &Vault) -> Result<Integration> {
+        let credentials: Map<String, Value> =
+            vault.open_credentials(&self.environment_id, &self.credentials)?;
         let conditions: Vec<Value> = serde_json::from_str(&self.conditions)
             .map_err(|e| corrupt(format!("conditions of integration {}: {e}", self.id)))?;
         Ok(Integration {

@@ -8,6 +8,7 @@
 //! `SELECT … FOR UPDATE`.
 
 use async_trait::async_trait;
+use herald_core::secrets::Vault;
 use herald_core::topic::{CursorPage, CursorQuery, SubscriberFilter};
 use herald_core::{
     BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreError,
@@ -26,12 +27,16 @@ use crate::PgStore;
 const UPSERT_ROUNDS: usize = 8;
 
 /// The subscriber with this row key, with its channels, whether deleted or not.
-pub(crate) async fn read_by_pk(conn: &mut PgConnection, pk: i64) -> Result<Subscriber> {
+pub(crate) async fn read_by_pk(
+    conn: &mut PgConnection,
+    vault: &Vault,
+    pk: i64,
+) -> Result<Subscriber> {
     let row: SubscriberRow = sqlx::query_as(&format!("{SELECT_SUBSCRIBER} WHERE s.pk = $1"))
         .bind(pk)
         .fetch_one(conn)
         .await?;
-    row.into_subscriber()
+    row.into_subscriber(vault)
 }
 
 /// Locks a non-deleted subscriber's row for the rest of the transaction and returns its key.
@@ -166,7 +171,7 @@ impl PgStore {
                     if profile.apply(&patch.profile) {
                         write_profile(&mut tx, row.pk, &profile, now).await?;
                     }
-                    let subscriber = read_by_pk(&mut tx, row.pk).await?;
+                    let subscriber = read_by_pk(&mut tx, &self.vault, row.pk).await?;
                     tx.commit().await?;
                     return Ok((subscriber, false));
                 }
@@ -181,7 +186,7 @@ impl PgStore {
                 None => {}
             }
             if let Some(pk) = insert(&mut tx, env, org, new, Some(0), now).await? {
-                let subscriber = read_by_pk(&mut tx, pk).await?;
+                let subscriber = read_by_pk(&mut tx, &self.vault, pk).await?;
                 tx.commit().await?;
                 return Ok((subscriber, true));
             }
@@ -239,7 +244,7 @@ impl PgStore {
         if profile.apply(&patch.profile) {
             write_profile(&mut tx, row.pk, &profile, now()).await?;
         }
-        let subscriber = read_by_pk(&mut tx, row.pk).await?;
+        let subscriber = read_by_pk(&mut tx, &self.vault, row.pk).await?;
         tx.commit().await?;
         Ok(Some(subscriber))
     }
@@ -322,7 +327,7 @@ impl PgStore {
         tx.commit().await?;
         let subscribers = rows
             .into_iter()
-            .map(SubscriberRow::into_subscriber)
+            .map(|row| row.into_subscriber(&self.vault))
             .collect::<Result<_>>()?;
         Ok(keys.with_items(subscribers))
     }
@@ -353,7 +358,7 @@ impl PgStore {
         .bind(crate::rows::now())
         .execute(&mut *tx)
         .await?;
-        let subscriber = read_by_pk(&mut tx, pk).await?;
+        let subscriber = read_by_pk(&mut tx, &self.vault, pk).await?;
         tx.commit().await?;
         Ok(Some(subscriber))
     }
@@ -381,7 +386,7 @@ impl SubscriberStore for PgStore {
         .map_err(db)?;
         Ok(rows
             .into_iter()
-            .map(SubscriberRow::into_subscriber)
+            .map(|row| row.into_subscriber(&self.vault))
             .collect::<Result<_>>()?)
     }
 
@@ -399,7 +404,9 @@ impl SubscriberStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        Ok(row.map(SubscriberRow::into_subscriber).transpose()?)
+        Ok(row
+            .map(|row| row.into_subscriber(&self.vault))
+            .transpose()?)
     }
 
     async fn upsert_subscriber(

@@ -66,10 +66,11 @@ impl TestDatabase {
         }
     }
 
-    /// A migrated store on this database; panics if that fails (the server was reachable a
-    /// moment ago, so a failure here is a bug worth a loud test failure).
+    /// A migrated store on this database, opened with the test keys
+    /// ([`herald_core::secrets::test_keyring`]); panics if that fails (the server was reachable
+    /// a moment ago, so a failure here is a bug worth a loud test failure).
     pub async fn connect(&self) -> PgStore {
-        PgStore::connect(&self.config())
+        PgStore::connect(&self.config(), herald_core::secrets::test_keyring())
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }

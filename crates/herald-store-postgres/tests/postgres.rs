@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use herald_core::secrets::test_keyring;
 use herald_core::topic::{IdentifierConflict, NewSubscription, NewTopic};
 use herald_core::{
     ChannelCredentials, ChannelType, CredentialsMode, CredentialsUpdate, EnvironmentStore,
@@ -47,7 +48,7 @@ async fn concurrent_connects_to_a_fresh_database_migrate_it_once() {
     let connects: Vec<_> = (0..4)
         .map(|_| {
             let cfg = cfg.clone();
-            tokio::spawn(async move { PgStore::connect(&cfg).await })
+            tokio::spawn(async move { PgStore::connect(&cfg, test_keyring()).await })
         })
         .collect();
     for c in connects {
@@ -68,11 +69,11 @@ async fn a_database_migrated_by_a_newer_herald_is_refused_with_a_readable_messag
         .execute(&mut conn)
         .await
         .unwrap();
-    let known = MIGRATIONS.last().unwrap().version;
-    let err = PgStore::connect(&db.config())
+    let err = PgStore::connect(&db.config(), test_keyring())
         .await
         .unwrap_err()
         .to_string();
+    let known = MIGRATIONS.last().unwrap().version;
     assert!(
         err.starts_with("cannot migrate the PostgreSQL database at ")
             && err.ends_with(&format!(
@@ -150,7 +151,10 @@ async fn a_refused_connection_is_one_line_naming_host_and_port_but_not_the_passw
         .unwrap()
         .port();
     let cfg = PgConfig::new(format!("postgres://herald:hunter2@127.0.0.1:{port}/herald"));
-    let err = PgStore::connect(&cfg).await.unwrap_err().to_string();
+    let err = PgStore::connect(&cfg, test_keyring())
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         format!("cannot connect to PostgreSQL at 127.0.0.1:{port}: connection refused")
@@ -164,7 +168,9 @@ async fn a_wrong_database_name_is_reported_by_the_server_message() {
         return;
     };
     let url = format!("{}_missing", db.url());
-    let err = PgStore::connect(&PgConfig::new(url)).await.unwrap_err();
+    let err = PgStore::connect(&PgConfig::new(url), test_keyring())
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.starts_with("cannot connect to PostgreSQL at ") && msg.contains("does not exist"),

@@ -7,18 +7,26 @@
 //! `UNIQUE (channel_pk, token)` constraint: an append is an `INSERT OR IGNORE` of the new tokens,
 //! a replacement deletes and re-inserts in the given order (insertion order is the order clients
 //! see).
+//!
+//! Secrets are encrypted on the way in and decrypted on the way out, so the merge compares plain
+//! values. Token rows hold a ciphertext plus a keyed hash, and the uniqueness constraint is on
+//! `(channel_pk, token_hash)`: an equal token is recognised without decrypting anything.
 
+use herald_core::secrets::Vault;
 use herald_core::{
     ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, Subscriber, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::DbResult;
-use crate::rows::{channel_text, find_live_subscriber, load_subscriber};
+use crate::rows::{find_live_subscriber, load_subscriber};
+use crate::secrets::{follow_current_key, write_channel_columns};
 
 /// The stored channel of a subscriber bound to one integration: its `pk` and credentials.
 fn find_channel(
     conn: &Connection,
+    vault: &Vault,
+    env: &ObjectId,
     subscriber_pk: i64,
     integration_id: &ObjectId,
 ) -> DbResult<Option<(i64, ChannelCredentials)>> {
@@ -29,42 +37,34 @@ fn find_channel(
              FROM subscriber_channels WHERE subscriber_pk = ?1 AND integration_id = ?2",
         )?
         .query_row((subscriber_pk, integration_id.as_str()), |row| {
-            let mut credentials = channel_text(row, 1)?;
             let tokens_set: bool = row.get(8)?;
-            credentials.device_tokens = tokens_set.then(Vec::new);
-            Ok((row.get::<_, i64>(0)?, credentials))
+            Ok((
+                row.get::<_, i64>(0)?,
+                crate::rows::channel_columns(row, 1)?,
+                tokens_set,
+            ))
         })
         .optional()?;
-    let Some((pk, mut credentials)) = found else {
+    let Some((pk, columns, tokens_set)) = found else {
         return Ok(None);
     };
-    if let Some(tokens) = credentials.device_tokens.as_mut() {
+    let mut credentials = vault.open_channel(env.as_str(), columns)?;
+    if tokens_set {
         let mut stmt = conn
             .prepare_cached("SELECT token FROM device_tokens WHERE channel_pk = ?1 ORDER BY pk")?;
+        let mut tokens = Vec::new();
         for token in stmt.query_map([pk], |r| r.get::<_, String>(0))? {
-            tokens.push(token?);
+            tokens.push(vault.open_token(env.as_str(), &token?)?);
         }
+        credentials.device_tokens = Some(tokens);
     }
     Ok(Some((pk, credentials)))
 }
 
-fn write_text(conn: &Connection, channel_pk: i64, c: &ChannelCredentials) -> DbResult<()> {
-    conn.prepare_cached(
-        "UPDATE subscriber_channels SET webhook_url = ?2, channel = ?3, alert_uid = ?4,
-             title = ?5, image_url = ?6, state = ?7, external_url = ?8, tokens_set = ?9
-         WHERE pk = ?1",
-    )?
-    .execute(rusqlite::params![
-        channel_pk,
-        c.webhook_url,
-        c.channel,
-        c.alert_uid,
-        c.title,
-        c.image_url,
-        c.state,
-        c.external_url,
-        c.device_tokens.is_some(),
-    ])?;
+fn write_text(conn: &Connection, key: &ChannelKey, c: &ChannelCredentials) -> DbResult<()> {
+    write_channel_columns(conn, key.pk, &key.vault.seal_channel(key.env.as_str(), c)?)?;
+    conn.prepare_cached("UPDATE subscriber_channels SET tokens_set = ?2 WHERE pk = ?1")?
+        .execute((key.pk, c.device_tokens.is_some()))?;
     Ok(())
 }
 
@@ -73,21 +73,24 @@ struct ChannelKey<'a> {
     env: &'a ObjectId,
     subscriber_pk: i64,
     integration_id: &'a ObjectId,
+    vault: &'a Vault,
 }
 
 fn insert_tokens(conn: &Connection, key: &ChannelKey, tokens: &[String]) -> DbResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO device_tokens
-             (channel_pk, environment_id, subscriber_pk, integration_id, token)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+             (channel_pk, environment_id, subscriber_pk, integration_id, token, token_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for token in tokens {
+        let (sealed, hash) = key.vault.seal_token(key.env.as_str(), token)?;
         stmt.execute((
             key.pk,
             key.env.as_str(),
             key.subscriber_pk,
             key.integration_id.as_str(),
-            token,
+            sealed,
+            hash,
         ))?;
     }
     Ok(())
@@ -114,6 +117,7 @@ fn write_tokens(
 
 pub(crate) fn update(
     conn: &Connection,
+    vault: &Vault,
     env: &ObjectId,
     subscriber_id: &str,
     update: &CredentialsUpdate,
@@ -121,21 +125,23 @@ pub(crate) fn update(
     let Some((subscriber_pk, _)) = find_live_subscriber(conn, env, subscriber_id)? else {
         return Ok(None);
     };
-    let existing = find_channel(conn, subscriber_pk, &update.integration_id)?;
+    let existing = find_channel(conn, vault, env, subscriber_pk, &update.integration_id)?;
     let merged = update.merged(existing.as_ref().map(|(_, c)| c))?;
+    follow_current_key(conn, vault)?;
     match existing {
         Some((_, old)) if old == merged => {
             // Nothing changes: no write, and `updated_at` stays.
-            return Ok(Some(load_subscriber(conn, subscriber_pk)?));
+            return Ok(Some(load_subscriber(conn, vault, subscriber_pk)?));
         }
         Some((pk, old)) => {
-            write_text(conn, pk, &merged)?;
             let key = ChannelKey {
                 pk,
                 env,
                 subscriber_pk,
                 integration_id: &update.integration_id,
+                vault,
             };
+            write_text(conn, &key, &merged)?;
             write_tokens(
                 conn,
                 &key,
@@ -144,6 +150,7 @@ pub(crate) fn update(
             )?;
         }
         None => {
+            let c = vault.seal_channel(env.as_str(), &merged)?;
             conn.prepare_cached(
                 "INSERT INTO subscriber_channels (subscriber_pk, environment_id, integration_id,
                      provider_id, webhook_url, channel, alert_uid, title, image_url, state,
@@ -155,13 +162,13 @@ pub(crate) fn update(
                 env.as_str(),
                 update.integration_id.as_str(),
                 update.provider_id.as_str(),
-                merged.webhook_url,
-                merged.channel,
-                merged.alert_uid,
-                merged.title,
-                merged.image_url,
-                merged.state,
-                merged.external_url,
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                c[4],
+                c[5],
+                c[6],
                 merged.device_tokens.is_some(),
             ])?;
             let key = ChannelKey {
@@ -169,6 +176,7 @@ pub(crate) fn update(
                 env,
                 subscriber_pk,
                 integration_id: &update.integration_id,
+                vault,
             };
             insert_tokens(
                 conn,
@@ -178,7 +186,7 @@ pub(crate) fn update(
         }
     }
     touch(conn, subscriber_pk)?;
-    Ok(Some(load_subscriber(conn, subscriber_pk)?))
+    Ok(Some(load_subscriber(conn, vault, subscriber_pk)?))
 }
 
 pub(crate) fn delete(

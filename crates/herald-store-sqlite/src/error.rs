@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use herald_core::secrets::{SecretError, UnlockError};
 use herald_core::{StoreError, TooManyDeviceTokens};
 
 /// Why the store could not be opened.
@@ -34,6 +35,11 @@ pub enum SqliteOpenError {
     },
     #[error("the SQLite database has schema version {found}, newer than this Herald knows ({known}); upgrade Herald")]
     SchemaTooNew { found: i64, known: i64 },
+    /// The keys do not open this database (one line, from `herald_core::secrets`).
+    #[error(transparent)]
+    Secrets(#[from] UnlockError),
+    #[error("cannot encrypt the stored secrets: {0}")]
+    Encryption(String),
     #[error("cannot start the SQLite writer thread: {0}")]
     Thread(#[source] std::io::Error),
 }
@@ -62,6 +68,12 @@ impl From<StoreError> for DbError {
 impl From<TooManyDeviceTokens> for DbError {
     fn from(e: TooManyDeviceTokens) -> Self {
         DbError::Store(e.into())
+    }
+}
+
+impl From<SecretError> for DbError {
+    fn from(e: SecretError) -> Self {
+        DbError::Store(StoreError::backend(e))
     }
 }
 

@@ -4,6 +4,7 @@
 //! over non-deleted rows. "Newest" means highest `created_at`, ties broken by insertion order.
 
 use async_trait::async_trait;
+use herald_core::secrets::Vault;
 use herald_core::{
     Integration, IntegrationPatch, IntegrationStore, NewIntegration, ObjectId, ProviderId,
     StoreError, StoreResult, Timestamp,
@@ -13,15 +14,21 @@ use serde_json::Value;
 
 use crate::error::{DbError, DbResult};
 use crate::rows::{integration, INTEGRATION_COLUMNS};
+use crate::secrets::follow_current_key;
 use crate::SqliteStore;
 
-fn find(conn: &Connection, env: &ObjectId, id: &ObjectId) -> DbResult<Option<Integration>> {
+fn find(
+    conn: &Connection,
+    vault: &Vault,
+    env: &ObjectId,
+    id: &ObjectId,
+) -> DbResult<Option<Integration>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {INTEGRATION_COLUMNS} FROM integrations
          WHERE environment_id = ?1 AND id = ?2 AND deleted = 0"
     ))?;
     Ok(stmt
-        .query_row((env.as_str(), id.as_str()), integration)
+        .query_row((env.as_str(), id.as_str()), |r| integration(r, vault))
         .optional()?)
 }
 
@@ -49,11 +56,14 @@ fn check_identifier_free(
 
 fn create(
     conn: &Connection,
+    vault: &Vault,
     env: &ObjectId,
     org: &ObjectId,
     new: &NewIntegration,
 ) -> DbResult<Integration> {
     check_identifier_free(conn, env, &new.identifier, None)?;
+    follow_current_key(conn, vault)?;
+    let credentials = vault.seal_credentials(env.as_str(), &new.credentials)?;
     let id = ObjectId::new();
     let now = Timestamp::now().millis();
     conn.prepare_cached(
@@ -70,21 +80,22 @@ fn create(
         new.channel.as_str(),
         new.name,
         new.identifier,
-        Value::Object(new.credentials.clone()).to_string(),
+        credentials,
         new.active,
         Value::Array(new.conditions.clone()).to_string(),
         now,
     ])?;
-    find(conn, env, &id)?.ok_or(DbError::Sql(rusqlite::Error::QueryReturnedNoRows))
+    find(conn, vault, env, &id)?.ok_or(DbError::Sql(rusqlite::Error::QueryReturnedNoRows))
 }
 
 fn update(
     conn: &Connection,
+    vault: &Vault,
     env: &ObjectId,
     id: &ObjectId,
     patch: &IntegrationPatch,
 ) -> DbResult<Option<Integration>> {
-    let Some(mut current) = find(conn, env, id)? else {
+    let Some(mut current) = find(conn, vault, env, id)? else {
         return Ok(None);
     };
     if patch.is_empty() {
@@ -106,6 +117,8 @@ fn update(
     if let Some(conditions) = &patch.conditions {
         current.conditions = conditions.clone();
     }
+    follow_current_key(conn, vault)?;
+    let credentials = vault.seal_credentials(env.as_str(), &current.credentials)?;
     conn.prepare_cached(
         "UPDATE integrations SET name = ?2, identifier = ?3, credentials = ?4, active = ?5,
              conditions = ?6, updated_at = ?7
@@ -115,12 +128,12 @@ fn update(
         id.as_str(),
         current.name,
         current.identifier,
-        Value::Object(current.credentials).to_string(),
+        credentials,
         current.active,
         Value::Array(current.conditions).to_string(),
         Timestamp::now().millis(),
     ])?;
-    find(conn, env, id)
+    find(conn, vault, env, id)
 }
 
 fn delete(conn: &Connection, env: &ObjectId, id: &ObjectId) -> DbResult<bool> {
@@ -134,8 +147,13 @@ fn delete(conn: &Connection, env: &ObjectId, id: &ObjectId) -> DbResult<bool> {
     Ok(changed > 0)
 }
 
-fn set_primary(conn: &Connection, env: &ObjectId, id: &ObjectId) -> DbResult<Option<Integration>> {
-    let Some(target) = find(conn, env, id)? else {
+fn set_primary(
+    conn: &Connection,
+    vault: &Vault,
+    env: &ObjectId,
+    id: &ObjectId,
+) -> DbResult<Option<Integration>> {
+    let Some(target) = find(conn, vault, env, id)? else {
         return Ok(None);
     };
     let now = Timestamp::now().millis();
@@ -151,13 +169,13 @@ fn set_primary(conn: &Connection, env: &ObjectId, id: &ObjectId) -> DbResult<Opt
         )?
         .execute((id.as_str(), now))?;
     }
-    find(conn, env, id)
+    find(conn, vault, env, id)
 }
 
 #[async_trait]
 impl IntegrationStore for SqliteStore {
     async fn list_integrations(&self, env: &ObjectId) -> StoreResult<Vec<Integration>> {
-        let env = env.clone();
+        let (env, vault) = (env.clone(), self.vault.clone());
         self.readers
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
@@ -166,7 +184,7 @@ impl IntegrationStore for SqliteStore {
                      ORDER BY created_at, pk"
                 ))?;
                 let list = stmt
-                    .query_map([env.as_str()], integration)?
+                    .query_map([env.as_str()], |r| integration(r, &vault))?
                     .collect::<Result<_, _>>()?;
                 Ok(list)
             })
@@ -178,8 +196,10 @@ impl IntegrationStore for SqliteStore {
         env: &ObjectId,
         id: &ObjectId,
     ) -> StoreResult<Option<Integration>> {
-        let (env, id) = (env.clone(), id.clone());
-        self.readers.read(move |conn| find(conn, &env, &id)).await
+        let (env, id, vault) = (env.clone(), id.clone(), self.vault.clone());
+        self.readers
+            .read(move |conn| find(conn, &vault, &env, &id))
+            .await
     }
 
     async fn create_integration(
@@ -189,8 +209,9 @@ impl IntegrationStore for SqliteStore {
         new: &NewIntegration,
     ) -> StoreResult<Integration> {
         let (env, org, new) = (env.clone(), org.clone(), new.clone());
+        let vault = self.vault.clone();
         self.writer
-            .write(move |conn| create(conn, &env, &org, &new))
+            .write(move |conn| create(conn, &vault, &env, &org, &new))
             .await
     }
 
@@ -201,8 +222,9 @@ impl IntegrationStore for SqliteStore {
         patch: &IntegrationPatch,
     ) -> StoreResult<Option<Integration>> {
         let (env, id, patch) = (env.clone(), id.clone(), patch.clone());
+        let vault = self.vault.clone();
         self.writer
-            .write(move |conn| update(conn, &env, &id, &patch))
+            .write(move |conn| update(conn, &vault, &env, &id, &patch))
             .await
     }
 
@@ -216,9 +238,9 @@ impl IntegrationStore for SqliteStore {
         env: &ObjectId,
         id: &ObjectId,
     ) -> StoreResult<Option<Integration>> {
-        let (env, id) = (env.clone(), id.clone());
+        let (env, id, vault) = (env.clone(), id.clone(), self.vault.clone());
         self.writer
-            .write(move |conn| set_primary(conn, &env, &id))
+            .write(move |conn| set_primary(conn, &vault, &env, &id))
             .await
     }
 
@@ -229,6 +251,7 @@ impl IntegrationStore for SqliteStore {
         identifier: Option<&str>,
     ) -> StoreResult<Option<Integration>> {
         let (env, identifier) = (env.clone(), identifier.map(str::to_string));
+        let vault = self.vault.clone();
         self.readers
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
@@ -238,7 +261,9 @@ impl IntegrationStore for SqliteStore {
                      ORDER BY created_at DESC, pk DESC LIMIT 1"
                 ))?;
                 let found = stmt
-                    .query_row((env.as_str(), provider.as_str(), identifier), integration)
+                    .query_row((env.as_str(), provider.as_str(), identifier), |r| {
+                        integration(r, &vault)
+                    })
                     .optional()?;
                 Ok(found)
             })

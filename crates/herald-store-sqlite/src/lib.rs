@@ -9,7 +9,9 @@
 //!
 //! The SQL for each capability lives next to its trait implementation (`environments`,
 //! `subscribers`, `credentials`, `integrations`, `topics` with `subscriptions`); row mapping lives
-//! in `rows`, and the cursor pagination of the v2 lists in `paging`.
+//! in `rows`, and the cursor pagination of the v2 lists in `paging`. Credentials are stored
+//! encrypted (`secrets`): the store holds the vault that opens them, checked against the database
+//! when it opens.
 #![forbid(unsafe_code)]
 
 mod connection;
@@ -21,14 +23,17 @@ mod migrations;
 mod paging;
 mod read_pool;
 mod rows;
+mod secrets;
 mod subscribers;
 mod subscriptions;
 mod topics;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use herald_core::secrets::{KeyProvider, Vault};
 use herald_core::{Store, StoreResult};
 
 pub use connection::{database_path, Pragmas};
@@ -47,23 +52,30 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: ReadPool,
+    /// Encrypts and decrypts the secret columns (see `secrets`).
+    vault: Arc<Vault>,
 }
 
 impl SqliteStore {
     /// Opens (creating the file if missing) the database named by `url_or_path`:
-    /// `sqlite://herald.db`, `sqlite:herald.db` or a plain path. Applies pending migrations, then
-    /// starts the writer thread and the read pool.
-    pub async fn open(url_or_path: &str) -> Result<SqliteStore, SqliteOpenError> {
+    /// `sqlite://herald.db`, `sqlite:herald.db` or a plain path. Applies pending migrations and
+    /// checks that `keys` open the database's secrets (a wrong key is
+    /// [`SqliteOpenError::Secrets`]), then starts the writer thread and the read pool.
+    pub async fn open(
+        url_or_path: &str,
+        keys: impl Into<KeyProvider>,
+    ) -> Result<SqliteStore, SqliteOpenError> {
         let path = database_path(url_or_path)?;
-        let opened = tokio::task::spawn_blocking(move || Self::open_blocking(path))
+        let keys = keys.into();
+        let opened = tokio::task::spawn_blocking(move || Self::open_blocking(path, &keys))
             .await
             .map_err(|e| SqliteOpenError::Thread(std::io::Error::other(e.to_string())))??;
         Ok(opened)
     }
 
-    fn open_blocking(path: PathBuf) -> Result<SqliteStore, SqliteOpenError> {
+    fn open_blocking(path: PathBuf, keys: &KeyProvider) -> Result<SqliteStore, SqliteOpenError> {
         let mut conn = connection::open_writer(&path)?;
-        migrations::apply(&mut conn)?;
+        let vault = Arc::new(migrations::apply(&mut conn, keys)?);
         let readers = ReadPool::open(&path, READ_CONNECTIONS)?;
         let writer = Writer::start(conn)?;
         tracing::info!(path = %path.display(), "sqlite store opened");
@@ -71,6 +83,7 @@ impl SqliteStore {
             path,
             writer,
             readers,
+            vault,
         })
     }
 

@@ -3,6 +3,7 @@
 //! same new file cannot both apply them), and each applied version is recorded in
 //! `schema_migrations`. The version numbers match the PostgreSQL store's.
 
+use herald_core::secrets::{KeyProvider, Vault};
 use herald_core::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -16,10 +17,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/0003_subscription_identifier.sql"),
     ),
+    (4, include_str!("../migrations/0004_secrets.sql")),
 ];
 
-/// Applies every migration newer than the database's version.
-pub(crate) fn apply(conn: &mut Connection) -> Result<(), SqliteOpenError> {
+/// Applies every migration newer than the database's version, then checks `keys` against the
+/// database (encrypting the secrets of a database opened with a key for the first time), all in
+/// one transaction: a database is never left migrated but unencrypted.
+///
+/// When that encrypts values an older Herald stored in plain text, the file is then rewritten (`VACUUM`)
+/// and the WAL emptied, so no page of the file still holds an old plain-text copy.
+pub(crate) fn apply(conn: &mut Connection, keys: &KeyProvider) -> Result<Vault, SqliteOpenError> {
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     let failed = |version| move |source| SqliteOpenError::Migration { version, source };
     let tx = conn
@@ -55,18 +62,29 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(), SqliteOpenError> {
         .map_err(failed(version))?;
         tracing::info!(version, "applied sqlite migration");
     }
-    tx.commit().map_err(failed(known))
+    let (vault, converted) = crate::secrets::unlock(&tx, keys)?;
+    tx.commit().map_err(failed(known))?;
+    if converted > 0 {
+        conn.execute_batch("VACUUM").map_err(failed(known))?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(failed(known))?;
+    }
+    Ok(vault)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn keys() -> KeyProvider {
+        herald_core::secrets::test_keyring().into()
+    }
+
     #[test]
     fn migrations_apply_once_and_record_their_versions() {
         let mut conn = Connection::open_in_memory().unwrap();
-        apply(&mut conn).unwrap();
-        apply(&mut conn).unwrap();
+        apply(&mut conn, &keys()).unwrap();
+        apply(&mut conn, &keys()).unwrap();
         let versions: Vec<i64> = conn
             .prepare("SELECT version FROM schema_migrations ORDER BY version")
             .unwrap()
@@ -74,7 +92,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(versions, [1, 2, 3]);
+        assert_eq!(versions, [1, 2, 3, 4]);
     }
 
     #[test]
@@ -91,7 +109,7 @@ mod tests {
             MIGRATIONS[0].1
         ))
         .unwrap();
-        apply(&mut conn).unwrap();
+        apply(&mut conn, &keys()).unwrap();
         conn.execute_batch(
             "INSERT INTO topics (id, environment_id, organization_id, key, created_at, updated_at)
              VALUES ('t', 'e', 'o', 'news', 0, 0);
@@ -128,7 +146,7 @@ mod tests {
             MIGRATIONS[0].1, MIGRATIONS[1].1
         ))
         .unwrap();
-        apply(&mut conn).unwrap();
+        apply(&mut conn, &keys()).unwrap();
         let rows: Vec<(String, String, Option<String>)> = conn
             .prepare("SELECT id, identifier, name FROM topic_subscriptions ORDER BY pk")
             .unwrap()
@@ -162,13 +180,13 @@ mod tests {
     #[test]
     fn a_database_from_a_newer_herald_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
-        apply(&mut conn).unwrap();
+        apply(&mut conn, &keys()).unwrap();
         conn.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)",
             [],
         )
         .unwrap();
-        let err = apply(&mut conn).unwrap_err();
+        let err = apply(&mut conn, &keys()).unwrap_err();
         assert!(matches!(
             err,
             SqliteOpenError::SchemaTooNew {

@@ -2,10 +2,13 @@
 //! subscriber, an integration, a topic or a subscription selects the same columns in the same
 //! order as the mapper reads. Channels and their tokens are loaded for a set of subscribers in one
 //! query, ordered by channel then token insertion (`pk`), which is the order clients see.
+//! Secret columns are decrypted here too, bound to the environment of the row that holds them
+//! (a device token to its channel's), so no caller ever sees a ciphertext.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use herald_core::secrets::{SecretError, Vault};
 use herald_core::topic::{SubscriberRef, Topic, TopicSubscription};
 use herald_core::{
     ChannelCredentials, ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId,
@@ -13,7 +16,7 @@ use herald_core::{
 };
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{BadStoredValue, DbError, DbResult};
 
@@ -92,20 +95,29 @@ pub(crate) fn subscriber(row: &Row) -> rusqlite::Result<(i64, Subscriber)> {
     ))
 }
 
-pub(crate) fn integration(row: &Row) -> rusqlite::Result<Integration> {
+/// A secret that cannot be decrypted, as a column error (its message never holds the value).
+fn undecryptable(idx: usize, e: SecretError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))
+}
+
+/// An integration row ([`INTEGRATION_COLUMNS`]) with its credentials decrypted.
+pub(crate) fn integration(row: &Row, vault: &Vault) -> rusqlite::Result<Integration> {
     let channel: String = row.get(4)?;
+    let environment_id = id(row, 1)?;
     let credentials: String = row.get(7)?;
+    let credentials = vault
+        .open_credentials(environment_id.as_str(), &credentials)
+        .map_err(|e| undecryptable(7, e))?;
     let conditions: String = row.get(11)?;
     Ok(Integration {
         id: id(row, 0)?,
-        environment_id: id(row, 1)?,
+        environment_id,
         organization_id: id(row, 2)?,
         provider_id: provider(row, 3)?,
         channel: ChannelType::parse(&channel).ok_or_else(|| bad(4, "channel type", &channel))?,
         name: row.get(5)?,
         identifier: row.get(6)?,
-        credentials: serde_json::from_str::<Map<String, Value>>(&credentials)
-            .map_err(|_| bad(7, "integration credentials", &credentials))?,
+        credentials,
         active: row.get(8)?,
         primary: row.get(9)?,
         priority: row.get(10)?,
@@ -181,20 +193,24 @@ pub(crate) fn subscription(row: &Row) -> rusqlite::Result<(i64, TopicSubscriptio
     ))
 }
 
-/// Reads the seven text columns (`webhook_url, channel, alert_uid, title, image_url, state,
-/// external_url`, the order of [`ChannelCredentials::text_fields`]) starting at `first` into
-/// credentials without tokens.
-pub(crate) fn channel_text(row: &Row, first: usize) -> rusqlite::Result<ChannelCredentials> {
-    Ok(ChannelCredentials {
-        webhook_url: row.get(first)?,
-        channel: row.get(first + 1)?,
-        alert_uid: row.get(first + 2)?,
-        title: row.get(first + 3)?,
-        image_url: row.get(first + 4)?,
-        state: row.get(first + 5)?,
-        external_url: row.get(first + 6)?,
-        device_tokens: None,
-    })
+/// The seven encrypted text columns (`webhook_url, channel, alert_uid, title, image_url, state,
+/// external_url`, the order of [`ChannelCredentials::text_fields`]) starting at `first`.
+pub(crate) fn channel_columns(row: &Row, first: usize) -> rusqlite::Result<[Option<String>; 7]> {
+    let mut out: [Option<String>; 7] = Default::default();
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = row.get(first + i)?;
+    }
+    Ok(out)
+}
+
+/// The channel's credentials (without tokens) from its encrypted text columns at `first`.
+pub(crate) fn channel_text(
+    row: &Row,
+    first: usize,
+    vault: &Vault,
+    env: &str,
+) -> DbResult<ChannelCredentials> {
+    Ok(vault.open_channel(env, channel_columns(row, first)?)?)
 }
 
 /// Fills in the channels of the given subscribers (matched by `pk`), in channel insertion order
@@ -202,6 +218,7 @@ pub(crate) fn channel_text(row: &Row, first: usize) -> rusqlite::Result<ChannelC
 /// if it still exists (a deleted one leaves it absent).
 pub(crate) fn attach_channels(
     conn: &Connection,
+    vault: &Vault,
     subscribers: Vec<(i64, Subscriber)>,
 ) -> DbResult<Vec<Subscriber>> {
     if subscribers.is_empty() {
@@ -211,7 +228,7 @@ pub(crate) fn attach_channels(
     let mut stmt = conn.prepare_cached(
         "SELECT c.subscriber_pk, c.pk, c.provider_id, c.integration_id, i.identifier,
                 c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
-                c.external_url, c.tokens_set, t.token
+                c.external_url, c.tokens_set, t.token, c.environment_id
          FROM subscriber_channels c
          LEFT JOIN integrations i
                 ON i.id = c.integration_id AND i.environment_id = c.environment_id
@@ -226,10 +243,11 @@ pub(crate) fn attach_channels(
     while let Some(row) = rows.next()? {
         let subscriber_pk: i64 = row.get(0)?;
         let channel_pk: i64 = row.get(1)?;
+        let env: String = row.get(14)?;
         let list = channels.entry(subscriber_pk).or_default();
         if last_channel != Some(channel_pk) {
             last_channel = Some(channel_pk);
-            let mut credentials = channel_text(row, 5)?;
+            let mut credentials = channel_text(row, 5, vault, &env)?;
             let tokens_set: bool = row.get(12)?;
             credentials.device_tokens = tokens_set.then(Vec::new);
             list.push(ChannelSettings {
@@ -240,6 +258,7 @@ pub(crate) fn attach_channels(
             });
         }
         if let Some(token) = row.get::<_, Option<String>>(13)? {
+            let token = vault.open_token(&env, &token)?;
             if let Some(channel) = list.last_mut() {
                 channel
                     .credentials
@@ -274,12 +293,12 @@ pub(crate) fn find_live_subscriber(
 }
 
 /// The full subscriber (with channels) stored under `pk`.
-pub(crate) fn load_subscriber(conn: &Connection, pk: i64) -> DbResult<Subscriber> {
+pub(crate) fn load_subscriber(conn: &Connection, vault: &Vault, pk: i64) -> DbResult<Subscriber> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE pk = ?1"
     ))?;
     let row = stmt.query_row([pk], subscriber)?;
-    attach_channels(conn, vec![row])?
+    attach_channels(conn, vault, vec![row])?
         .pop()
         .ok_or(DbError::Sql(rusqlite::Error::QueryReturnedNoRows))
 }

@@ -4,6 +4,7 @@
 //! so that no other write can interleave.
 
 use async_trait::async_trait;
+use herald_core::secrets::Vault;
 use herald_core::topic::{CursorPage, CursorQuery, SubscriberFilter};
 use herald_core::{
     BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreResult,
@@ -119,6 +120,7 @@ fn profile_of(conn: &Connection, pk: i64) -> DbResult<Profile> {
 
 fn upsert(
     conn: &Connection,
+    vault: &Vault,
     env: &ObjectId,
     org: &ObjectId,
     new: &NewSubscriber,
@@ -129,7 +131,7 @@ fn upsert(
         Some((pk, false)) => {
             let current = profile_of(conn, pk)?;
             apply_patch(conn, pk, &current, &patch.profile, now)?;
-            Ok((load_subscriber(conn, pk)?, false))
+            Ok((load_subscriber(conn, vault, pk)?, false))
         }
         Some((pk, true)) => {
             // A fresh subscriber, not a revival: new `_id`, new `createdAt`, only the new profile,
@@ -137,11 +139,11 @@ fn upsert(
             conn.prepare_cached("DELETE FROM subscribers WHERE pk = ?1")?
                 .execute([pk])?;
             let pk = insert(conn, env, org, new, Some(0), now)?;
-            Ok((load_subscriber(conn, pk)?, true))
+            Ok((load_subscriber(conn, vault, pk)?, true))
         }
         None => {
             let pk = insert(conn, env, org, new, Some(0), now)?;
-            Ok((load_subscriber(conn, pk)?, true))
+            Ok((load_subscriber(conn, vault, pk)?, true))
         }
     }
 }
@@ -183,6 +185,7 @@ fn bulk_upsert(
 
 fn update(
     conn: &Connection,
+    vault: &Vault,
     env: &ObjectId,
     subscriber_id: &str,
     patch: &SubscriberPatch,
@@ -197,7 +200,7 @@ fn update(
         &patch.profile,
         Timestamp::now().millis(),
     )?;
-    Ok(Some(load_subscriber(conn, pk)?))
+    Ok(Some(load_subscriber(conn, vault, pk)?))
 }
 
 fn delete(conn: &Connection, env: &ObjectId, subscriber_id: &str) -> DbResult<bool> {
@@ -220,6 +223,7 @@ fn delete(conn: &Connection, env: &ObjectId, subscriber_id: &str) -> DbResult<bo
 
 fn set_online(
     conn: &Connection,
+    vault: &Vault,
     env: &ObjectId,
     subscriber_id: &str,
     online: bool,
@@ -245,13 +249,14 @@ fn set_online(
             Timestamp::now().millis(),
         ))?;
     }
-    Ok(Some(load_subscriber(conn, pk)?))
+    Ok(Some(load_subscriber(conn, vault, pk)?))
 }
 
 /// The v2 search: every given filter is a case-insensitive substring match (`herald_contains`);
 /// `name` matches the first name, the last name, or both joined by a space.
 fn search(
     conn: &Connection,
+    vault: &Vault,
     env: &ObjectId,
     filter: &SubscriberFilter,
     page: &CursorQuery,
@@ -284,7 +289,7 @@ fn search(
         Ok((pk, (pk, s)))
     })?;
     Ok(CursorPage {
-        items: attach_channels(conn, page.items)?,
+        items: attach_channels(conn, vault, page.items)?,
         has_next: page.has_next,
         has_previous: page.has_previous,
         total: page.total,
@@ -299,7 +304,7 @@ impl SubscriberStore for SqliteStore {
         offset: u64,
         limit: u64,
     ) -> StoreResult<Vec<Subscriber>> {
-        let env = env.clone();
+        let (env, vault) = (env.clone(), self.vault.clone());
         let (offset, limit) = (clamp(offset), clamp(limit));
         self.readers
             .read(move |conn| {
@@ -311,7 +316,7 @@ impl SubscriberStore for SqliteStore {
                 let rows = stmt
                     .query_map((env.as_str(), limit, offset), crate::rows::subscriber)?
                     .collect::<Result<Vec<_>, _>>()?;
-                attach_channels(conn, rows)
+                attach_channels(conn, &vault, rows)
             })
             .await
     }
@@ -322,12 +327,13 @@ impl SubscriberStore for SqliteStore {
         subscriber_id: &str,
     ) -> StoreResult<Option<Subscriber>> {
         let (env, subscriber_id) = (env.clone(), subscriber_id.to_string());
+        let vault = self.vault.clone();
         self.readers
             .read(move |conn| {
                 let Some(row) = find_live_subscriber(conn, &env, &subscriber_id)? else {
                     return Ok(None);
                 };
-                Ok(attach_channels(conn, vec![row])?.pop())
+                Ok(attach_channels(conn, &vault, vec![row])?.pop())
             })
             .await
     }
@@ -340,8 +346,9 @@ impl SubscriberStore for SqliteStore {
         patch: &SubscriberPatch,
     ) -> StoreResult<(Subscriber, bool)> {
         let (env, org, new, patch) = (env.clone(), org.clone(), new.clone(), patch.clone());
+        let vault = self.vault.clone();
         self.writer
-            .write(move |conn| upsert(conn, &env, &org, &new, &patch))
+            .write(move |conn| upsert(conn, &vault, &env, &org, &new, &patch))
             .await
     }
 
@@ -364,8 +371,9 @@ impl SubscriberStore for SqliteStore {
         patch: &SubscriberPatch,
     ) -> StoreResult<Option<Subscriber>> {
         let (env, sid, patch) = (env.clone(), subscriber_id.to_string(), patch.clone());
+        let vault = self.vault.clone();
         self.writer
-            .write(move |conn| update(conn, &env, &sid, &patch))
+            .write(move |conn| update(conn, &vault, &env, &sid, &patch))
             .await
     }
 
@@ -383,9 +391,9 @@ impl SubscriberStore for SqliteStore {
         online: bool,
         now: Timestamp,
     ) -> StoreResult<Option<Subscriber>> {
-        let (env, sid) = (env.clone(), subscriber_id.to_string());
+        let (env, sid, vault) = (env.clone(), subscriber_id.to_string(), self.vault.clone());
         self.writer
-            .write(move |conn| set_online(conn, &env, &sid, online, now))
+            .write(move |conn| set_online(conn, &vault, &env, &sid, online, now))
             .await
     }
 
@@ -396,8 +404,9 @@ impl SubscriberStore for SqliteStore {
         update: &CredentialsUpdate,
     ) -> StoreResult<Option<Subscriber>> {
         let (env, sid, update) = (env.clone(), subscriber_id.to_string(), update.clone());
+        let vault = self.vault.clone();
         self.writer
-            .write(move |conn| credentials::update(conn, &env, &sid, &update))
+            .write(move |conn| credentials::update(conn, &vault, &env, &sid, &update))
             .await
     }
 
@@ -408,8 +417,9 @@ impl SubscriberStore for SqliteStore {
         page: &CursorQuery,
     ) -> StoreResult<CursorPage<Subscriber>> {
         let (env, filter, page) = (env.clone(), filter.clone(), page.clone());
+        let vault = self.vault.clone();
         self.readers
-            .read(move |conn| search(conn, &env, &filter, &page))
+            .read(move |conn| search(conn, &vault, &env, &filter, &page))
             .await
     }
 

@@ -46,7 +46,7 @@ async fn fresh_store() -> Option<Arc<dyn Store>> {
         .expect("create a case directory")
         .keep();
     let url = format!("sqlite://{}", dir.join("herald.db").display());
-    let store = SqliteStore::open(&url)
+    let store = SqliteStore::open(&url, herald_core::secrets::test_keyring())
         .await
         .expect("open a fresh SQLite store");
     Some(Arc::new(store) as Arc<dyn Store>)

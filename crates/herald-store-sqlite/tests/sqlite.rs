@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use herald_core::secrets::test_keyring;
 use herald_core::{
     ChannelCredentials, CredentialsMode, CredentialsUpdate, EnvironmentStore, IntegrationStore,
     KeyHash, NewIntegration, NewSubscriber, Profile, ProviderId, Store, StoreError,
@@ -17,7 +18,9 @@ fn db_path(dir: &TempDir) -> PathBuf {
 }
 
 async fn open(path: &Path) -> SqliteStore {
-    SqliteStore::open(path.to_str().unwrap()).await.unwrap()
+    SqliteStore::open(path.to_str().unwrap(), test_keyring())
+        .await
+        .unwrap()
 }
 
 fn subscriber(id: &str) -> (NewSubscriber, SubscriberPatch) {
@@ -135,7 +138,7 @@ async fn reopening_a_database_keeps_its_data_and_schema_version() {
     let dir = TempDir::new().unwrap();
     let path = db_path(&dir);
     let url = format!("sqlite://{}", path.display());
-    let store = SqliteStore::open(&url).await.unwrap();
+    let store = SqliteStore::open(&url, test_keyring()).await.unwrap();
     let env = store
         .bootstrap(&KeyHash::of("d"), &KeyHash::of("p"))
         .await
@@ -168,7 +171,7 @@ async fn reopening_a_database_keeps_its_data_and_schema_version() {
     store.close().await;
     drop(store);
 
-    let store = SqliteStore::open(&format!("sqlite:{}", path.display()))
+    let store = SqliteStore::open(&format!("sqlite:{}", path.display()), test_keyring())
         .await
         .unwrap();
     assert_eq!(
@@ -195,7 +198,7 @@ async fn reopening_a_database_keeps_its_data_and_schema_version() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3], "migrations ran once");
+    assert_eq!(versions, [1, 2, 3, 4], "migrations ran once");
 }
 
 #[tokio::test]
@@ -221,7 +224,7 @@ async fn close_checkpoints_the_wal_and_later_calls_fail_cleanly() {
 async fn opening_a_file_in_a_missing_directory_names_the_file() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("missing").join("herald.db");
-    let err = SqliteStore::open(path.to_str().unwrap())
+    let err = SqliteStore::open(path.to_str().unwrap(), test_keyring())
         .await
         .err()
         .expect("opening fails");
@@ -236,7 +239,7 @@ async fn opening_a_file_in_a_missing_directory_names_the_file() {
 
 #[tokio::test]
 async fn other_url_schemes_are_refused_with_the_accepted_forms() {
-    let err = SqliteStore::open("postgres://localhost/herald")
+    let err = SqliteStore::open("postgres://localhost/herald", test_keyring())
         .await
         .err()
         .expect("refused");

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -51,6 +52,18 @@ pub struct GlobalArgs {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info`, `herald=debug`.
     #[arg(long, global = true, env = "HERALD_LOG", default_value = "info")]
     pub log: String,
+
+    /// The key(s) encrypting stored credentials: 32 bytes as base64 or 64 hex digits; several
+    /// comma-separated, the primary first, during a key rotation. Prefer the environment
+    /// variable: a flag is visible in the process list. Without it SQLite uses a key file beside
+    /// the database (created on first start); PostgreSQL requires a key.
+    #[arg(long, global = true, env = "HERALD_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// A file holding the key(s) instead (one per line, primary first). Default for SQLite:
+    /// the database path with `.key` appended, created with mode 0600 on first start.
+    #[arg(long, global = true, env = "HERALD_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for GlobalArgs {
@@ -59,6 +72,11 @@ impl fmt::Debug for GlobalArgs {
             .field("database_url", &redact_url(&self.database_url))
             .field("pg_max_connections", &self.pg_max_connections)
             .field("log", &self.log)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("secret_key_file", &self.secret_key_file)
             .finish()
     }
 }
@@ -99,6 +117,51 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the keys that encrypt stored credentials (see README, "Encryption at rest").
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Print a new random key (base64). Touches no database.
+    Generate,
+    /// List the database's keys: which one is current and how many stored values each encrypts.
+    Status,
+    /// Make a new key current and re-encrypt every stored value under it, in batches, while
+    /// servers keep running. Older keys stay usable until `herald secrets retire`.
+    Rotate {
+        /// The new key (base64 or hex). Required when the keys come from HERALD_SECRET_KEY: every
+        /// running Herald process must already hold it as a secondary key. With a key file, a
+        /// new key is generated and written to the file when this is not given.
+        #[arg(long, env = "HERALD_NEW_SECRET_KEY", hide_env_values = true)]
+        new_key: Option<String>,
+        /// Rows of each table re-encrypted per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        /// Seconds to wait before the final pass, for values written meanwhile by processes that
+        /// had not yet switched to the new key (they check every 5 seconds).
+        #[arg(long, default_value_t = 11, hide = true)]
+        settle_seconds: u64,
+    },
+    /// Unregister the keys that no longer encrypt anything (after a rotation), and drop them
+    /// from the key file.
+    Retire,
+}
+
+impl fmt::Debug for SecretsCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretsCommand::Generate => f.write_str("Generate"),
+            SecretsCommand::Status => f.write_str("Status"),
+            SecretsCommand::Rotate { batch_size, .. } => f
+                .debug_struct("Rotate")
+                .field("new_key", &"<redacted>")
+                .field("batch_size", batch_size)
+                .finish_non_exhaustive(),
+            SecretsCommand::Retire => f.write_str("Retire"),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -147,10 +210,14 @@ mod tests {
             "postgres://u:hunter2@db:5432/h",
             "--api-key",
             "supersecretkey",
+            "--secret-key",
+            "c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=",
         ]);
         let out = format!("{:?} {:?}", cli.global, cli.serve);
         assert!(
-            !out.contains("hunter2") && !out.contains("supersecretkey"),
+            !out.contains("hunter2")
+                && !out.contains("supersecretkey")
+                && !out.contains("c2VjcmV0"),
             "{out}"
         );
         assert!(out.contains("postgres://u:***@db:5432/h"));

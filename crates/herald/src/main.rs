@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use herald::config::{Cli, Command};
+use herald::config::{Cli, Command, SecretsCommand};
 use herald::{startup, telemetry, ServerSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,9 @@ async fn main() {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Secrets(cmd)) = &cli.command {
+        return secrets(&cli, cmd).await;
+    }
     let store = startup::open_store(&cli.global).await?;
     let result = match &cli.command {
         None | Some(Command::Serve) => serve(&cli, store.clone()).await,
@@ -27,6 +30,45 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Keys(cmd)) => herald::keys::run(&*store, cmd).await,
+        Some(Command::Secrets(_)) => Ok(()),
+    };
+    store.close().await;
+    result
+}
+
+/// `herald secrets …`: rotation opens the store with the new key added first.
+async fn secrets(cli: &Cli, cmd: &SecretsCommand) -> anyhow::Result<()> {
+    use herald::secrets;
+    let (source, new_key) = match cmd {
+        SecretsCommand::Generate => {
+            secrets::generate();
+            return Ok(());
+        }
+        SecretsCommand::Rotate { new_key, .. } => {
+            let (source, key) = secrets::rotation_source(&cli.global, new_key.as_deref())?;
+            (source, Some(key))
+        }
+        _ => (secrets::key_source(&cli.global)?, None),
+    };
+    let store = startup::open_store_with(&cli.global, &source).await?;
+    let result = match (cmd, new_key) {
+        (
+            SecretsCommand::Rotate {
+                batch_size,
+                settle_seconds,
+                ..
+            },
+            Some(key),
+        ) => {
+            secrets::rotate(
+                &*store,
+                &key,
+                *batch_size,
+                Duration::from_secs(*settle_seconds),
+            )
+            .await
+        }
+        _ => secrets::run(&*store, &source, cmd).await,
     };
     store.close().await;
     result

@@ -1,4 +1,5 @@
-//! Opening the store a database URL names, and the first-start bootstrap of tenancy and keys.
+//! Opening the store a database URL names (with the keys that encrypt its credentials, see
+//! `secrets`), and the first-start bootstrap of tenancy and keys.
 
 use std::sync::Arc;
 
@@ -9,25 +10,78 @@ use herald_store_postgres::{PgConfig, PgStore};
 use herald_store_sqlite::SqliteStore;
 
 use crate::config::GlobalArgs;
+use crate::secrets::{key_source, KeySource};
 
-/// Opens (and migrates) the store named by the URL scheme: `sqlite:` or `postgres(ql)://`.
+/// Opens (and migrates) the store named by the URL scheme, `sqlite:` or `postgres(ql)://`, with
+/// the keys `HERALD_SECRET_KEY` or the key file give.
 pub async fn open_store(global: &GlobalArgs) -> anyhow::Result<Arc<dyn Store>> {
+    // What is wrong with the URL is said before anything about keys.
+    check_url(&global.database_url)?;
+    open_store_with(global, &key_source(global)?).await
+}
+
+fn check_url(url: &str) -> anyhow::Result<()> {
+    let url = url.trim();
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        return Ok(());
+    }
+    bail!(
+        "unsupported database URL {:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+        crate::config::redact_url(url)
+    )
+}
+
+/// Opens the store with the keys of `source`. A wrong key is one line naming the key ids; a key
+/// file this start just created for a database encrypted with another key is removed again.
+pub async fn open_store_with(
+    global: &GlobalArgs,
+    source: &KeySource,
+) -> anyhow::Result<Arc<dyn Store>> {
     let url = global.database_url.trim();
+    let keys = source.provider();
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url).await?;
-        Ok(Arc::new(store))
+        match SqliteStore::open(url, keys).await {
+            Ok(store) => Ok(Arc::new(store)),
+            Err(herald_store_sqlite::SqliteOpenError::Secrets(e)) => Err(wrong_key(source, e)),
+            Err(e) => Err(e.into()),
+        }
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let cfg = PgConfig {
             max_connections: global.pg_max_connections,
             ..PgConfig::new(url)
         };
-        let store = PgStore::connect(&cfg).await?;
-        Ok(Arc::new(store))
+        match PgStore::connect(&cfg, keys).await {
+            Ok(store) => Ok(Arc::new(store)),
+            Err(herald_store_postgres::PgOpenError::Secrets(e)) => Err(wrong_key(source, e)),
+            Err(e) => Err(e.into()),
+        }
     } else {
-        bail!(
-            "unsupported database URL {:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
-            crate::config::redact_url(url)
-        )
+        check_url(url)?;
+        bail!("unsupported database URL")
+    }
+}
+
+fn wrong_key(source: &KeySource, e: herald_core::secrets::UnlockError) -> anyhow::Error {
+    match source {
+        KeySource::Given(_) => anyhow::Error::new(e),
+        KeySource::File {
+            path,
+            created: true,
+            ..
+        } => {
+            // Nothing was encrypted with the key just generated: the open failed before.
+            let _ = std::fs::remove_file(path);
+            anyhow::anyhow!(
+                "{e}, or restore the key file {} from your backup (none was found there)",
+                path.display()
+            )
+        }
+        KeySource::File { path, .. } => {
+            anyhow::anyhow!("{e} (the keys were read from {})", path.display())
+        }
     }
 }
 

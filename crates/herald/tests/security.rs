@@ -1,10 +1,13 @@
 //! Security properties of the API, beyond single endpoints: tenant isolation on every route, API
 //! key revocation, hostile input (oversized, deeply nested, non-UTF-8, huge or control-character
-//! ids, path traversal), and secrets kept out of logs. Cases run on SQLite and PostgreSQL.
+//! ids, path traversal), secrets kept out of logs and encrypted at rest (key files, wrong keys,
+//! rotation through the binary). Cases run on SQLite and PostgreSQL.
 
 #[macro_use]
 mod support;
 
+#[path = "security/encryption.rs"]
+mod encryption;
 #[path = "security/hostile.rs"]
 mod hostile;
 #[path = "security/isolation.rs"]

@@ -47,7 +47,9 @@ impl TestApp {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
                 let url = format!("sqlite://{}", dir.path().join("herald.db").display());
-                let store = SqliteStore::open(&url).await.expect("opening SQLite");
+                let store = SqliteStore::open(&url, herald_core::secrets::test_keyring())
+                    .await
+                    .expect("opening SQLite");
                 (Arc::new(store), Some(dir))
             }
             Backend::Postgres => {

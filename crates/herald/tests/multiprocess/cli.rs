@@ -16,6 +16,8 @@ pub async fn herald(db: &Database, args: &[&str]) -> String {
     cmd.args(["--database-url", db.url(), "--pg-max-connections", "2"])
         .args(args)
         .env_remove("HERALD_LOG")
+        .env_remove("HERALD_SECRET_KEY_FILE")
+        .env("HERALD_SECRET_KEY", herald_core::secrets::TEST_SECRET_KEYS)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use herald::ServerSettings;
+use herald_core::secrets::test_keyring;
 use herald_core::{ObjectId, Store};
 use herald_store_sqlite::SqliteStore;
 use serde_json::Value;
@@ -110,17 +111,23 @@ impl Database {
         self.sqlite_file.as_deref()
     }
 
-    /// A migrated store on this database.
+    /// A migrated store on this database, with the keys the server processes get
+    /// ([`herald_core::secrets::TEST_SECRET_KEYS`]).
     pub async fn open(&self) -> Arc<dyn Store> {
         match self.backend {
-            Backend::Sqlite => {
-                Arc::new(SqliteStore::open(&self.url).await.expect("opening SQLite"))
-            }
+            Backend::Sqlite => Arc::new(
+                SqliteStore::open(&self.url, test_keyring())
+                    .await
+                    .expect("opening SQLite"),
+            ),
             Backend::Postgres => Arc::new(
-                herald_store_postgres::PgStore::connect(&herald_store_postgres::PgConfig {
-                    max_connections: 8,
-                    ..herald_store_postgres::PgConfig::new(self.url.clone())
-                })
+                herald_store_postgres::PgStore::connect(
+                    &herald_store_postgres::PgConfig {
+                        max_connections: 8,
+                        ..herald_store_postgres::PgConfig::new(self.url.clone())
+                    },
+                    test_keyring(),
+                )
                 .await
                 .unwrap_or_else(|e| panic!("{e}")),
             ),

@@ -37,10 +37,20 @@ pub struct HeraldProcess {
 
 impl HeraldProcess {
     /// Starts `herald --bind 127.0.0.1:0 --database-url URL --api-key DEV_KEY` plus `extra`
-    /// arguments, and returns once it logs its address (the listener is bound by then, so it
-    /// accepts requests).
+    /// arguments, with the test keys in `HERALD_SECRET_KEY`, and returns once it logs its
+    /// address (the listener is bound by then, so it accepts requests).
     pub async fn start(db: &Database, extra: &[&str]) -> HeraldProcess {
+        Self::start_with_key(db, extra, Some(herald_core::secrets::TEST_SECRET_KEYS)).await
+    }
+
+    /// As [`HeraldProcess::start`], with `HERALD_SECRET_KEY` set to `key`, or unset.
+    pub async fn start_with_key(db: &Database, extra: &[&str], key: Option<&str>) -> HeraldProcess {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+        match key {
+            Some(key) => cmd.env("HERALD_SECRET_KEY", key),
+            None => cmd.env_remove("HERALD_SECRET_KEY"),
+        };
+        cmd.env_remove("HERALD_SECRET_KEY_FILE");
         cmd.args(["--bind", "127.0.0.1:0", "--database-url", db.url()])
             .args(["--api-key", DEV_KEY, "--pg-max-connections", "4"])
             .args(extra)
