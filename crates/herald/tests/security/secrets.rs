@@ -340,6 +340,8 @@ async fn the_database_holds_api_key_hashes_never_the_keys(backend: Backend) {
             "Development",
         ])
         .env_remove("HERALD_API_KEY")
+        .env_remove("HERALD_SECRET_KEY_FILE")
+        .env("HERALD_SECRET_KEY", herald_core::secrets::TEST_SECRET_KEYS)
         .output()
         .expect("herald keys create");
     assert!(
