@@ -38,7 +38,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub const BODY_LIMIT: usize = 100 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = api_routes().split_for_parts();
+    let (api, doc) = documented_api();
     api.route("/openapi.json", get(move || std::future::ready(axum::Json(doc.clone()))))
         .merge(SwaggerUi::new("/docs").config(swagger_config()))
         .fallback(not_found)
@@ -81,9 +81,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health_check))
 }
 
+/// The API routes and their complete OpenAPI document.
+fn documented_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = api_routes().split_for_parts();
+    openapi::complete_document(&mut doc);
+    (api, doc)
+}
+
 /// The OpenAPI document as served at `/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    documented_api().1
 }
 
 /// Collapses repeated slashes (`//v1/subscribers`, which `@novu/node` and `novu` send when a base

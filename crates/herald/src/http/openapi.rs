@@ -8,10 +8,12 @@
 
 use herald_core::ProviderId;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use super::validate::MAX_ID_LEN;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +45,94 @@ impl Modify for ApiKeyAuth {
                 "`ApiKey <key>`",
             ))),
         );
+    }
+}
+
+/// What an id may hold, as the server checks it: no control characters (Unicode `Cc`) and at
+/// least one character that is not whitespace (ids are trimmed). At most [`MAX_ID_LEN`]
+/// characters after trimming.
+pub const ID_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+
+/// A 24-hex-character ObjectId (`_id`s, cursors).
+const OBJECT_ID_PATTERN: &str = "^[0-9a-fA-F]{24}$";
+
+/// Completes the document with what one shared piece of the server does on every route it
+/// applies to, so that each operation states it without each annotation repeating it:
+/// - path parameters (`extract::PathParams`): at most 256 characters, no control characters
+///   (`integrationId`: an ObjectId), else 400;
+/// - the cursor parameters of the v2 lists (`cursor::parse_cursor`): `limit` 1 to 100, `after`
+///   and `before` ObjectIds, `orderDirection` ASC or DESC, else 400;
+/// - a body (`extract::JsonBody`, `DefaultBodyLimit`): 400 when it is not valid JSON, 413 over
+///   100 KB.
+///
+/// Operations that document their own 400 keep it.
+pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+    fn error(description: &str) -> RefOr<utoipa::openapi::Response> {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorDto")))
+                    .build(),
+            )
+            .build()
+            .into()
+    }
+    fn string(pattern: &str, max_length: Option<usize>) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .max_length(max_length)
+            .into()
+    }
+    fn complete(op: &mut Operation) {
+        let is_cursor_list = op.parameters.iter().flatten().any(|p| p.name == "after");
+        let mut has_path_params = false;
+        for p in op.parameters.iter_mut().flatten() {
+            let schema = match (&p.parameter_in, p.name.as_str()) {
+                (ParameterIn::Path, "integrationId") => string(OBJECT_ID_PATTERN, None),
+                (ParameterIn::Path, _) => string(ID_PATTERN, Some(MAX_ID_LEN)),
+                (ParameterIn::Query, "after" | "before") if is_cursor_list => {
+                    string(OBJECT_ID_PATTERN, None)
+                }
+                (ParameterIn::Query, "limit") if is_cursor_list => ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(100))
+                    .into(),
+                (ParameterIn::Query, "orderDirection") if is_cursor_list => ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["ASC", "DESC"]))
+                    .into(),
+                _ => continue,
+            };
+            has_path_params |= p.parameter_in == ParameterIn::Path;
+            p.schema = Some(schema);
+        }
+        let has_body = op.request_body.is_some();
+        let responses = &mut op.responses.responses;
+        if (has_path_params || has_body || is_cursor_list) && !responses.contains_key("400") {
+            responses.insert("400".into(), error("Invalid request"));
+        }
+        if has_body && !responses.contains_key("413") {
+            responses.insert("413".into(), error("Body over 100 KB"));
+        }
+    }
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            complete(op);
+        }
     }
 }
 
@@ -168,6 +258,11 @@ pub struct UpdateSubscriberChannelRequestDto {
     #[serde(rename = "providerId")]
     pub provider_id: ProviderIdEnum,
     #[serde(rename = "integrationIdentifier")]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub integration_identifier: Option<String>,
     pub credentials: ChannelCredentialsDto,
 }
@@ -175,7 +270,13 @@ pub struct UpdateSubscriberChannelRequestDto {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSubscriberRequestDto {
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub subscriber_id: String,
+    #[schema(format = Email)]
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -187,9 +288,32 @@ pub struct CreateSubscriberRequestDto {
     pub channels: Option<Vec<UpdateSubscriberChannelRequestDto>>,
 }
 
+/// `POST /v2/subscribers`: the v1 request without `channels` (set them with the credentials
+/// endpoints).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSubscriberV2RequestDto {
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub subscriber_id: String,
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub data: Option<Value>,
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateSubscriberRequestDto {
+    #[schema(format = Email)]
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -274,6 +398,82 @@ pub enum ChannelTypeDoc {
     Push,
 }
 
+/// The channels an integration can be created for: Herald serves chat and push providers.
+#[derive(Serialize, ToSchema)]
+#[schema(as = IntegrationChannelEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationChannelDoc {
+    Chat,
+    Push,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FilterTypeEnum {
+    Boolean,
+    Text,
+    Date,
+    Number,
+    Statement,
+    List,
+    MultiList,
+    Group,
+}
+
+#[derive(Serialize, ToSchema)]
+pub enum FilterValueEnum {
+    #[serde(rename = "AND")]
+    And,
+    #[serde(rename = "OR")]
+    Or,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FilterOperatorEnum {
+    Larger,
+    Smaller,
+    LargerEqual,
+    SmallerEqual,
+    Equal,
+    NotEqual,
+    AllIn,
+    AnyIn,
+    NotIn,
+    Between,
+    NotBetween,
+    Like,
+    NotLike,
+    In,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterOnEnum {
+    Subscriber,
+    Payload,
+}
+
+/// One condition of a step filter (`integration_input::parse_conditions`).
+#[derive(Serialize, ToSchema)]
+pub struct FieldFilterPartDto {
+    pub field: String,
+    pub value: String,
+    pub operator: FilterOperatorEnum,
+    pub on: FilterOnEnum,
+}
+
+/// Novu's `StepFilterDto`: an integration's `conditions` item.
+#[derive(Serialize, ToSchema)]
+pub struct StepFilterDto {
+    #[serde(rename = "isNegated")]
+    pub is_negated: bool,
+    #[serde(rename = "type")]
+    pub filter_type: FilterTypeEnum,
+    pub value: FilterValueEnum,
+    pub children: Vec<FieldFilterPartDto>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct IntegrationResponseDto {
     #[serde(rename = "_id")]
@@ -316,30 +516,45 @@ pub struct IntegrationListEnvelope {
 pub struct CreateIntegrationRequestDto {
     #[serde(rename = "providerId")]
     pub provider_id: ProviderIdEnum,
-    /// Must be the provider's channel (`chat` or `push`).
-    pub channel: ChannelTypeDoc,
+    /// Must be the provider's channel.
+    pub channel: IntegrationChannelDoc,
     pub name: Option<String>,
     /// Unique in the environment; generated from the name when absent.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub identifier: Option<String>,
+    /// The API key's environment (the only one accepted).
     #[serde(rename = "_environmentId")]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub environment_id: Option<String>,
-    pub credentials: Option<Value>,
+    /// Novu's `CredentialsDto`: known keys must have their type; unknown keys are dropped.
+    pub credentials: Option<Map<String, Value>>,
     pub active: Option<bool>,
     pub check: Option<bool>,
-    pub conditions: Option<Vec<Value>>,
+    pub conditions: Option<Vec<StepFilterDto>>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct UpdateIntegrationRequestDto {
     pub name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub identifier: Option<String>,
+    /// The API key's environment (the only one accepted).
     #[serde(rename = "_environmentId")]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub environment_id: Option<String>,
-    /// Replaces the stored credentials object.
-    pub credentials: Option<Value>,
+    /// Replaces the stored credentials object (Novu's `CredentialsDto`, see create).
+    pub credentials: Option<Map<String, Value>>,
     pub active: Option<bool>,
     pub check: Option<bool>,
-    pub conditions: Option<Vec<Value>>,
+    pub conditions: Option<Vec<StepFilterDto>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -374,6 +589,11 @@ pub struct ListTopicsResponseDto {
 
 #[derive(Serialize, ToSchema)]
 pub struct CreateUpdateTopicRequestDto {
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub key: String,
     pub name: Option<String>,
     pub data: Option<Value>,
@@ -493,6 +713,11 @@ pub struct SubscriptionRefEnvelope {
 
 #[derive(Serialize, ToSchema)]
 pub struct CreateTopicRequestDto {
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub key: String,
     pub name: String,
 }
@@ -681,6 +906,58 @@ mod tests {
         documented.sort();
         expected.sort();
         assert_eq!(documented, expected);
+    }
+
+    #[test]
+    fn every_operation_with_a_path_parameter_or_a_body_documents_400_and_a_body_413() {
+        let doc = serde_json::to_value(crate::http::openapi_document()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                let has_body = op.get("requestBody").is_some();
+                if path.contains('{') || has_body {
+                    assert!(responses.contains_key("400"), "{method} {path}");
+                }
+                if has_body {
+                    assert!(responses.contains_key("413"), "{method} {path}");
+                }
+            }
+        }
+    }
+
+    /// The id rules appear as literals in `#[schema(pattern = …)]` (utoipa takes no constant):
+    /// every id the document describes, in a body or a path, carries exactly
+    /// [`super::ID_PATTERN`] and the 256-character limit.
+    #[test]
+    fn every_id_in_the_document_has_the_id_pattern_and_length() {
+        let doc = serde_json::to_value(crate::http::openapi_document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let mut ids: Vec<(String, Value)> = [
+            ("UpdateSubscriberChannelRequestDto", "integrationIdentifier"),
+            ("CreateSubscriberRequestDto", "subscriberId"),
+            ("CreateSubscriberV2RequestDto", "subscriberId"),
+            ("CreateIntegrationRequestDto", "identifier"),
+            ("UpdateIntegrationRequestDto", "identifier"),
+            ("CreateUpdateTopicRequestDto", "key"),
+            ("CreateTopicRequestDto", "key"),
+        ]
+        .iter()
+        .map(|(s, f)| (format!("{s}.{f}"), schemas[s]["properties"][f].clone()))
+        .collect();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for op in item.as_object().unwrap().values() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] == "path" && p["name"] != "integrationId" {
+                        ids.push((format!("{path} {}", p["name"]), p["schema"].clone()));
+                    }
+                }
+            }
+        }
+        assert!(ids.len() > 30, "{ids:?}");
+        for (name, schema) in ids {
+            assert_eq!(schema["pattern"], super::ID_PATTERN, "{name}");
+            assert_eq!(schema["maxLength"], 256, "{name}");
+        }
     }
 
     #[test]
