@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(
         ("failIfExists" = Option<bool>, Query, description = "Answer 409 with the existing resource instead of updating it"),
     ),
-    request_body = oa::CreateSubscriberRequestDto,
+    request_body = oa::CreateSubscriberV2RequestDto,
     responses(
         (status = 201, description = "Created, or updated when the id exists", body = oa::SubscriberEnvelope),
         (status = 400, description = "Invalid request", body = oa::ErrorDto),
