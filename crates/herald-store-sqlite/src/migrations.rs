@@ -191,7 +191,7 @@ mod tests {
             err,
             SqliteOpenError::SchemaTooNew {
                 found: 99,
-                known: 3
+                known: 4
             }
         ));
     }
