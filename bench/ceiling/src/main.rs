@@ -53,7 +53,7 @@ fn body_of(size: usize) -> Bytes {
     let pad = size.saturating_sub(head.len() + tail.len());
     let mut s = String::with_capacity(head.len() + pad + tail.len());
     s.push_str(head);
-    s.extend(std::iter::repeat('x').take(pad));
+    s.extend(std::iter::repeat_n('x', pad));
     s.push_str(tail);
     Bytes::from(s)
 }
