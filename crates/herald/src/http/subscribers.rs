@@ -108,15 +108,7 @@ async fn get_subscriber(
     State(state): State<AppState>,
     p: PathParams,
 ) -> Result<Response, ApiError> {
-    let id = &p.0[0];
-    match state
-        .store
-        .get_subscriber(&auth.0.environment_id, id)
-        .await?
-    {
-        Some(s) => Ok(Envelope(StatusCode::OK, SubscriberResponse::one(&s)).into_response()),
-        None => Err(not_found(id)),
-    }
+    respond_subscriber(&state, &auth, &p.0[0]).await
 }
 
 /// A parsed `CreateSubscriberRequestDto`.
@@ -453,7 +445,31 @@ async fn delete_subscriber(
     State(state): State<AppState>,
     p: PathParams,
 ) -> Result<Response, ApiError> {
-    let id = &p.0[0];
+    respond_deleted(&state, &auth, &p.0[0]).await
+}
+
+/// The subscriber as `{"data": …}`, or 404: v1 and v2 `GET` answer alike.
+pub(super) async fn respond_subscriber(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+) -> Result<Response, ApiError> {
+    match state
+        .store
+        .get_subscriber(&auth.0.environment_id, id)
+        .await?
+    {
+        Some(s) => Ok(Envelope(StatusCode::OK, SubscriberResponse::one(&s)).into_response()),
+        None => Err(not_found(id)),
+    }
+}
+
+/// Soft-deletes and answers `{acknowledged, status}`, or 404: v1 and v2 `DELETE` answer alike.
+pub(super) async fn respond_deleted(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+) -> Result<Response, ApiError> {
     if !state
         .store
         .delete_subscriber(&auth.0.environment_id, id)

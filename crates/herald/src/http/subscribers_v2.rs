@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use herald_core::subscriber::Profile;
 use herald_core::topic::SubscriberFilter;
 use herald_core::{NewSubscriber, SubscriberPatch};
-use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,7 +16,7 @@ use super::dto::{Envelope, Plain, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryMap};
 use super::openapi as oa;
-use super::subscribers::{as_update, not_found, parse_create};
+use super::subscribers::{as_update, not_found, parse_create, respond_deleted, respond_subscriber};
 use super::topics_v2::subscription_json;
 use super::validate::Fields;
 use crate::state::AppState;
@@ -117,15 +116,7 @@ async fn get_subscriber(
     State(state): State<AppState>,
     p: PathParams,
 ) -> Result<Response, ApiError> {
-    let id = &p.0[0];
-    match state
-        .store
-        .get_subscriber(&auth.0.environment_id, id)
-        .await?
-    {
-        Some(s) => Ok(Envelope(StatusCode::OK, SubscriberResponse::one(&s)).into_response()),
-        None => Err(not_found(id)),
-    }
+    respond_subscriber(&state, &auth, &p.0[0]).await
 }
 
 /// `PATCH /v2/subscribers/{id}`: given fields are set; an explicit `null` clears a field.
@@ -194,19 +185,7 @@ async fn delete_subscriber(
     State(state): State<AppState>,
     p: PathParams,
 ) -> Result<Response, ApiError> {
-    let id = &p.0[0];
-    if !state
-        .store
-        .delete_subscriber(&auth.0.environment_id, id)
-        .await?
-    {
-        return Err(not_found(id));
-    }
-    Ok(Envelope(
-        StatusCode::OK,
-        json!({"acknowledged": true, "status": "deleted"}),
-    )
-    .into_response())
+    respond_deleted(&state, &auth, &p.0[0]).await
 }
 
 /// `GET /v2/subscribers?subscriberId&email&phone&name&limit&after&before&orderDirection`.
