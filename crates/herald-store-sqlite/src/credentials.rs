@@ -13,13 +13,11 @@
 //! `(channel_pk, token_hash)`: an equal token is recognised without decrypting anything.
 
 use herald_core::secrets::Vault;
-use herald_core::{
-    ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, Subscriber, Timestamp,
-};
+use herald_core::{ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::DbResult;
-use crate::rows::{find_live_subscriber, load_subscriber};
+use crate::rows::find_live_subscriber;
 use crate::secrets::{follow_current_key, write_channel_columns};
 
 /// The stored channel of a subscriber bound to one integration: its `pk` and credentials.
@@ -115,13 +113,17 @@ fn write_tokens(
     insert_tokens(conn, key, merged)
 }
 
+/// Applies `update` and returns the `pk` of the subscriber it changed (`None`: no live subscriber
+/// with that id). The response is built after the commit, off the writer thread (see
+/// `SqliteStore::update_credentials`): re-reading and decrypting every channel of the subscriber
+/// was most of a credentials write's time on the single writer thread.
 pub(crate) fn update(
     conn: &Connection,
     vault: &Vault,
     env: &ObjectId,
     subscriber_id: &str,
     update: &CredentialsUpdate,
-) -> DbResult<Option<Subscriber>> {
+) -> DbResult<Option<i64>> {
     let Some((subscriber_pk, _)) = find_live_subscriber(conn, env, subscriber_id)? else {
         return Ok(None);
     };
@@ -131,7 +133,7 @@ pub(crate) fn update(
     match existing {
         Some((_, old)) if old == merged => {
             // Nothing changes: no write, and `updated_at` stays.
-            return Ok(Some(load_subscriber(conn, vault, subscriber_pk)?));
+            return Ok(Some(subscriber_pk));
         }
         Some((pk, old)) => {
             let key = ChannelKey {
@@ -186,7 +188,7 @@ pub(crate) fn update(
         }
     }
     touch(conn, subscriber_pk)?;
-    Ok(Some(load_subscriber(conn, vault, subscriber_pk)?))
+    Ok(Some(subscriber_pk))
 }
 
 pub(crate) fn delete(

@@ -111,6 +111,17 @@ fn apply_patch(
     Ok(true)
 }
 
+/// The full subscriber stored under `pk`, unless it has been deleted.
+fn load_live_subscriber(conn: &Connection, vault: &Vault, pk: i64) -> DbResult<Option<Subscriber>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE pk = ?1 AND deleted = 0"
+    ))?;
+    let Some(row) = stmt.query_row([pk], crate::rows::subscriber).optional()? else {
+        return Ok(None);
+    };
+    Ok(attach_channels(conn, vault, vec![row])?.pop())
+}
+
 fn profile_of(conn: &Connection, pk: i64) -> DbResult<Profile> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE pk = ?1"
@@ -405,8 +416,20 @@ impl SubscriberStore for SqliteStore {
     ) -> StoreResult<Option<Subscriber>> {
         let (env, sid, update) = (env.clone(), subscriber_id.to_string(), update.clone());
         let vault = self.vault.clone();
-        self.writer
-            .write(move |conn| credentials::update(conn, &vault, &env, &sid, &update))
+        let write_vault = vault.clone();
+        let written = self
+            .writer
+            .write(move |conn| credentials::update(conn, &write_vault, &env, &sid, &update))
+            .await?;
+        let Some(pk) = written else {
+            return Ok(None);
+        };
+        // The write is committed; the response is read from a snapshot at least that recent, on
+        // the read pool, so the writer thread does not spend its time decrypting every channel
+        // of the subscriber. Like Novu (an update, then a find), a write committed meanwhile may
+        // show; a subscriber deleted meanwhile is not found.
+        self.readers
+            .read(move |conn| load_live_subscriber(conn, &vault, pk))
             .await
     }
 
