@@ -197,6 +197,7 @@ DIRTY=""
 [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null || true)" ] || DIRTY=" (with uncommitted changes in the working tree)"
 KEY="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 NONCE=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+SECRET_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 kb_of() { # pid field -> kB
@@ -249,7 +250,11 @@ start_ceiling() {
 start_herald() { # database-url label
     HPORT=$("$BIN/herald-bench" free-port)
     HURL="http://127.0.0.1:$HPORT"
-    HERALD_API_KEY="$KEY" "${RUN[@]}" "$BIN/herald" --bind "127.0.0.1:$HPORT" --database-url "$1" \
+    # Several Herald processes may share a PostgreSQL database, so there Herald wants the key that
+    # encrypts stored credentials from the environment (SQLite keeps one next to the database).
+    local envs=(HERALD_API_KEY="$KEY")
+    [ "$2" != postgres ] || envs+=(HERALD_SECRET_KEY="$SECRET_KEY")
+    env "${envs[@]}" "${RUN[@]}" "$BIN/herald" --bind "127.0.0.1:$HPORT" --database-url "$1" \
         >"$WORK/herald-$2.log" 2>&1 &
     HPID=$!
     PIDS+=("$HPID")
@@ -482,7 +487,6 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # Report
 
-BACKENDS=()
 declare -A PRETTY=([sqlite]="SQLite" [postgres]="PostgreSQL")
 
 verdict() { # id target-ratio [p99-limit-us]
@@ -512,7 +516,7 @@ render_section() { # backend -> markdown on stdout
     echo "- Machine: $NPROC × $CPU_MODEL, $RAM RAM, $KERNEL, $RUSTC; database on $FS_TYPE"
     echo "- Load: wrk $WRK_VERSION, $THREADS threads, $CONNECTIONS connections, ${DURATION} s per scenario, loopback; wrk, Herald and the ceiling share the same $NPROC CPUs"
     echo "- Machine load before measuring: load average ${RES[$b.loadavg]}; ${RES[$b.idle_note]}$([ "$NICE" = 0 ] || echo "; benchmark processes run at niceness $NICE to shield them from other work on the machine")"
-    [ "$b" = postgres ] && echo "- PostgreSQL $PG_VERSION, throwaway cluster, default settings (fsync and synchronous_commit on), Herald's default pool (16 connections)"
+    [ "$b" = postgres ] && echo "- PostgreSQL $PG_VERSION, throwaway cluster, default settings (fsync and synchronous_commit on), Herald's default pool (16 connections), credentials key from \`HERALD_SECRET_KEY\`"
     echo "- Seeding through the API: $SUBSCRIBERS subscribers in ${RES[$b.seed_secs]} s (${RES[$b.seed_rate]}/s, bulk batches of 500, $SEED_CONCURRENCY in flight)"
     echo
     echo "| Scenario | Herald req/s | p50 | p99 | non-2xx / errors | Ceiling req/s | Ratio | Target | Met? |"
@@ -659,38 +663,36 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # Main
 
+save_backend() { # write a finished backend's results at once, so a later failure does not lose them
+    local b=$1
+    render_section "$b"
+    [ "$WRITE" = 1 ] || return 0
+    mkdir -p "$RESULTS/raw"
+    render_section "$b" >"$RESULTS/$b-$SUBSCRIBERS.md"
+    write_env "$b" >"$RESULTS/$b-$SUBSCRIBERS.env"
+    rm -rf "$RESULTS/raw/$b-$SUBSCRIBERS"
+    mkdir -p "$RESULTS/raw/$b-$SUBSCRIBERS"
+    cp "$WORK"/wrk-"$b"-*.txt "$RESULTS/raw/$b-$SUBSCRIBERS/"
+    if [ "$b" = postgres ] && [ -f "$WORK/pgbench.txt" ]; then cp "$WORK/pgbench.txt" "$RESULTS/raw/$b-$SUBSCRIBERS/"; fi
+    write_benchmarks_md
+    note "wrote bench/results/$b-$SUBSCRIBERS.{md,env} and BENCHMARKS.md"
+}
+
 note "temporary directory $WORK"
 start_ceiling
-[ "$SQLITE" = 1 ] && { bench_backend sqlite "sqlite://$WORK/herald.db"; BACKENDS+=(sqlite); }
+echo
+if [ "$SQLITE" = 1 ]; then
+    bench_backend sqlite "sqlite://$WORK/herald.db"
+    save_backend sqlite
+fi
 if [ "$POSTGRES" = 1 ]; then
     if pg_start; then
         bench_backend postgres "postgres://postgres@127.0.0.1:$PGPORT/herald"
         run_pgbench || true
-        BACKENDS+=(postgres)
         pg_stop
+        save_backend postgres
     else
         note "SKIPPING PostgreSQL: binaries missing in $PG_BIN_DIR or the cluster could not start (set PG_BIN_DIR)"
     fi
 fi
-
-REPORT=""
-for b in ${BACKENDS[@]+"${BACKENDS[@]}"}; do
-    REPORT+=$(render_section "$b")$'\n\n'
-done
-echo
-printf '%s' "$REPORT"
-
-if [ "$WRITE" = 1 ]; then
-    mkdir -p "$RESULTS/raw"
-    for b in ${BACKENDS[@]+"${BACKENDS[@]}"}; do
-        render_section "$b" >"$RESULTS/$b-$SUBSCRIBERS.md"
-        write_env "$b" >"$RESULTS/$b-$SUBSCRIBERS.env"
-        rm -rf "$RESULTS/raw/$b-$SUBSCRIBERS"
-        mkdir -p "$RESULTS/raw/$b-$SUBSCRIBERS"
-        cp "$WORK"/wrk-"$b"-*.txt "$RESULTS/raw/$b-$SUBSCRIBERS/"
-        [ "$b" = postgres ] && [ -f "$WORK/pgbench.txt" ] && cp "$WORK/pgbench.txt" "$RESULTS/raw/$b-$SUBSCRIBERS/"
-    done
-    write_benchmarks_md
-    scale_table
-    note "wrote bench/results/ and BENCHMARKS.md"
-fi
+scale_table
