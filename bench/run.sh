@@ -24,6 +24,7 @@ WRITE=1
 KEEP=0
 BUDGET=90
 NICE=0
+RENDER_ONLY=0
 PG_BIN_DIR=${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}
 COMMAND_LINE="bench/run.sh${*:+ $*}"
 
@@ -46,6 +47,7 @@ Usage: bench/run.sh [options]
                         e.g. -10 as root on a machine where other work is running; the report says so)
   --no-build            use the binaries already in target/release
   --no-write            don't write bench/results/ or BENCHMARKS.md
+  --render-only         only regenerate BENCHMARKS.md from bench/results/ and bench/notes.md
   --keep                keep the temporary directory (logs, raw wrk output)
   -h, --help            this text
 
@@ -59,19 +61,20 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 while [ $# -gt 0 ]; do
     case $1 in
-        --subscribers) SUBSCRIBERS=${2:-}; shift 2 ;;
-        --duration) DURATION=${2:-}; shift 2 ;;
-        --connections) CONNECTIONS=${2:-}; shift 2 ;;
-        --threads) THREADS=${2:-}; shift 2 ;;
-        --warmup) WARMUP=${2:-}; shift 2 ;;
+        --subscribers) SUBSCRIBERS=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+        --duration) DURATION=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+        --connections) CONNECTIONS=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+        --threads) THREADS=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+        --warmup) WARMUP=${2:-}; shift; [ $# -eq 0 ] || shift ;;
         --postgres) POSTGRES=1; shift ;;
         --no-sqlite) SQLITE=0; shift ;;
-        --wait-idle) WAIT_IDLE=${2:-}; shift 2 ;;
-        --seed-concurrency) SEED_CONCURRENCY=${2:-}; shift 2 ;;
-        --patch-budget) BUDGET=${2:-}; shift 2 ;;
-        --nice) NICE=${2:-}; shift 2 ;;
+        --wait-idle) WAIT_IDLE=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+        --seed-concurrency) SEED_CONCURRENCY=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+        --patch-budget) BUDGET=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+        --nice) NICE=${2:-}; shift; [ $# -eq 0 ] || shift ;;
         --no-build) BUILD=0; shift ;;
         --no-write) WRITE=0; shift ;;
+        --render-only) RENDER_ONLY=1; shift ;;
         --keep) KEEP=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
@@ -145,6 +148,18 @@ forget_pid() {
     PIDS=(${keep[@]+"${keep[@]}"})
 }
 
+# Runs a long command in the background and waits for it. A trapped INT/TERM interrupts `wait` at
+# once (bash defers traps while a foreground child runs, and ignores SIGINT when the child — wrk —
+# handles it and exits normally), so Ctrl-C stops the whole benchmark and the cleanup kills the child.
+run_child() {
+    "$@" &
+    local pid=$! rc=0
+    PIDS+=("$pid")
+    wait "$pid" || rc=$?
+    forget_pid "$pid"
+    return "$rc"
+}
+
 wait_http() { # url seconds
     local i
     for i in $(seq 1 $(($2 * 10))); do
@@ -169,16 +184,17 @@ ensure_wrk() {
     command -v wrk >/dev/null 2>&1 || die "wrk is still missing after apt-get install"
 }
 
-for tool in cargo curl awk; do command -v "$tool" >/dev/null 2>&1 || die "$tool is required"; done
-ensure_wrk
-
-if [ "$BUILD" = 1 ]; then
-    note "building release binaries"
-    (cd "$ROOT" && cargo build --release -p herald -p herald-bench-ceiling) || die "cargo build failed"
+if [ "$RENDER_ONLY" = 0 ]; then
+    for tool in cargo curl awk; do command -v "$tool" >/dev/null 2>&1 || die "$tool is required"; done
+    ensure_wrk
+    if [ "$BUILD" = 1 ]; then
+        note "building release binaries"
+        (cd "$ROOT" && cargo build --release -p herald -p herald-bench-ceiling) || die "cargo build failed"
+    fi
+    for b in herald herald-ceiling herald-bench; do
+        [ -x "$BIN/$b" ] || die "$BIN/$b is missing (run without --no-build)"
+    done
 fi
-for b in herald herald-ceiling herald-bench; do
-    [ -x "$BIN/$b" ] || die "$BIN/$b is missing (run without --no-build)"
-done
 
 # ---------------------------------------------------------------------------------------------
 # Machine
@@ -194,7 +210,9 @@ FS_TYPE=$( (df -T "$WORK" 2>/dev/null || true) | awk 'NR == 2 {print $2}')
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=""
-[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null || true)" ] || DIRTY=" (with uncommitted changes in the working tree)"
+# The benchmark's own outputs (BENCHMARKS.md, bench/results) do not count as uncommitted changes.
+[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':!BENCHMARKS.md' ':!bench/results' 2>/dev/null || true)" ] ||
+    DIRTY=" (with uncommitted changes in the working tree)"
 KEY="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 NONCE=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 SECRET_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
@@ -282,7 +300,7 @@ seed() {
     [ "$code" = 201 ] || die "creating the slack integration: HTTP $code $(cat "$WORK/api.json")"
     local t0 t1
     t0=$(date +%s.%N)
-    HERALD_BENCH_KEY="$KEY" "$BIN/herald-bench" seed --url "$HURL" --count "$SUBSCRIBERS" \
+    HERALD_BENCH_KEY="$KEY" run_child "$BIN/herald-bench" seed --url "$HURL" --count "$SUBSCRIBERS" \
         --concurrency "$SEED_CONCURRENCY" >"$WORK/seed.out" || die "seeding failed"
     t1=$(date +%s.%N)
     SEED_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
@@ -333,7 +351,7 @@ run_wrk() { # id base-url scenario seconds
     local b0 h0 c0 p0 w0 t0 b1 h1 c1 p1 w1 t1
     b0=$(busy_ticks); h0=$(proc_ticks "${HPID:-0}"); c0=$(proc_ticks "$CPID"); p0=$(pg_ticks)
     children_secs w0; t0=$(date +%s.%N)
-    "${RUN[@]}" wrk -t "$THREADS" -c "$CONNECTIONS" -d "${4}s" --timeout 10s --latency \
+    run_child "${RUN[@]}" wrk -t "$THREADS" -c "$CONNECTIONS" -d "${4}s" --timeout 10s --latency \
         -s "$ROOT/bench/wrk/$3.lua" "$2" -- "$SUBSCRIBERS" "$KEY" "$NONCE-$1" "$THREADS" "$BUDGET" \
         >"$out" 2>&1 || die "wrk failed; see $out"
     t1=$(date +%s.%N); children_secs w1
@@ -476,7 +494,7 @@ EOF
     local pgbench=$PG_BIN_DIR/pgbench
     [ -x "$pgbench" ] || pgbench=$(command -v pgbench) || { note "pgbench not found"; return 1; }
     note "[postgres] pgbench: single-row upsert, $CONNECTIONS connections, ${DURATION} s"
-    "${RUN[@]}" "$pgbench" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" -D n="$SUBSCRIBERS" \
+    run_child "${RUN[@]}" "$pgbench" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" -D n="$SUBSCRIBERS" \
         -f "$WORK/upsert.sql" -h 127.0.0.1 -p "$PGPORT" -U postgres pgbench_scratch \
         >"$WORK/pgbench.txt" 2>&1 || { note "pgbench failed; see $WORK/pgbench.txt"; return 1; }
     RES["pgbench.tps"]=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$WORK/pgbench.txt")
@@ -578,10 +596,44 @@ write_env() { # backend -> key=value lines
     return 0
 }
 
-scale_table() { # markdown comparing the 10k and 1M runs present in bench/results
+# BENCHMARKS.md keeps the latest section of each backend and subscriber count between markers, with
+# the numbers the scale comparison needs in a comment, so that a run from a fresh clone (where the
+# git-ignored bench/results/ is empty) updates its own section and keeps the others.
+collect_sections() { # -> $WORK/sections/<backend>-<N>.block
+    local f key
+    rm -rf "$WORK/sections"
+    mkdir -p "$WORK/sections"
+    if [ -f "$ROOT/BENCHMARKS.md" ]; then
+        awk -v dir="$WORK/sections" '
+            /^<!-- bench:begin [a-z]+-[0-9]+ -->$/ { key = $3; out = dir "/" key ".block" }
+            key != "" { print > out }
+            /^<!-- bench:end / && key != "" { close(out); key = "" }
+        ' "$ROOT/BENCHMARKS.md"
+    fi
+    for f in "$RESULTS"/*.md; do
+        [ -f "$f" ] || continue
+        key=$(basename "$f" .md)
+        [[ $key =~ ^[a-z]+-[0-9]+$ ]] || continue
+        {
+            echo "<!-- bench:begin $key -->"
+            cat "$f"
+            if [ -f "$RESULTS/$key.env" ]; then
+                echo "<!-- bench:env $(. "$RESULTS/$key.env"; echo "put_rps=$put_rps patch_rps=$patch_rps get_rps=$get_rps") -->"
+            fi
+            echo "<!-- bench:end $key -->"
+        } >"$WORK/sections/$key.block"
+    done
+}
+
+block_value() { # key name -> a number from the section's bench:env comment
+    [ -f "$WORK/sections/$1.block" ] || return 0
+    sed -n 's/^<!-- bench:env \(.*\) -->$/\1/p' "$WORK/sections/$1.block" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+scale_table() { # markdown comparing the 10k and 1M sections (call collect_sections first)
     local b s found=0
     for b in sqlite postgres; do
-        [ -f "$RESULTS/$b-10000.env" ] && [ -f "$RESULTS/$b-1000000.env" ] || continue
+        [ -n "$(block_value "$b-10000" put_rps)" ] && [ -n "$(block_value "$b-1000000" put_rps)" ] || continue
         if [ "$found" = 0 ]; then
             echo "## Scale: 1,000,000 vs 10,000 subscribers"
             echo
@@ -596,8 +648,8 @@ scale_table() { # markdown comparing the 10k and 1M runs present in bench/result
         fi
         for s in "${SCENARIOS[@]}"; do
             local small big r
-            small=$(. "$RESULTS/$b-10000.env"; v=${s}_rps; echo "${!v}")
-            big=$(. "$RESULTS/$b-1000000.env"; v=${s}_rps; echo "${!v}")
+            small=$(block_value "$b-10000" "${s}_rps")
+            big=$(block_value "$b-1000000" "${s}_rps")
             r=$(ratio "$big" "$small")
             echo "| ${PRETTY[$b]} | \`${ROUTE[$s]}\` | $small | $big | ${r}× | $(ge "$r" 0.8 && echo yes || echo "no (${r} < 0.8)") |"
         done
@@ -612,6 +664,7 @@ scale_table() { # markdown comparing the 10k and 1M runs present in bench/result
 
 write_benchmarks_md() {
     local f b
+    collect_sections
     {
         cat <<'EOF'
 # Herald benchmarks
@@ -645,19 +698,27 @@ client/server pair.
 A run in which more than 1% of a scenario's responses are not 2xx (or are socket errors) is
 invalid and marked so.
 
+EOF
+        if [ -f "$ROOT/bench/notes.md" ]; then
+            cat "$ROOT/bench/notes.md"
+            echo
+        fi
+        cat <<'EOF'
 ## Results
 
-The sections below are regenerated from `bench/results/*.env|md` by `bench/run.sh`; each is the
-latest run of that backend and subscriber count.
+The sections below are written by `bench/run.sh`; each is the latest run of that backend and
+subscriber count (a run replaces its own section and keeps the others).
 
 EOF
         for b in sqlite postgres; do
-            for f in $(ls "$RESULTS"/$b-*.md 2>/dev/null | sort -V); do
+            for f in $(ls "$WORK/sections"/$b-*.block 2>/dev/null | sort -V); do
                 cat "$f"
+                echo
             done
         done
         scale_table
-    } >"$ROOT/BENCHMARKS.md"
+    } >"$WORK/BENCHMARKS.md"
+    mv "$WORK/BENCHMARKS.md" "$ROOT/BENCHMARKS.md"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -678,6 +739,11 @@ save_backend() { # write a finished backend's results at once, so a later failur
     note "wrote bench/results/$b-$SUBSCRIBERS.{md,env} and BENCHMARKS.md"
 }
 
+if [ "$RENDER_ONLY" = 1 ]; then
+    write_benchmarks_md
+    note "regenerated BENCHMARKS.md from bench/results/"
+    exit 0
+fi
 note "temporary directory $WORK"
 start_ceiling
 echo
@@ -695,4 +761,7 @@ if [ "$POSTGRES" = 1 ]; then
         note "SKIPPING PostgreSQL: binaries missing in $PG_BIN_DIR or the cluster could not start (set PG_BIN_DIR)"
     fi
 fi
-scale_table
+if [ "$WRITE" = 1 ]; then
+    collect_sections
+    scale_table
+fi
