@@ -59,6 +59,19 @@ fn find_channel(
     Ok(Some((pk, credentials)))
 }
 
+/// Whether the channel row itself (its text columns and whether it has a token list) differs;
+/// when only the tokens change, the row is left alone.
+fn row_differs(a: &ChannelCredentials, b: &ChannelCredentials) -> bool {
+    a.webhook_url != b.webhook_url
+        || a.channel != b.channel
+        || a.alert_uid != b.alert_uid
+        || a.title != b.title
+        || a.image_url != b.image_url
+        || a.state != b.state
+        || a.external_url != b.external_url
+        || a.device_tokens.is_some() != b.device_tokens.is_some()
+}
+
 fn write_text(conn: &Connection, key: &ChannelKey, c: &ChannelCredentials) -> DbResult<()> {
     write_channel_columns(conn, key.pk, &key.vault.seal_channel(key.env.as_str(), c)?)?;
     conn.prepare_cached("UPDATE subscriber_channels SET tokens_set = ?2 WHERE pk = ?1")?
@@ -143,7 +156,9 @@ pub(crate) fn update(
                 integration_id: &update.integration_id,
                 vault,
             };
-            write_text(conn, &key, &merged)?;
+            if row_differs(&old, &merged) {
+                write_text(conn, &key, &merged)?;
+            }
             write_tokens(
                 conn,
                 &key,

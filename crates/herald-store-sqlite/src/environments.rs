@@ -123,7 +123,7 @@ impl EnvironmentStore for SqliteStore {
     async fn authenticate(&self, hash: &KeyHash) -> StoreResult<Option<AuthContext>> {
         let hash = hash.clone();
         self.readers
-            .read(move |conn| {
+            .lookup(move |conn| {
                 let mut stmt = conn.prepare_cached(
                     "SELECT k.environment_id, e.organization_id, k.id
                      FROM api_keys k JOIN environments e ON e.id = k.environment_id

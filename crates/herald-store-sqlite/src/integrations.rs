@@ -198,7 +198,7 @@ impl IntegrationStore for SqliteStore {
     ) -> StoreResult<Option<Integration>> {
         let (env, id, vault) = (env.clone(), id.clone(), self.vault.clone());
         self.readers
-            .read(move |conn| find(conn, &vault, &env, &id))
+            .lookup(move |conn| find(conn, &vault, &env, &id))
             .await
     }
 
@@ -253,7 +253,7 @@ impl IntegrationStore for SqliteStore {
         let (env, identifier) = (env.clone(), identifier.map(str::to_string));
         let vault = self.vault.clone();
         self.readers
-            .read(move |conn| {
+            .lookup(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT {INTEGRATION_COLUMNS} FROM integrations
                      WHERE environment_id = ?1 AND provider_id = ?2 AND active = 1 AND deleted = 0

@@ -340,7 +340,7 @@ impl SubscriberStore for SqliteStore {
         let (env, subscriber_id) = (env.clone(), subscriber_id.to_string());
         let vault = self.vault.clone();
         self.readers
-            .read(move |conn| {
+            .lookup(move |conn| {
                 let Some(row) = find_live_subscriber(conn, &env, &subscriber_id)? else {
                     return Ok(None);
                 };
@@ -424,12 +424,12 @@ impl SubscriberStore for SqliteStore {
         let Some(pk) = written else {
             return Ok(None);
         };
-        // The write is committed; the response is read from a snapshot at least that recent, on
-        // the read pool, so the writer thread does not spend its time decrypting every channel
-        // of the subscriber. Like Novu (an update, then a find), a write committed meanwhile may
-        // show; a subscriber deleted meanwhile is not found.
+        // The write is committed; the response is read from a snapshot at least that recent, by
+        // the calling thread, so the writer thread does not spend its time decrypting every
+        // channel of the subscriber. Like Novu (an update, then a find), a write committed
+        // meanwhile may show; a subscriber deleted meanwhile is not found.
         self.readers
-            .read(move |conn| load_live_subscriber(conn, &vault, pk))
+            .lookup(move |conn| load_live_subscriber(conn, &vault, pk))
             .await
     }
 

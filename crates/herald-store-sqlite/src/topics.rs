@@ -228,7 +228,7 @@ impl TopicStore for SqliteStore {
     async fn get_topic(&self, env: &ObjectId, key: &str) -> StoreResult<Option<Topic>> {
         let (env, key) = (env.clone(), key.to_string());
         self.readers
-            .read(move |conn| Ok(find_topic(conn, &env, &key)?.map(|(_, t)| t)))
+            .lookup(move |conn| Ok(find_topic(conn, &env, &key)?.map(|(_, t)| t)))
             .await
     }
 
@@ -332,7 +332,7 @@ impl TopicStore for SqliteStore {
     ) -> StoreResult<Option<TopicSubscription>> {
         let (env, key, sid) = (env.clone(), key.to_string(), subscriber_id.to_string());
         self.readers
-            .read(move |conn| subscriptions::get(conn, &env, &key, &sid))
+            .lookup(move |conn| subscriptions::get(conn, &env, &key, &sid))
             .await
     }
 
@@ -344,7 +344,7 @@ impl TopicStore for SqliteStore {
     ) -> StoreResult<Option<TopicSubscription>> {
         let (env, key, identifier) = (env.clone(), key.to_string(), identifier.to_string());
         self.readers
-            .read(move |conn| subscriptions::get_by_identifier(conn, &env, &key, &identifier))
+            .lookup(move |conn| subscriptions::get_by_identifier(conn, &env, &key, &identifier))
             .await
     }
 

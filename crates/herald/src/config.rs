@@ -92,8 +92,9 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 
-    /// Seconds an API-key lookup is cached; a key revoked by another process stops working
-    /// within this time.
+    /// Seconds an API-key lookup, and the integration a provider's credentials bind to, are
+    /// cached. A key revoked, or an integration created, deactivated or deleted, by another
+    /// process takes effect here within this time; changes made through this process at once.
     #[arg(long, env = "HERALD_AUTH_CACHE_TTL", default_value_t = 5)]
     pub auth_cache_ttl: u64,
 }

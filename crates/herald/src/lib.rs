@@ -26,14 +26,15 @@ pub use state::AppState;
 /// Settings of one running server.
 #[derive(Clone, Debug)]
 pub struct ServerSettings {
-    /// How long an API-key lookup is cached.
-    pub auth_cache_ttl: Duration,
+    /// How long an API-key lookup, and which integration a provider's credentials bind to, are
+    /// cached. Changes made through another process are seen within this time.
+    pub cache_ttl: Duration,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
-            auth_cache_ttl: Duration::from_secs(5),
+            cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -46,10 +47,7 @@ pub async fn run(
     settings: ServerSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let state = AppState {
-        store,
-        auth: Arc::new(http::auth::AuthCache::new(settings.auth_cache_ttl)),
-    };
+    let state = AppState::new(store, settings.cache_ttl);
     let app = tower::util::MapRequestLayer::new(http::normalize_path);
     let app = tower::Layer::layer(&app, http::router(state));
     axum::serve(

@@ -90,7 +90,7 @@ async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyh
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let settings = ServerSettings {
-        auth_cache_ttl: Duration::from_secs(cli.serve.auth_cache_ttl),
+        cache_ttl: Duration::from_secs(cli.serve.auth_cache_ttl),
     };
     herald::run(listener, store, settings, shutdown).await?;
     tracing::info!("Herald stopped");

@@ -2,18 +2,17 @@
 //! with a valid, unrevoked key, and every store call it makes is scoped by that key's environment.
 //!
 //! Keys are looked up by SHA-256 hash. Lookups are cached in memory for a bounded time
-//! ([`AuthCache`]), so a key revoked through another Herald process on the same database stops
+//! ([`AuthCache`], a [`TtlCache`]), so a key revoked through another Herald process on the same database stops
 //! working everywhere within that time (default 5 s).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use herald_core::{AuthContext, KeyHash, Store};
 
+use super::cache::TtlCache;
 use super::error::ApiError;
 use crate::state::AppState;
 
@@ -77,21 +76,12 @@ fn parse_authorization(header: &str) -> Result<&str, ApiError> {
     }
 }
 
-/// Hash → environment lookups, remembered for `ttl` (found and not-found alike).
-pub struct AuthCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<KeyHash, (Option<AuthContext>, Instant)>>,
-}
-
-/// Past this many entries the cache is emptied, so a flood of random keys cannot grow memory.
-const MAX_ENTRIES: usize = 10_000;
+/// Hash → environment lookups, remembered for a bounded time (found and not-found alike).
+pub struct AuthCache(TtlCache<KeyHash, Option<AuthContext>>);
 
 impl AuthCache {
     pub fn new(ttl: Duration) -> Self {
-        AuthCache {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
+        AuthCache(TtlCache::new(ttl))
     }
 
     pub async fn lookup(
@@ -99,23 +89,18 @@ impl AuthCache {
         store: &dyn Store,
         hash: &KeyHash,
     ) -> Result<Option<AuthContext>, ApiError> {
-        if let Some((ctx, at)) = self.entries.lock().expect("auth cache lock").get(hash) {
-            if at.elapsed() < self.ttl {
-                return Ok(ctx.clone());
-            }
-        }
+        let generation = match self.0.lookup(hash) {
+            Ok(ctx) => return Ok(ctx),
+            Err(generation) => generation,
+        };
         let ctx = store.authenticate(hash).await?;
-        let mut entries = self.entries.lock().expect("auth cache lock");
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(hash.clone(), (ctx.clone(), Instant::now()));
+        self.0.insert(hash.clone(), ctx.clone(), generation);
         Ok(ctx)
     }
 
     /// Forgets everything (after this process revokes a key).
     pub fn clear(&self) {
-        self.entries.lock().expect("auth cache lock").clear();
+        self.0.clear();
     }
 }
 

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
+use super::cache::TtlCache;
 use super::dto::{Envelope, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
@@ -126,6 +127,11 @@ fn parse_credentials(f: &mut Fields<'_>) -> ChannelCredentials {
     }
 }
 
+/// Which integration credentials for (environment, provider, `integrationIdentifier`) bind to.
+/// Only found integrations are cached: one created through another process is used at once, one
+/// deactivated or deleted there stops being used within the TTL.
+pub type IntegrationCache = TtlCache<(ObjectId, ProviderId, Option<String>), ObjectId>;
+
 /// Binds a channel request to the newest active integration of its provider (or the one named by
 /// `integrationIdentifier`), Novu's resolution rule.
 pub async fn resolve(
@@ -134,14 +140,33 @@ pub async fn resolve(
     req: &ChannelRequest,
     mode: CredentialsMode,
 ) -> Result<Result<CredentialsUpdate, ApiError>, ApiError> {
-    let integration = state
-        .store
-        .find_active_integration(env, req.provider_id, req.integration_identifier.as_deref())
-        .await?;
-    Ok(match integration {
-        Some(i) => Ok(CredentialsUpdate {
+    let key = (
+        env.clone(),
+        req.provider_id,
+        req.integration_identifier.clone(),
+    );
+    let integration_id = match state.integrations.lookup(&key) {
+        Ok(id) => Some(id),
+        Err(generation) => {
+            let found = state
+                .store
+                .find_active_integration(
+                    env,
+                    req.provider_id,
+                    req.integration_identifier.as_deref(),
+                )
+                .await?
+                .map(|i| i.id);
+            if let Some(id) = &found {
+                state.integrations.insert(key, id.clone(), generation);
+            }
+            found
+        }
+    };
+    Ok(match integration_id {
+        Some(integration_id) => Ok(CredentialsUpdate {
             provider_id: req.provider_id,
-            integration_id: i.id,
+            integration_id,
             credentials: req.credentials.clone(),
             mode,
         }),

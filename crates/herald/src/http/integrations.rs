@@ -216,6 +216,7 @@ async fn create_integration(
         .create_integration(&ctx.environment_id, &ctx.organization_id, &new)
         .await
         .map_err(identifier_conflict)?;
+    state.integrations_changed(&ctx.environment_id);
     Ok(Envelope(StatusCode::CREATED, IntegrationResponse::from(&created)).into_response())
 }
 
@@ -285,12 +286,13 @@ async fn update_integration(
             "No properties found for update".into(),
         ));
     }
-    match state
+    let updated = state
         .store
         .update_integration(env, &id, &patch)
         .await
-        .map_err(identifier_conflict)?
-    {
+        .map_err(identifier_conflict)?;
+    state.integrations_changed(env);
+    match updated {
         Some(i) => Ok(Envelope(StatusCode::OK, IntegrationResponse::from(&i)).into_response()),
         None => Err(entity_not_found(raw_id)),
     }
@@ -321,7 +323,9 @@ async fn delete_integration(
     let Some(id) = ObjectId::parse(raw_id) else {
         return Err(entity_not_found(raw_id));
     };
-    if !state.store.delete_integration(env, &id).await? {
+    let deleted = state.store.delete_integration(env, &id).await?;
+    state.integrations_changed(env);
+    if !deleted {
         return Err(entity_not_found(raw_id));
     }
     let list = state.store.list_integrations(env).await?;
@@ -357,11 +361,12 @@ async fn set_primary_integration(
             "integrationId must be a mongodb id".into(),
         ]));
     };
-    match state
+    let updated = state
         .store
         .set_primary_integration(&auth.0.environment_id, &id)
-        .await?
-    {
+        .await?;
+    state.integrations_changed(&auth.0.environment_id);
+    match updated {
         Some(i) => Ok(Envelope(StatusCode::OK, IntegrationResponse::from(&i)).into_response()),
         None => Err(ApiError::NotFound(format!(
             "Integration with id {raw_id} not found"

@@ -2,6 +2,7 @@
 //! layers every route shares (error rendering, body limit, tracing, Novu's 404 for unknown routes).
 
 pub mod auth;
+pub mod cache;
 pub mod credentials;
 pub mod cursor;
 pub mod dto;

@@ -15,6 +15,7 @@ backend_tests!(
     put_slack_binds_the_newest_slack_and_keeps_all_eight_fields,
     put_with_an_integration_identifier_binds_that_integration,
     put_for_an_inactive_provider_is_400,
+    credentials_follow_integration_changes_at_once,
     put_with_an_unknown_integration_identifier_is_400,
     credentials_of_an_unknown_subscriber_are_400_subscriber_not_found,
     credentials_must_be_an_object,
@@ -210,6 +211,52 @@ async fn put_for_an_inactive_provider_is_400(app: TestApp) {
     .await
     .assert_bad_request(&message);
     assert_eq!(app.subscriber("s1").await["channels"], json!([]));
+}
+
+/// The server remembers which integration a provider binds to; every integration change made
+/// through it (create, deactivate, delete) is followed by the very next credentials write.
+async fn credentials_follow_integration_changes_at_once(app: TestApp) {
+    let fx = setup(&app).await;
+    // The integration of the fcm channel whose tokens include `token`.
+    let bound_with = |s: &Value, token: &str| -> Value {
+        let found: Vec<&Value> = channels(s, "fcm")
+            .into_iter()
+            .filter(|c| {
+                c["credentials"]["deviceTokens"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!(token)))
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "one fcm channel holding {token}: {s}");
+        found[0]["_integrationId"].clone()
+    };
+    let s = write(&app, "PUT", fcm(&["a"])).await;
+    assert_eq!(bound_with(&s, "a"), fx.fcm.as_str());
+
+    let newer = app
+        .create_integration(json!({"providerId": "fcm", "channel": "push",
+            "identifier": "fcm-newer", "active": true, "credentials": {}}))
+        .await;
+    let newer_id = newer["_id"].as_str().expect("integration _id").to_string();
+    let s = write(&app, "PUT", fcm(&["b"])).await;
+    assert_eq!(bound_with(&s, "b"), newer_id.as_str());
+
+    let res = app
+        .put(
+            &format!("/v1/integrations/{newer_id}"),
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let s = write(&app, "PATCH", fcm(&["c"])).await;
+    assert_eq!(bound_with(&s, "c"), fx.fcm.as_str());
+
+    let res = app.delete(&format!("/v1/integrations/{}", fx.fcm)).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    app.put(FCM, fcm(&["d"])).await.assert_bad_request(&format!(
+        "Subscribers environment ({}) do not have active fcm integration.",
+        fx.env
+    ));
 }
 
 async fn put_with_an_unknown_integration_identifier_is_400(app: TestApp) {

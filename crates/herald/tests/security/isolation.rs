@@ -751,7 +751,7 @@ async fn the_same_ids_and_keys_in_two_environments_stay_apart(backend: Backend) 
 async fn a_revoked_key_is_401_on_every_route(backend: Backend) {
     // No auth cache, so a revocation applies to the very next request.
     let settings = ServerSettings {
-        auth_cache_ttl: Duration::ZERO,
+        cache_ttl: Duration::ZERO,
     };
     let Some(app) = App::spawn(backend, settings).await else {
         return;

@@ -217,7 +217,7 @@ impl Write for Sink {
 async fn an_in_process_server_never_logs_secrets(backend: Backend) {
     let logs = captured_logs();
     let settings = ServerSettings {
-        auth_cache_ttl: Duration::ZERO,
+        cache_ttl: Duration::ZERO,
     };
     let Some(app) = App::spawn(backend, settings).await else {
         return;
