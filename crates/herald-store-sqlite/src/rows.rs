@@ -213,6 +213,18 @@ pub(crate) fn channel_text(
     Ok(vault.open_channel(env, channel_columns(row, first)?)?)
 }
 
+/// The channels of some subscribers with their tokens, one row per token (or per channel without
+/// tokens); [`attach_channels`] completes the `WHERE` clause.
+const CHANNEL_QUERY: &str = "SELECT c.subscriber_pk, c.pk, c.provider_id, c.integration_id,
+        i.identifier, c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
+        c.external_url, c.tokens_set, t.token, c.environment_id
+     FROM subscriber_channels c
+     LEFT JOIN integrations i
+            ON i.id = c.integration_id AND i.environment_id = c.environment_id AND i.deleted = 0
+     LEFT JOIN device_tokens t ON t.channel_pk = c.pk
+     WHERE";
+const CHANNEL_ORDER: &str = "ORDER BY c.subscriber_pk, c.pk, t.pk";
+
 /// Fills in the channels of the given subscribers (matched by `pk`), in channel insertion order
 /// with tokens in insertion order. The integration identifier comes from the bound integration,
 /// if it still exists (a deleted one leaves it absent).
@@ -224,20 +236,27 @@ pub(crate) fn attach_channels(
     if subscribers.is_empty() {
         return Ok(Vec::new());
     }
-    let pks = Value::from(subscribers.iter().map(|(pk, _)| *pk).collect::<Vec<_>>());
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.subscriber_pk, c.pk, c.provider_id, c.integration_id, i.identifier,
-                c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
-                c.external_url, c.tokens_set, t.token, c.environment_id
-         FROM subscriber_channels c
-         LEFT JOIN integrations i
-                ON i.id = c.integration_id AND i.environment_id = c.environment_id
-               AND i.deleted = 0
-         LEFT JOIN device_tokens t ON t.channel_pk = c.pk
-         WHERE c.subscriber_pk IN (SELECT value FROM json_each(?1))
-         ORDER BY c.subscriber_pk, c.pk, t.pk",
-    )?;
-    let mut rows = stmt.query([pks.to_string()])?;
+    // One subscriber (a GET, the answer to a write) is matched directly; a page of them through
+    // a JSON array of their pks, so that the statement stays the same whatever the page size.
+    let (mut stmt, key) = match subscribers.as_slice() {
+        [(pk, _)] => (
+            conn.prepare_cached(&format!(
+                "{CHANNEL_QUERY} c.subscriber_pk = ?1 {CHANNEL_ORDER}"
+            ))?,
+            rusqlite::types::Value::Integer(*pk),
+        ),
+        _ => {
+            let pks = Value::from(subscribers.iter().map(|(pk, _)| *pk).collect::<Vec<_>>());
+            (
+                conn.prepare_cached(&format!(
+                    "{CHANNEL_QUERY} c.subscriber_pk IN (SELECT value FROM json_each(?1))
+                     {CHANNEL_ORDER}"
+                ))?,
+                rusqlite::types::Value::Text(pks.to_string()),
+            )
+        }
+    };
+    let mut rows = stmt.query([key])?;
     let mut channels: HashMap<i64, Vec<ChannelSettings>> = HashMap::new();
     let mut last_channel = None;
     while let Some(row) = rows.next()? {
