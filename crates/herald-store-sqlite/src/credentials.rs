@@ -17,7 +17,7 @@ use herald_core::{ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, T
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::DbResult;
-use crate::rows::find_live_subscriber;
+use crate::rows::find_live_subscriber_pk;
 use crate::secrets::{follow_current_key, write_channel_columns};
 
 /// The stored channel of a subscriber bound to one integration: its `pk` and credentials.
@@ -137,7 +137,7 @@ pub(crate) fn update(
     subscriber_id: &str,
     update: &CredentialsUpdate,
 ) -> DbResult<Option<i64>> {
-    let Some((subscriber_pk, _)) = find_live_subscriber(conn, env, subscriber_id)? else {
+    let Some(subscriber_pk) = find_live_subscriber_pk(conn, env, subscriber_id)? else {
         return Ok(None);
     };
     let existing = find_channel(conn, vault, env, subscriber_pk, &update.integration_id)?;
@@ -212,7 +212,7 @@ pub(crate) fn delete(
     subscriber_id: &str,
     provider: ProviderId,
 ) -> DbResult<bool> {
-    let Some((subscriber_pk, _)) = find_live_subscriber(conn, env, subscriber_id)? else {
+    let Some(subscriber_pk) = find_live_subscriber_pk(conn, env, subscriber_id)? else {
         return Ok(false);
     };
     let removed = conn

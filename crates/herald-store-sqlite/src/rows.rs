@@ -311,6 +311,21 @@ pub(crate) fn find_live_subscriber(
         .optional()?)
 }
 
+/// The `pk` of the live subscriber with that id, for writes that need nothing else of the row.
+pub(crate) fn find_live_subscriber_pk(
+    conn: &Connection,
+    env: &ObjectId,
+    subscriber_id: &str,
+) -> DbResult<Option<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT pk FROM subscribers
+         WHERE environment_id = ?1 AND subscriber_id = ?2 AND deleted = 0",
+    )?;
+    Ok(stmt
+        .query_row((env.as_str(), subscriber_id), |r| r.get(0))
+        .optional()?)
+}
+
 /// The full subscriber (with channels) stored under `pk`.
 pub(crate) fn load_subscriber(conn: &Connection, vault: &Vault, pk: i64) -> DbResult<Subscriber> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::DbResult;
 use crate::paging::{fetch_page, text, Listing};
-use crate::rows::{find_live_subscriber, subscription, SUBSCRIPTION_COLUMNS};
+use crate::rows::{find_live_subscriber_pk, subscription, SUBSCRIPTION_COLUMNS};
 use crate::topics::{find_topic, insert_topic};
 
 /// The membership joined with its topic and subscriber, as [`SUBSCRIPTION_COLUMNS`] expects.
@@ -77,7 +77,7 @@ pub(crate) fn add(
         if !seen.insert(id.as_str()) {
             continue;
         }
-        let Some((subscriber_pk, _)) = find_live_subscriber(conn, env, id)? else {
+        let Some(subscriber_pk) = find_live_subscriber_pk(conn, env, id)? else {
             outcome.not_found.push(id.clone());
             continue;
         };
