@@ -44,6 +44,10 @@ pub fn database_path(url_or_path: &str) -> Result<PathBuf, SqliteOpenError> {
 
 /// The writer connection: creates the file if missing and switches it to WAL.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, SqliteOpenError> {
+    create_private(path).map_err(|source| SqliteOpenError::Create {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let conn = Connection::open(path).map_err(|source| SqliteOpenError::Open {
         path: path.to_path_buf(),
         source,
@@ -84,6 +88,21 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, SqliteOpenError> {
     configure("functions", register_functions(&conn))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Creates a missing database file readable and writable by its owner only (0600). SQLite gives
+/// the `-wal` and `-shm` files it creates next to it the same permissions, so stored subscriber
+/// data is not world-readable. An existing file keeps the permissions it has.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// A read connection. `query_only` rather than a read-only open, so that opening never depends

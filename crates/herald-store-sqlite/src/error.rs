@@ -14,6 +14,12 @@ use herald_core::{StoreError, TooManyDeviceTokens};
 pub enum SqliteOpenError {
     #[error("invalid SQLite database location {0:?}: expected sqlite://PATH, sqlite:PATH or a file path")]
     InvalidLocation(String),
+    #[error("cannot create SQLite database file {path}: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot open SQLite database file {path}: {source}")]
     Open {
         path: PathBuf,

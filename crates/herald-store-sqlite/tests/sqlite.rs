@@ -133,6 +133,22 @@ async fn durability_settings_are_applied() {
     store.close().await;
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_and_its_wal_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    let store = open(&path).await;
+    store.pragmas().await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}: {mode:o}");
+    }
+    store.close().await;
+}
+
 #[tokio::test]
 async fn reopening_a_database_keeps_its_data_and_schema_version() {
     let dir = TempDir::new().unwrap();
