@@ -244,12 +244,13 @@ async fn opening_a_file_in_a_missing_directory_names_the_file() {
         .await
         .err()
         .expect("opening fails");
-    assert!(matches!(err, SqliteOpenError::Open { .. }), "{err:?}");
+    assert!(matches!(err, SqliteOpenError::Create { .. }), "{err:?}");
     let message = err.to_string();
     assert!(
-        message.contains("cannot open SQLite database file"),
+        message.contains("cannot create SQLite database file"),
         "{message}"
     );
+    assert!(message.contains("No such file or directory"), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
 }
 
