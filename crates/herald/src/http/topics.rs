@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use herald_core::topic::{NewSubscription, NewTopic, Topic, TopicPatch};
 use herald_core::{ObjectId, StoreError};
 use serde::Serialize;
@@ -29,6 +30,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_subscribers))
         .routes(routes!(remove_subscribers))
         .routes(routes!(check_subscriber))
+        .route(
+            "/v1/topics/{topicKey}/subscribers/removal",
+            get(check_subscriber_named_removal),
+        )
+}
+
+/// `GET /v1/topics/{key}/subscribers/removal` checks the subscriber whose id is `removal` (only
+/// `POST` is the removal); the static route would otherwise shadow `{externalSubscriberId}`.
+async fn check_subscriber_named_removal(
+    auth: Auth,
+    state: State<AppState>,
+    mut p: PathParams,
+) -> Result<Response, ApiError> {
+    p.0.push("removal".to_string());
+    check_subscriber(auth, state, p).await
 }
 
 fn topic_not_found(key: &str, env: &ObjectId) -> ApiError {

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use crate::helpers::{assert_iso_millis, channel, TestApp};
 
 backend_tests!(
+    a_subscriber_named_bulk_is_read_updated_and_deleted_through_v1,
     create_without_subscriber_id_lists_both_messages,
     create_with_a_numeric_subscriber_id_must_be_a_string,
     create_with_a_blank_subscriber_id_should_not_be_empty,
@@ -61,6 +62,45 @@ async fn create_reports_every_invalid_field_in_dto_order(app: TestApp) {
         "locale must be locale",
         "channels must be an array",
     ]);
+}
+
+/// `bulk` is also the path of the bulk create (POST only); the other methods address the
+/// subscriber with that id, as in Novu.
+async fn a_subscriber_named_bulk_is_read_updated_and_deleted_through_v1(app: TestApp) {
+    app.get("/v1/subscribers/bulk")
+        .await
+        .assert_not_found("Subscriber not found for id bulk");
+    app.create_subscriber(json!({"subscriberId": "bulk", "firstName": "Ada"}))
+        .await;
+    let res = app.get("/v1/subscribers/bulk").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.data()["subscriberId"], "bulk");
+    assert_eq!(res.data()["firstName"], "Ada");
+
+    let res = app
+        .put("/v1/subscribers/bulk", json!({"firstName": "Grace"}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(
+        app.get("/v1/subscribers/bulk").await.data()["firstName"],
+        "Grace"
+    );
+
+    // The bulk create is still the bulk create.
+    let res = app
+        .post(
+            "/v1/subscribers/bulk",
+            json!({"subscribers": [{"subscriberId": "other"}]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(app.get("/v1/subscribers/other").await.status, 200);
+
+    let res = app.delete("/v1/subscribers/bulk").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    app.get("/v1/subscribers/bulk")
+        .await
+        .assert_not_found("Subscriber not found for id bulk");
 }
 
 async fn create_trims_the_id_and_returns_the_fresh_entity(app: TestApp) {

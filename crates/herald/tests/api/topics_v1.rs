@@ -23,6 +23,7 @@ backend_tests!(
     removing_subscribers_answers_204_even_for_an_unknown_topic,
     membership_check_returns_the_topic_subscriber_dto,
     membership_check_of_a_non_member_is_404,
+    membership_check_of_a_subscriber_named_removal,
     a_topic_with_members_cannot_be_deleted,
     deleting_a_subscriber_removes_it_from_its_topics,
     topics_are_scoped_to_the_key_environment,
@@ -413,6 +414,24 @@ async fn membership_check_returns_the_topic_subscriber_dto(app: TestApp) {
     assert_eq!(m["externalSubscriberId"], "s1");
     assert_iso_millis(m["createdAt"].as_str().unwrap());
     assert_iso_millis(m["updatedAt"].as_str().unwrap());
+}
+
+/// `removal` is also the path of the bulk removal (POST); a GET still checks that subscriber.
+async fn membership_check_of_a_subscriber_named_removal(app: TestApp) {
+    let (env, _) = tenancy(&app).await;
+    create_topic(&app, "news", "News").await;
+    app.create_subscriber(json!({"subscriberId": "removal"}))
+        .await;
+    app.get("/v1/topics/news/subscribers/removal")
+        .await
+        .assert_not_found(&format!(
+            "Subscriber removal not found for topic news in the environment {env}"
+        ));
+    add(&app, "news", &["removal"]).await;
+    let res = app.get("/v1/topics/news/subscribers/removal").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.data()["externalSubscriberId"], "removal");
+    assert_eq!(res.data()["topicKey"], "news");
 }
 
 async fn membership_check_of_a_non_member_is_404(app: TestApp) {
