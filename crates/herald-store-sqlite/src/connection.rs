@@ -21,6 +21,10 @@ const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// transaction after another connection wrote, so it pays off for read-mostly periods; four of
 /// them bound the memory it can take.
 const READER_CACHE_KIB: i64 = 16 * 1024;
+/// WAL pages past which the writer checkpoints by itself. Checkpoints normally run on their own
+/// thread long before this (see `checkpointer`); this only bounds the WAL should that thread fall
+/// behind (40 MiB with 4 KiB pages).
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 /// Prepared statements kept per connection; the store uses a few dozen distinct statements.
 const STATEMENT_CACHE: usize = 128;
 
@@ -85,8 +89,34 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, SqliteOpenError> {
         "cache_size",
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB),
     )?;
+    configure(
+        "wal_autocheckpoint",
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES),
+    )?;
     configure("functions", register_functions(&conn))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// The connection of the checkpoint thread: it only runs `PRAGMA wal_checkpoint`, whose fsyncs
+/// follow this connection's `synchronous=FULL`.
+pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, SqliteOpenError> {
+    let conn = Connection::open(path).map_err(|source| SqliteOpenError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let configure = |setting: &'static str, r: rusqlite::Result<()>| {
+        r.map_err(|source| SqliteOpenError::Configure {
+            path: path.to_path_buf(),
+            setting,
+            source,
+        })
+    };
+    configure("busy_timeout", conn.busy_timeout(BUSY_TIMEOUT))?;
+    configure(
+        "synchronous=FULL",
+        conn.pragma_update(None, "synchronous", "FULL"),
+    )?;
     Ok(conn)
 }
 

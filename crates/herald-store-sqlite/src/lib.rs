@@ -5,7 +5,9 @@
 //! thread** (`writer`) that batches whatever is queued into one transaction and one fsync
 //! (group commit), with a savepoint per request so that one failing request does not take the
 //! others down. Reads run concurrently on a small pool of query-only connections (`read_pool`),
-//! which WAL mode lets proceed while the writer commits. Neither ever blocks the async runtime.
+//! //! which WAL mode lets proceed while the writer commits; indexed point reads run right on the calling
+//! runtime thread, anything that scans on a blocking thread. A third thread (`checkpointer`) copies
+//! the WAL back into the database file, so that the writer never spends its time on that.
 //!
 //! The SQL for each capability lives next to its trait implementation (`environments`,
 //! `subscribers`, `credentials`, `integrations`, `topics` with `subscriptions`); row mapping lives
@@ -14,6 +16,7 @@
 //! when it opens.
 #![forbid(unsafe_code)]
 
+mod checkpointer;
 mod connection;
 mod credentials;
 mod environments;
@@ -40,6 +43,7 @@ pub use connection::{database_path, Pragmas};
 pub use error::SqliteOpenError;
 pub use writer::WriteStats;
 
+use checkpointer::Checkpointer;
 use read_pool::ReadPool;
 use writer::Writer;
 
@@ -77,7 +81,7 @@ impl SqliteStore {
         let mut conn = connection::open_writer(&path)?;
         let vault = Arc::new(migrations::apply(&mut conn, keys)?);
         let readers = ReadPool::open(&path, READ_CONNECTIONS)?;
-        let writer = Writer::start(conn)?;
+        let writer = Writer::start(conn, Some(Checkpointer::open(&path)?))?;
         tracing::info!(path = %path.display(), "sqlite store opened");
         Ok(SqliteStore {
             path,

@@ -22,6 +22,7 @@ use herald_core::{StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use crate::checkpointer::Checkpointer;
 use crate::error::{Closed, DbResult, SqliteOpenError};
 
 /// The most jobs committed together. Bounds the latency one batch adds to its first job and the
@@ -35,6 +36,8 @@ pub struct WriteStats {
     pub jobs: u64,
     /// Transactions committed.
     pub commits: u64,
+    /// Background WAL checkpoints run (see `checkpointer`).
+    pub checkpoints: u64,
 }
 
 #[derive(Default)]
@@ -106,21 +109,30 @@ where
 pub(crate) struct Writer {
     tx: Sender<Message>,
     counters: Arc<Counters>,
+    checkpointer: Option<Arc<Checkpointer>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> Result<Writer, SqliteOpenError> {
+    /// Starts the writer thread on `conn`. With a `checkpointer`, every commit is reported to it
+    /// and it is stopped before the writer's final checkpoint.
+    pub(crate) fn start(
+        conn: Connection,
+        checkpointer: Option<Checkpointer>,
+    ) -> Result<Writer, SqliteOpenError> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
         let thread_counters = counters.clone();
+        let checkpointer = checkpointer.map(Arc::new);
+        let thread_checkpointer = checkpointer.clone();
         let thread = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || run(conn, rx, &thread_counters))
+            .spawn(move || run(conn, rx, &thread_counters, thread_checkpointer.as_deref()))
             .map_err(SqliteOpenError::Thread)?;
         Ok(Writer {
             tx,
             counters,
+            checkpointer,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -155,6 +167,10 @@ impl Writer {
         WriteStats {
             jobs: self.counters.jobs.load(Ordering::Relaxed),
             commits: self.counters.commits.load(Ordering::Relaxed),
+            checkpoints: self
+                .checkpointer
+                .as_ref()
+                .map_or(0, |c| c.checkpoints()),
         }
     }
 
@@ -176,7 +192,12 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Message>, counters: &Counters) {
+fn run(
+    mut conn: Connection,
+    rx: Receiver<Message>,
+    counters: &Counters,
+    checkpointer: Option<&Checkpointer>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     loop {
         let mut close = None;
@@ -193,20 +214,33 @@ fn run(mut conn: Connection, rx: Receiver<Message>, counters: &Counters) {
                 Err(_) => break,
             }
         }
-        if !batch.is_empty() {
-            commit_batch(&mut conn, &mut batch, counters);
+        if !batch.is_empty() && commit_batch(&mut conn, &mut batch, counters) {
+            if let Some(c) = checkpointer {
+                c.committed();
+            }
         }
         if let Some(done) = close {
+            if let Some(c) = checkpointer {
+                c.stop();
+            }
             checkpoint(&conn);
             let _ = done.send(());
             // Jobs sent after `Close` are dropped with the receiver; their callers get `Closed`.
             return;
         }
     }
+    if let Some(c) = checkpointer {
+        c.stop();
+    }
     checkpoint(&conn);
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Counters) {
+/// Runs and commits `batch`, answers its callers; returns whether it committed.
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &mut Vec<Box<dyn Job>>,
+    counters: &Counters,
+) -> bool {
     let size = batch.len();
     let result = run_batch(conn, batch);
     counters.jobs.fetch_add(size as u64, Ordering::Relaxed);
@@ -223,6 +257,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, counters: 
     for job in batch.drain(..) {
         job.answer(message.as_deref().map_or(Ok(()), Err));
     }
+    message.is_none()
 }
 
 /// One `IMMEDIATE` transaction with a savepoint per job. The transaction and savepoint statements
@@ -269,7 +304,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL)")
             .unwrap();
-        Writer::start(conn).unwrap()
+        Writer::start(conn, None).unwrap()
     }
 
     fn insert(conn: &Connection, v: &str) -> DbResult<()> {
@@ -338,7 +373,8 @@ mod tests {
             w.stats(),
             WriteStats {
                 jobs: 6,
-                commits: 3
+                commits: 3,
+                checkpoints: 0,
             }
         );
     }
@@ -354,7 +390,7 @@ mod tests {
                  REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
         )
         .unwrap();
-        let w = Arc::new(Writer::start(conn).unwrap());
+        let w = Arc::new(Writer::start(conn, None).unwrap());
         let (release, held) = hold(&w).await;
         let w2 = w.clone();
         let ok = tokio::spawn(async move { w2.write(|c| insert(c, "a")).await });

@@ -262,3 +262,27 @@ async fn other_url_schemes_are_refused_with_the_accepted_forms() {
         .expect("refused");
     assert!(err.to_string().contains("sqlite://PATH"), "{err}");
 }
+
+#[tokio::test]
+async fn wal_checkpoints_run_on_their_own_thread() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&db_path(&dir)).await;
+    let env = store
+        .bootstrap(&KeyHash::of("dev"), &KeyHash::of("prod"))
+        .await
+        .unwrap()
+        .unwrap()
+        .remove(0);
+    // One write at a time: each is its own commit.
+    for i in 0..100 {
+        let (new, patch) = subscriber(&format!("s{i}"));
+        store
+            .upsert_subscriber(&env.id, &env.organization_id, &new, &patch)
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let stats = store.write_stats();
+    assert!(stats.commits >= 100, "{stats:?}");
+    assert!(stats.checkpoints >= 1, "{stats:?}");
+}
