@@ -1,24 +1,37 @@
 //! Channel credentials writes (`PUT`/`PATCH`/`DELETE …/credentials`), the heart of Herald.
 //!
-//! A write locks the subscriber's row (`SELECT … FOR UPDATE`) for its transaction, reads the
-//! channel, computes the result with `herald-core`'s `CredentialsUpdate::merged` (the merge rules
-//! exist once, for both backends) and writes only the difference. Holding the row lock serialises
-//! writers on one subscriber across every process sharing the database, so 50 concurrent appends
-//! of distinct tokens end with 50 tokens; the token inserts are still `ON CONFLICT DO NOTHING`.
-//! A write that changes nothing touches no row and leaves `updated_at` alone.
+//! `PUT` and `PATCH` are the hot path, so they are built around round trips: one statement reads
+//! the subscriber as `GET` shows it (every channel and token, plus the row's version) and one
+//! statement writes the difference, with no `BEGIN`/`COMMIT` around them. The merge in between is
+//! `herald-core`'s `CredentialsUpdate::merged` (the merge rules exist once, for both backends),
+//! and the response is the subscriber as read with the merged channel in place, so nothing is
+//! read back.
+//!
+//! The write is guarded by the subscriber row's version (`xmin`, the transaction that last
+//! changed the row): it bumps `updated_at` only if the row is still the one read, and every other
+//! part of the statement hangs off that bump. Every change to a subscriber's channels also
+//! changes its row (`updated_at`, or `deleted`), so an unchanged version means the channel read
+//! is still current. When another write got in between, the guard matches nothing, no row is
+//! touched, and the write runs again in a transaction holding the row lock (`SELECT … FOR
+//! UPDATE`), which serialises writers on one subscriber across every process sharing the
+//! database: 50 concurrent appends of distinct tokens end with 50 tokens. A write that changes
+//! nothing touches no row and leaves `updated_at` alone.
 //!
 //! Secrets are encrypted on the way in and decrypted on the way out, so the merge compares plain
 //! values. Token rows hold a ciphertext plus a keyed hash; uniqueness is on `(channel_pk,
 //! token_hash)` and removals match hashes, so no token has to be decrypted to be found.
 
-use herald_core::secrets::Vault;
-use herald_core::{ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, Subscriber};
+use herald_core::{
+    ChannelCredentials, ChannelSettings, CredentialsUpdate, ObjectId, ProviderId, StoreError,
+    Subscriber, Timestamp,
+};
 use sqlx::postgres::PgConnection;
+use sqlx::{Connection, FromRow};
 
-use crate::error::Result;
-use crate::rows::{now, ChannelRow, SELECT_CHANNEL};
+use crate::error::{corrupt, Error, Result};
+use crate::rows::{now, subscriber_columns, SubscriberRow};
 use crate::secrets::follow_current_key;
-use crate::subscribers::{lock_live, read_by_pk};
+use crate::subscribers::lock_live;
 use crate::PgStore;
 
 /// What to do with a channel's token rows to go from `old` to `new` (both in insertion order).
@@ -49,82 +62,115 @@ pub(crate) fn token_delta<'a>(old: &'a [String], new: &'a [String]) -> TokenDelt
     }
 }
 
-/// Where a channel's token rows belong.
-struct ChannelKey<'a> {
-    channel_pk: i64,
+/// The live subscriber as `GET` shows it, with what a write needs besides: its row key, its row
+/// version, and the identifier of the integration being written (for a channel not yet created).
+const READ: &str = concat!(
+    "SELECT",
+    subscriber_columns!(),
+    ",
+       s.pk, s.xmin::text AS row_version,
+       (SELECT i.identifier FROM integrations i
+        WHERE i.id = $3 AND i.environment_id = $1 AND NOT i.deleted) AS integration_identifier
+FROM subscribers s
+WHERE s.environment_id = $1 AND s.subscriber_id = $2 AND NOT s.deleted"
+);
+
+#[derive(FromRow)]
+struct Read {
+    pk: i64,
+    row_version: String,
+    integration_identifier: Option<String>,
+    #[sqlx(flatten)]
+    subscriber: SubscriberRow,
+}
+
+/// One credentials write as a single statement, around `$channel` (the channel's `UPDATE` or
+/// `INSERT`, returning its `pk`). `gate` bumps `updated_at` if the subscriber row is still at the
+/// version read (`$3`); the channel hangs off `gate`, the token edits off the channel, and the
+/// insert waits for the delete (`gone`), so a token moved by a reordering is deleted before it is
+/// inserted again; `ORDER BY u.n` makes the serial `pk` of the appended tokens (the order clients
+/// see) follow the input order. Returns how many rows `gate` and the channel wrote (0 or 1 each).
+///
+/// Parameters: `$1` subscriber pk, `$2` now, `$3` row version, `$4` environment, `$5` integration,
+/// `$6` provider, `$7`–`$13` the sealed channel columns, `$14` tokens_set, `$15` hashes of the
+/// tokens to delete, `$16`/`$17` sealed tokens to append and their hashes, in order.
+macro_rules! write_sql {
+    ($channel:literal) => {
+        concat!(
+            "WITH gate AS (
+                 UPDATE subscribers SET updated_at = $2 WHERE pk = $1 AND xmin::text = $3
+                 RETURNING pk
+             ), channel AS (",
+            $channel,
+            "
+             ), gone AS (
+                 DELETE FROM device_tokens
+                 WHERE channel_pk = (SELECT pk FROM channel) AND token_hash = ANY($15)
+                 RETURNING 1
+             ), added AS (
+                 INSERT INTO device_tokens
+                     (channel_pk, environment_id, subscriber_pk, integration_id, token, token_hash)
+                 SELECT c.pk, $4, $1, $5, u.token, u.token_hash
+                 FROM channel c,
+                      UNNEST($16::text[], $17::text[]) WITH ORDINALITY AS u(token, token_hash, n)
+                 WHERE (SELECT count(*) FROM gone) >= 0
+                 ORDER BY u.n
+                 ON CONFLICT (channel_pk, token_hash) DO NOTHING
+             )
+             SELECT (SELECT count(*) FROM gate), (SELECT count(*) FROM channel)"
+        )
+    };
+}
+
+const WRITE_EXISTING: &str = write_sql!(
+    "
+                 UPDATE subscriber_channels SET
+                     provider_id = $6, webhook_url = $7, channel = $8, alert_uid = $9,
+                     title = $10, image_url = $11, state = $12, external_url = $13,
+                     tokens_set = $14
+                 WHERE subscriber_pk = (SELECT pk FROM gate) AND integration_id = $5
+                   AND environment_id = $4
+                 RETURNING pk"
+);
+
+const WRITE_NEW: &str = write_sql!(
+    "
+                 INSERT INTO subscriber_channels (subscriber_pk, environment_id, integration_id,
+                     provider_id, webhook_url, channel, alert_uid, title, image_url, state,
+                     external_url, tokens_set)
+                 SELECT pk, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM gate
+                 RETURNING pk"
+);
+
+/// Which subscriber row and channel a write goes to.
+struct Target<'a> {
     subscriber_pk: i64,
+    /// The subscriber row's `xmin` as read: the write happens only if it is unchanged.
+    row_version: &'a str,
     env: &'a ObjectId,
-    integration_id: &'a ObjectId,
-    vault: &'a Vault,
+    update: &'a CredentialsUpdate,
+    /// Whether the subscriber already has a channel for this integration.
+    exists: bool,
 }
 
-/// Appends `tokens` in the given order; tokens already on the channel are skipped.
-async fn insert_tokens(
-    conn: &mut PgConnection,
-    key: &ChannelKey<'_>,
-    tokens: &[String],
-) -> Result<()> {
-    if tokens.is_empty() {
-        return Ok(());
-    }
-    let (mut sealed, mut hashes) = (Vec::new(), Vec::new());
+/// A pass of a credentials write found the subscriber row changed between its read and its
+/// write, and wrote nothing.
+struct Raced;
+
+/// How one pass ended: the subscriber after the write (`None`: no such live subscriber), or
+/// [`Raced`].
+type Pass = std::result::Result<Option<Subscriber>, Raced>;
+
+/// `tokens` without repeats, each at its first place: what the `ON CONFLICT DO NOTHING` inserts
+/// store for a list that repeats a token.
+fn first_seen(tokens: Vec<String>) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::with_capacity(tokens.len());
     for token in tokens {
-        let (s, h) = key.vault.seal_token(key.env.as_str(), token)?;
-        sealed.push(s);
-        hashes.push(h);
-    }
-    // ORDER BY the input position, so the serial `pk` (the token order clients see) follows it.
-    sqlx::query(
-        "INSERT INTO device_tokens
-             (channel_pk, environment_id, subscriber_pk, integration_id, token, token_hash)
-         SELECT $1, $2, $3, $4, u.token, u.token_hash
-         FROM UNNEST($5::text[], $6::text[]) WITH ORDINALITY AS u(token, token_hash, n)
-         ORDER BY u.n
-         ON CONFLICT (channel_pk, token_hash) DO NOTHING",
-    )
-    .bind(key.channel_pk)
-    .bind(key.env.as_str())
-    .bind(key.subscriber_pk)
-    .bind(key.integration_id.as_str())
-    .bind(sealed)
-    .bind(hashes)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn write_tokens(
-    conn: &mut PgConnection,
-    key: &ChannelKey<'_>,
-    old: &[String],
-    new: &[String],
-) -> Result<()> {
-    match token_delta(old, new) {
-        TokenDelta::Edit { remove, append } => {
-            if !remove.is_empty() {
-                let env = key.env.as_str();
-                let hashes: Vec<String> = remove
-                    .iter()
-                    .map(|t| key.vault.token_hash(env, t))
-                    .collect();
-                sqlx::query(
-                    "DELETE FROM device_tokens WHERE channel_pk = $1 AND token_hash = ANY($2)",
-                )
-                .bind(key.channel_pk)
-                .bind(&hashes)
-                .execute(&mut *conn)
-                .await?;
-            }
-            insert_tokens(conn, key, append).await
-        }
-        TokenDelta::Rewrite(all) => {
-            sqlx::query("DELETE FROM device_tokens WHERE channel_pk = $1")
-                .bind(key.channel_pk)
-                .execute(&mut *conn)
-                .await?;
-            insert_tokens(conn, key, all).await
+        if !seen.contains(&token) {
+            seen.push(token);
         }
     }
+    seen
 }
 
 impl PgStore {
@@ -134,96 +180,152 @@ impl PgStore {
         subscriber_id: &str,
         update: &CredentialsUpdate,
     ) -> Result<Option<Subscriber>> {
-        let mut tx = self.pool.begin().await?;
-        let Some(subscriber_pk) = lock_live(&mut tx, env, subscriber_id).await? else {
-            return Ok(None);
-        };
-        let existing: Option<ChannelRow> = sqlx::query_as(SELECT_CHANNEL)
-            .bind(subscriber_pk)
-            .bind(update.integration_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let old = existing
-            .as_ref()
-            .map(|row| row.credentials(&self.vault))
-            .transpose()?;
-        let merged = update.merged(old.as_ref())?;
-        let unchanged = existing.as_ref().is_some_and(|row| {
-            old.as_ref() == Some(&merged) && row.provider_id == update.provider_id.as_str()
-        });
-        if !unchanged {
-            follow_current_key(&mut tx, &self.vault).await?;
-            let old_tokens = old.and_then(|c| c.device_tokens).unwrap_or_default();
-            self.write_channel(
-                &mut tx,
-                env,
-                subscriber_pk,
-                update,
-                existing.is_some(),
-                &old_tokens,
-                &merged,
-            )
-            .await?;
-            sqlx::query("UPDATE subscribers SET updated_at = $2 WHERE pk = $1")
-                .bind(subscriber_pk)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
+        let mut conn = self.pool.acquire().await?;
+        if let Ok(subscriber) = self.pass(&mut conn, env, subscriber_id, update).await? {
+            return Ok(subscriber);
         }
-        let subscriber = read_by_pk(&mut tx, &self.vault, subscriber_pk).await?;
-        tx.commit().await?;
-        Ok(Some(subscriber))
+        // Another write reached this subscriber between our read and our write: do it again
+        // holding the row lock, which every writer of this subscriber waits for.
+        let mut tx = conn.begin().await?;
+        if lock_live(&mut tx, env, subscriber_id).await?.is_none() {
+            return Ok(None);
+        }
+        match self.pass(&mut tx, env, subscriber_id, update).await? {
+            Ok(subscriber) => {
+                tx.commit().await?;
+                Ok(subscriber)
+            }
+            // Cannot happen: the row is locked, so it stays at the version just read.
+            Err(Raced) => Err(Error::Store(StoreError::Conflict(format!(
+                "subscriber {subscriber_id:?} changed under its row lock; try again"
+            )))),
+        }
     }
 
-    /// Stores `merged` as the channel's new state, creating the channel unless it `exists`
-    /// (holding `old_tokens`, decrypted).
-    #[allow(clippy::too_many_arguments)]
-    async fn write_channel(
+    /// Reads the subscriber, merges `update` into its channel and writes the result if the
+    /// subscriber row is still as read.
+    async fn pass(
         &self,
         conn: &mut PgConnection,
         env: &ObjectId,
-        subscriber_pk: i64,
+        subscriber_id: &str,
         update: &CredentialsUpdate,
-        exists: bool,
+    ) -> Result<Pass> {
+        let read: Option<Read> = sqlx::query_as(READ)
+            .bind(env.as_str())
+            .bind(subscriber_id)
+            .bind(update.integration_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(read) = read else {
+            return Ok(Ok(None));
+        };
+        let mut subscriber = read.subscriber.into_subscriber(&self.vault)?;
+        let at = subscriber
+            .channels
+            .iter()
+            .position(|c| c.integration_id == update.integration_id);
+        let old = at.map(|i| &subscriber.channels[i]);
+        let merged = update.merged(old.map(|c| &c.credentials))?;
+        if old.is_some_and(|c| c.credentials == merged && c.provider_id == update.provider_id) {
+            return Ok(Ok(Some(subscriber)));
+        }
+        follow_current_key(conn, &self.vault).await?;
+        let old_tokens = old
+            .and_then(|c| c.credentials.device_tokens.as_deref())
+            .unwrap_or_default();
+        let target = Target {
+            subscriber_pk: read.pk,
+            row_version: &read.row_version,
+            env,
+            update,
+            exists: at.is_some(),
+        };
+        let now = now();
+        if !self.write(conn, &target, old_tokens, &merged, now).await? {
+            return Ok(Err(Raced));
+        }
+        let identifier = match at {
+            Some(i) => subscriber.channels[i].integration_identifier.take(),
+            None => read.integration_identifier,
+        };
+        let mut credentials = merged;
+        credentials.device_tokens = credentials.device_tokens.map(first_seen);
+        let channel = ChannelSettings {
+            provider_id: update.provider_id,
+            integration_id: update.integration_id.clone(),
+            integration_identifier: identifier,
+            credentials,
+        };
+        match at {
+            Some(i) => subscriber.channels[i] = channel,
+            // A new channel's serial `pk` is above every existing one: it is listed last.
+            None => subscriber.channels.push(channel),
+        }
+        subscriber.updated_at = Timestamp::from_millis(now);
+        Ok(Ok(Some(subscriber)))
+    }
+
+    /// Stores `merged` as the channel's new state (its tokens were `old_tokens`), in one
+    /// statement; `false` if the subscriber row is no longer at the version read.
+    async fn write(
+        &self,
+        conn: &mut PgConnection,
+        target: &Target<'_>,
         old_tokens: &[String],
         merged: &ChannelCredentials,
-    ) -> Result<()> {
-        let m = merged;
-        let fields = self.vault.seal_channel(env.as_str(), m)?;
-        let query = if exists {
-            "UPDATE subscriber_channels SET
-                     provider_id = $4, webhook_url = $5, channel = $6, alert_uid = $7, title = $8,
-                     image_url = $9, state = $10, external_url = $11, tokens_set = $12
-                 WHERE subscriber_pk = $1 AND integration_id = $3 AND environment_id = $2
-                 RETURNING pk"
-        } else {
-            "INSERT INTO subscriber_channels (subscriber_pk, environment_id, integration_id,
-                     provider_id, webhook_url, channel, alert_uid, title, image_url, state,
-                     external_url, tokens_set)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 RETURNING pk"
+        now: i64,
+    ) -> Result<bool> {
+        let env = target.env.as_str();
+        let fields = self.vault.seal_channel(env, merged)?;
+        let new_tokens = merged.device_tokens.as_deref().unwrap_or_default();
+        let (remove, append): (Vec<&str>, &[String]) = match token_delta(old_tokens, new_tokens) {
+            TokenDelta::Edit { remove, append } => (remove, append),
+            TokenDelta::Rewrite(all) => (old_tokens.iter().map(String::as_str).collect(), all),
         };
-        let mut q = sqlx::query_scalar(query)
-            .bind(subscriber_pk)
-            .bind(env.as_str())
+        let removed: Vec<String> = remove
+            .iter()
+            .map(|t| self.vault.token_hash(env, t))
+            .collect();
+        let (mut sealed, mut hashes) = (Vec::new(), Vec::new());
+        for token in append {
+            let (s, h) = self.vault.seal_token(env, token)?;
+            sealed.push(s);
+            hashes.push(h);
+        }
+        let update = target.update;
+        let sql = if target.exists {
+            WRITE_EXISTING
+        } else {
+            WRITE_NEW
+        };
+        let mut q = sqlx::query_as(sql)
+            .bind(target.subscriber_pk)
+            .bind(now)
+            .bind(target.row_version)
+            .bind(env)
             .bind(update.integration_id.as_str())
             .bind(update.provider_id.as_str());
         for f in fields {
             q = q.bind(f);
         }
-        let channel_pk: i64 = q
-            .bind(m.device_tokens.is_some())
-            .fetch_one(&mut *conn)
+        let written: (i64, i64) = q
+            .bind(merged.device_tokens.is_some())
+            .bind(removed)
+            .bind(sealed)
+            .bind(hashes)
+            .fetch_one(conn)
             .await?;
-        let key = ChannelKey {
-            channel_pk,
-            subscriber_pk,
-            env,
-            integration_id: &update.integration_id,
-            vault: &self.vault,
-        };
-        let new_tokens = m.device_tokens.as_deref().unwrap_or_default();
-        write_tokens(conn, &key, old_tokens, new_tokens).await
+        match written {
+            (0, _) => Ok(false),
+            (1, 1) => Ok(true),
+            // Cannot happen: every removal of a channel also changes its subscriber's row, so
+            // the channel read with the row's version is still there.
+            (_, n) => Err(corrupt(format!(
+                "credentials write found {n} channels of integration {} on subscriber pk {}",
+                update.integration_id, target.subscriber_pk
+            ))),
+        }
     }
 
     pub(crate) async fn delete_credentials_once(

@@ -4,10 +4,11 @@
 //! Every query is a runtime query (`sqlx::query` + `FromRow`), so building Herald never needs a
 //! database. The rules for merging credentials and profiles come from `herald-core`; this crate only
 //! makes them atomic across processes: writes that read-modify-write lock the subscriber row
-//! (`SELECT … FOR UPDATE`), creations use `INSERT … ON CONFLICT`, and the one-time steps
-//! (migrations, bootstrap, registering encryption keys) run under transaction-scoped advisory
-//! locks. Credentials are stored encrypted (`secrets`): the store holds the vault that opens
-//! them, checked against the database at connect.
+//! (`SELECT … FOR UPDATE`; credentials writes, the hot path, first try a write guarded by the
+//! row's version and lock only if it lost a race, see `credentials`), creations use `INSERT …
+//! ON CONFLICT`, and the one-time steps (migrations, bootstrap, registering encryption keys) run
+//! under transaction-scoped advisory locks. Credentials are stored encrypted (`secrets`): the
+//! store holds the vault that opens them, checked against the database at connect.
 #![forbid(unsafe_code)]
 
 mod config;

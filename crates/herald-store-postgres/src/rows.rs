@@ -8,8 +8,7 @@ use std::str::FromStr;
 use herald_core::secrets::Vault;
 use herald_core::topic::{SubscriberRef, Topic, TopicSubscription};
 use herald_core::{
-    ChannelCredentials, ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId,
-    Subscriber, Timestamp,
+    ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId, Subscriber, Timestamp,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -21,11 +20,14 @@ use crate::error::{corrupt, Result};
 pub(crate) const PROFILE_COLUMNS: &str =
     "first_name, last_name, email, phone, avatar, locale, timezone, data, null_mask";
 
-/// A subscriber with its channels, read in one statement (so in one snapshot): the channels are
-/// aggregated to JSON in insertion order, each with its tokens in insertion order and the
-/// identifier of its integration (`null` once that integration is deleted).
-pub(crate) const SELECT_SUBSCRIBER: &str = r#"
-SELECT s.id, s.environment_id, s.organization_id, s.subscriber_id,
+/// The columns of [`SubscriberRow`], from `subscribers s`: a subscriber with its channels, read in
+/// one statement (so in one snapshot). The channels are aggregated to JSON in insertion order,
+/// each with its tokens in insertion order and the identifier of its integration (`null` once
+/// that integration is deleted). A macro so that other statements can `concat!` it.
+macro_rules! subscriber_columns {
+    () => {
+        r#"
+       s.id, s.environment_id, s.organization_id, s.subscriber_id,
        s.first_name, s.last_name, s.email, s.phone, s.avatar, s.locale, s.timezone, s.data,
        s.null_mask, s.is_online, s.last_online_at, s.version, s.created_at, s.updated_at,
        COALESCE((
@@ -51,8 +53,14 @@ SELECT s.id, s.environment_id, s.organization_id, s.subscriber_id,
                  AND NOT i.deleted
            WHERE c.subscriber_pk = s.pk
        ), '[]')::text AS channels
-FROM subscribers s
-"#;
+"#
+    };
+}
+pub(crate) use subscriber_columns;
+
+/// A subscriber with its channels (see [`subscriber_columns`]); callers add the `WHERE`.
+pub(crate) const SELECT_SUBSCRIBER: &str =
+    concat!("SELECT", subscriber_columns!(), "FROM subscribers s\n");
 
 #[derive(FromRow)]
 pub(crate) struct ProfileRow {
@@ -167,54 +175,6 @@ impl SubscriberRow {
             updated_at: Timestamp::from_millis(self.updated_at),
             version: self.version,
         })
-    }
-}
-
-/// One stored channel of a subscriber, as a credentials write reads it under the row lock.
-#[derive(FromRow)]
-pub(crate) struct ChannelRow {
-    pub provider_id: String,
-    environment_id: String,
-    webhook_url: Option<String>,
-    channel: Option<String>,
-    alert_uid: Option<String>,
-    title: Option<String>,
-    image_url: Option<String>,
-    state: Option<String>,
-    external_url: Option<String>,
-    tokens_set: bool,
-    /// The token rows in insertion order (empty when `tokens_set` is false).
-    pub tokens: Vec<String>,
-}
-
-pub(crate) const SELECT_CHANNEL: &str = "
-SELECT c.provider_id, c.environment_id, c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
-       c.external_url, c.tokens_set,
-       ARRAY(SELECT t.token FROM device_tokens t WHERE t.channel_pk = c.pk ORDER BY t.pk) AS tokens
-FROM subscriber_channels c
-WHERE c.subscriber_pk = $1 AND c.integration_id = $2";
-
-impl ChannelRow {
-    /// The stored credentials, decrypted.
-    pub(crate) fn credentials(&self, vault: &Vault) -> Result<ChannelCredentials> {
-        let env = self.environment_id.as_str();
-        let mut credentials = vault.open_channel(
-            env,
-            [
-                self.webhook_url.clone(),
-                self.channel.clone(),
-                self.alert_uid.clone(),
-                self.title.clone(),
-                self.image_url.clone(),
-                self.state.clone(),
-                self.external_url.clone(),
-            ],
-        )?;
-        if self.tokens_set {
-            let tokens = self.tokens.iter().map(|t| vault.open_token(env, t));
-            credentials.device_tokens = Some(tokens.collect::<std::result::Result<_, _>>()?);
-        }
-        Ok(credentials)
     }
 }
 

@@ -1,0 +1,279 @@
+//! How many statements (each one round trip to PostgreSQL) a credentials write costs, counted
+//! on the wire.
+//!
+//! The store talks to the database through a small TCP proxy that reads the frontend messages of
+//! the PostgreSQL protocol. Each `Sync` (the end of an extended-protocol query) and each simple
+//! `Query` (`BEGIN`, `COMMIT`) makes the client wait for the server: one round trip. The
+//! credentials endpoints are the hot path and their throughput is bounded by these waits, so the
+//! counts are pinned here. Not counted: sqlx's connection check (a bare `Sync`) when a connection
+//! leaves the pool and when it returns (one each per request whatever the store does), and the
+//! read of the current secret key, which a writer makes once per key check period.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use herald_core::secrets::test_keyring;
+use herald_core::{
+    ChannelCredentials, ChannelType, CredentialsMode, CredentialsUpdate, IntegrationStore,
+    NewIntegration, NewSubscriber, ObjectId, Profile, ProviderId, SubscriberPatch, SubscriberStore,
+};
+use herald_store_postgres::test_support::test_database;
+use herald_store_postgres::{PgConfig, PgStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The round trips seen since the last [`Wire::take`], each as the statements it carried.
+#[derive(Default)]
+struct Wire {
+    /// Statements sent since the last round trip ended.
+    pending: Vec<String>,
+    trips: Vec<Vec<String>>,
+    /// Prepared statement name → SQL, from `Parse` messages.
+    prepared: HashMap<String, String>,
+}
+
+/// What one operation cost.
+struct Trips(Vec<Vec<String>>);
+
+impl Trips {
+    /// Round trips that carried a statement.
+    fn statements(&self) -> Vec<&Vec<String>> {
+        let counted =
+            |t: &&Vec<String>| !t.is_empty() && !t.iter().any(|s| s.contains("FROM secret_keys"));
+        self.0.iter().filter(counted).collect()
+    }
+
+    /// Statements that were simple queries starting with `word` (`BEGIN`, `COMMIT`).
+    fn simple(&self, word: &str) -> usize {
+        self.0
+            .iter()
+            .filter(|t| t.len() == 1 && t[0].starts_with(word))
+            .count()
+    }
+}
+
+impl fmt::Display for Trips {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, trip) in self.0.iter().enumerate() {
+            let text = if trip.is_empty() {
+                "(sync only: connection check)".to_string()
+            } else {
+                trip.iter()
+                    .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .map(|s| s.chars().take(110).collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            };
+            writeln!(f, "  {:>2}. {text}", i + 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl Wire {
+    fn take(wire: &Mutex<Wire>) -> Trips {
+        let mut w = wire.lock().unwrap();
+        w.pending.clear();
+        Trips(std::mem::take(&mut w.trips))
+    }
+
+    fn message(&mut self, kind: u8, body: &[u8]) {
+        let cstr = |b: &[u8]| {
+            let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+            (String::from_utf8_lossy(&b[..end]).into_owned(), end + 1)
+        };
+        match kind {
+            b'Q' => {
+                let (sql, _) = cstr(body);
+                self.trips.push(vec![sql]);
+            }
+            b'P' => {
+                let (name, n) = cstr(body);
+                let (sql, _) = cstr(&body[n..]);
+                self.prepared.insert(name, sql);
+            }
+            b'B' => {
+                let (_portal, n) = cstr(body);
+                let (name, _) = cstr(&body[n..]);
+                let sql = self.prepared.get(&name).cloned().unwrap_or(name);
+                self.pending.push(sql);
+            }
+            b'S' => {
+                let trip = std::mem::take(&mut self.pending);
+                self.trips.push(trip);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Forwards one client connection to `upstream`, recording the client's messages in `wire`.
+async fn relay(mut client: TcpStream, upstream: String, wire: Arc<Mutex<Wire>>) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut from_client, mut to_client) = client.split();
+    let (mut from_server, mut to_server) = tokio::io::split(server);
+    let down = async {
+        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+    };
+    let up = async {
+        // The startup message has no type byte; every later message does.
+        let mut started = false;
+        loop {
+            let mut head = [0u8; 5];
+            let head_len = if started { 5 } else { 4 };
+            if from_client.read_exact(&mut head[..head_len]).await.is_err() {
+                break;
+            }
+            let len_at = if started { 1 } else { 0 };
+            let len = u32::from_be_bytes(head[len_at..len_at + 4].try_into().unwrap()) as usize;
+            let mut body = vec![0u8; len - 4];
+            if from_client.read_exact(&mut body).await.is_err() {
+                break;
+            }
+            if started {
+                wire.lock().unwrap().message(head[0], &body);
+            }
+            started = true;
+            if to_server.write_all(&head[..head_len]).await.is_err()
+                || to_server.write_all(&body).await.is_err()
+            {
+                break;
+            }
+        }
+        let _ = to_server.shutdown().await;
+    };
+    tokio::join!(down, up);
+}
+
+/// A store of its own (one pooled connection) on a fresh database, behind a counting proxy.
+async fn counted_store() -> Option<(PgStore, Arc<Mutex<Wire>>)> {
+    let db = test_database().await?;
+    drop(db.connect().await); // migrated and keyed before counting starts
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(listener.local_addr().unwrap().port()))
+        .unwrap();
+    url.query_pairs_mut().append_pair("sslmode", "disable");
+    let wire = Arc::new(Mutex::new(Wire::default()));
+    let w = wire.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(relay(client, upstream.clone(), w.clone()));
+        }
+    });
+    let cfg = PgConfig {
+        max_connections: 1,
+        ..PgConfig::new(url.to_string())
+    };
+    let store = PgStore::connect(&cfg, test_keyring()).await.unwrap();
+    Some((store, wire))
+}
+
+fn update(
+    integration: &ObjectId,
+    provider: ProviderId,
+    mode: CredentialsMode,
+    tokens: &[&str],
+) -> CredentialsUpdate {
+    CredentialsUpdate {
+        provider_id: provider,
+        integration_id: integration.clone(),
+        credentials: ChannelCredentials {
+            device_tokens: Some(tokens.iter().map(|t| t.to_string()).collect()),
+            ..Default::default()
+        },
+        mode,
+    }
+}
+
+async fn integration(store: &PgStore, env: &ObjectId, provider: ProviderId) -> ObjectId {
+    let new = NewIntegration {
+        provider_id: provider,
+        channel: ChannelType::Push,
+        name: provider.to_string(),
+        identifier: format!("{provider}-1"),
+        credentials: Default::default(),
+        active: true,
+        conditions: vec![],
+    };
+    store.create_integration(env, env, &new).await.unwrap().id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credentials_write_is_one_statement_to_read_and_one_to_write() {
+    let Some((store, wire)) = counted_store().await else {
+        return;
+    };
+    let env = ObjectId::new();
+    let fcm = integration(&store, &env, ProviderId::Fcm).await;
+    let apns = integration(&store, &env, ProviderId::Apns).await;
+    for id in ["warm", "s1"] {
+        let new = NewSubscriber {
+            subscriber_id: id.into(),
+            profile: Profile::default(),
+        };
+        store
+            .upsert_subscriber(&env, &env, &new, &SubscriberPatch::default())
+            .await
+            .unwrap();
+    }
+    let (put, patch) = (CredentialsMode::Replace, CredentialsMode::Append);
+    // Every statement once, so that the counts below are of prepared (cached) statements.
+    for (provider, integration) in [(ProviderId::Fcm, &fcm), (ProviderId::Apns, &apns)] {
+        for u in [
+            update(integration, provider, put, &["w1"]),
+            update(integration, provider, put, &["w2"]),
+            update(integration, provider, patch, &["w3"]),
+            update(integration, provider, put, &["w3", "w2"]),
+            update(integration, provider, put, &["w3", "w2"]),
+        ] {
+            store.update_credentials(&env, "warm", &u).await.unwrap();
+        }
+    }
+    store
+        .update_credentials(&env, "nobody", &update(&fcm, ProviderId::Fcm, put, &[]))
+        .await
+        .unwrap();
+    drop(store.pool().acquire().await.unwrap());
+    Wire::take(&wire);
+
+    let fcm_put = |t: &[&str]| update(&fcm, ProviderId::Fcm, put, t);
+    let fcm_patch = |t: &[&str]| update(&fcm, ProviderId::Fcm, patch, t);
+    let apns_put = |t: &[&str]| update(&apns, ProviderId::Apns, put, t);
+    let cases = [
+        ("PUT, first channel", "s1", fcm_put(&["a"])),
+        ("PUT, second channel", "s1", apns_put(&["x"])),
+        ("PUT, replace one token", "s1", fcm_put(&["b"])),
+        ("PATCH, append one token", "s1", fcm_patch(&["c"])),
+        ("PUT, reorder tokens", "s1", fcm_put(&["c", "b"])),
+        ("PUT, nothing changes", "s1", fcm_put(&["c", "b"])),
+        ("PATCH, unknown subscriber", "nobody", fcm_patch(&["c"])),
+    ];
+    // Statements per case, in order.
+    let expected = [2, 2, 2, 2, 2, 1, 1];
+    let mut report = String::new();
+    let mut costs = Vec::new();
+    for (name, subscriber, update) in &cases {
+        store
+            .update_credentials(&env, subscriber, update)
+            .await
+            .unwrap();
+        // Once the connection is back in the pool, whatever it flushed on the way is counted.
+        drop(store.pool().acquire().await.unwrap());
+        let trips = Wire::take(&wire);
+        let statements = trips.statements().len();
+        report += &format!(
+            "{name}: {statements} statements ({} BEGIN, {} COMMIT)\n{trips}",
+            trips.simple("BEGIN"),
+            trips.simple("COMMIT")
+        );
+        costs.push(statements);
+    }
+    println!("{report}");
+    assert_eq!(costs, expected, "statements per write:\n{report}");
+}
