@@ -167,10 +167,7 @@ impl Writer {
         WriteStats {
             jobs: self.counters.jobs.load(Ordering::Relaxed),
             commits: self.counters.commits.load(Ordering::Relaxed),
-            checkpoints: self
-                .checkpointer
-                .as_ref()
-                .map_or(0, |c| c.checkpoints()),
+            checkpoints: self.checkpointer.as_ref().map_or(0, |c| c.checkpoints()),
         }
     }
 
@@ -236,11 +233,7 @@ fn run(
 }
 
 /// Runs and commits `batch`, answers its callers; returns whether it committed.
-fn commit_batch(
-    conn: &mut Connection,
-    batch: &mut Vec<Box<dyn Job>>,
-    counters: &Counters,
-) -> bool {
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Counters) -> bool {
     let size = batch.len();
     let result = run_batch(conn, batch);
     counters.jobs.fetch_add(size as u64, Ordering::Relaxed);

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::get;
 use herald_core::subscriber::{BulkOutcome, Field, Profile};
 use herald_core::{
     CredentialsMode, CredentialsUpdate, NewSubscriber, ObjectId, SubscriberPatch, Timestamp,
@@ -35,19 +35,24 @@ pub fn router() -> OpenApiRouter<AppState> {
             delete_subscriber
         ))
         .routes(routes!(update_online_status))
-        .route("/v1/subscribers/bulk", subscriber_named_bulk())
+        // `GET`/`PUT`/`DELETE /v1/subscribers/bulk` address the subscriber whose id is `bulk`,
+        // as in Novu (only `POST` is the bulk create): the static `/bulk` route would otherwise
+        // shadow `/{subscriberId}` for these methods.
+        .route(
+            "/v1/subscribers/bulk",
+            get(|auth: Auth, state: State<AppState>| get_subscriber(auth, state, bulk()))
+                .put(|auth: Auth, state: State<AppState>, body: JsonBody| {
+                    update_subscriber(auth, state, bulk(), body)
+                })
+                .delete(|auth: Auth, state: State<AppState>| {
+                    delete_subscriber(auth, state, bulk())
+                }),
+        )
 }
 
-/// `GET`/`PUT`/`DELETE /v1/subscribers/bulk` address the subscriber whose id is `bulk`, as in Novu
-/// (only `POST` is the bulk create). The static `/bulk` route would otherwise shadow
-/// `/{subscriberId}` for these methods.
-fn subscriber_named_bulk() -> MethodRouter<AppState> {
-    let bulk = || PathParams(vec!["bulk".to_string()]);
-    get(move |auth: Auth, state: State<AppState>| get_subscriber(auth, state, bulk()))
-        .put(move |auth: Auth, state: State<AppState>, body: JsonBody| {
-            update_subscriber(auth, state, bulk(), body)
-        })
-        .delete(move |auth: Auth, state: State<AppState>| delete_subscriber(auth, state, bulk()))
+/// The path parameters of a route that names the subscriber `bulk`.
+fn bulk() -> PathParams {
+    PathParams(vec!["bulk".to_string()])
 }
 
 pub(super) fn not_found(id: &str) -> ApiError {

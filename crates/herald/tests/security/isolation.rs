@@ -82,7 +82,8 @@ async fn seed_owner(api: &Api) -> Owned {
     )
     .await;
     let mut subscribers = Vec::new();
-    for id in ["alice", "bob", "carol", "dave", "erin"] {
+    // `bulk` and `removal` are also static path segments (see the aliases in `ROUTES`).
+    for id in ["alice", "bob", "carol", "dave", "erin", "bulk", "removal"] {
         let s = created(
             api,
             "/v1/subscribers",
@@ -120,6 +121,13 @@ async fn seed_owner(api: &Api) -> Owned {
         "{}",
         res.text
     );
+    let res = api
+        .post(
+            "/v1/topics/news/subscribers",
+            json!({"subscribers": ["removal"]}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
     let alerts = created(
         api,
         "/v2/topics",
@@ -143,7 +151,7 @@ async fn seed_owner(api: &Api) -> Owned {
             subscriptions.push(s["_id"].as_str().expect("_id").to_string());
         }
     }
-    assert_eq!(subscriptions.len(), 4);
+    assert_eq!(subscriptions.len(), 5);
     Owned {
         env: fcm["_environmentId"].as_str().expect("env").to_string(),
         fcm_id: fcm["_id"].as_str().expect("_id").to_string(),
@@ -371,6 +379,19 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
                 .await
                 .assert_error(400, unknown_subscriber);
         }
+        // The owner's subscriber named `bulk`.
+        ("GET", "/v1/subscribers/bulk") | ("DELETE", "/v1/subscribers/bulk") => {
+            intruder
+                .call(http_method(method), template, &Value::Null)
+                .await
+                .assert_error(404, json!("Subscriber not found for id bulk"));
+        }
+        ("PUT", "/v1/subscribers/bulk") => {
+            intruder
+                .put(template, mallory)
+                .await
+                .assert_error(400, json!("SubscriberId: bulk not found"));
+        }
         ("PATCH", "/v1/subscribers/{subscriberId}/online-status") => {
             intruder
                 .patch(&path, json!({"isOnline": false}))
@@ -479,6 +500,7 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
         | ("DELETE", "/v1/topics/{topicKey}")
         | ("POST", "/v1/topics/{topicKey}/subscribers/removal")
         | ("GET", "/v1/topics/{topicKey}/subscribers/{externalSubscriberId}")
+        | ("GET", "/v1/topics/{topicKey}/subscribers/removal")
         | ("GET", "/v2/topics/{topicKey}")
         | ("PATCH", "/v2/topics/{topicKey}")
         | ("DELETE", "/v2/topics/{topicKey}")

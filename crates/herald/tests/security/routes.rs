@@ -16,6 +16,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/subscribers"),
     ("POST", "/v1/subscribers"),
     ("POST", "/v1/subscribers/bulk"),
+    // The subscriber whose id is `bulk` (undocumented aliases of the `{subscriberId}` routes).
+    ("GET", "/v1/subscribers/bulk"),
+    ("PUT", "/v1/subscribers/bulk"),
+    ("DELETE", "/v1/subscribers/bulk"),
     ("GET", "/v1/subscribers/{subscriberId}"),
     ("PUT", "/v1/subscribers/{subscriberId}"),
     ("DELETE", "/v1/subscribers/{subscriberId}"),
@@ -39,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/topics/{topicKey}"),
     ("POST", "/v1/topics/{topicKey}/subscribers"),
     ("POST", "/v1/topics/{topicKey}/subscribers/removal"),
+    // The membership check of the subscriber whose id is `removal` (undocumented alias).
+    ("GET", "/v1/topics/{topicKey}/subscribers/removal"),
     (
         "GET",
         "/v1/topics/{topicKey}/subscribers/{externalSubscriberId}",
@@ -103,7 +109,9 @@ pub fn sample_body(method: &str, template: &str, id: &str) -> Value {
         ("POST", "/v1/subscribers/bulk") => {
             json!({"subscribers": [{"subscriberId": id, "firstName": "Sample"}]})
         }
-        ("PUT", "/v1/subscribers/{subscriberId}") | ("PATCH", "/v2/subscribers/{subscriberId}") => {
+        ("PUT", "/v1/subscribers/{subscriberId}")
+        | ("PUT", "/v1/subscribers/bulk")
+        | ("PATCH", "/v2/subscribers/{subscriberId}") => {
             json!({"firstName": "Sample"})
         }
         ("PATCH", "/v1/subscribers/{subscriberId}/online-status") => json!({"isOnline": false}),
