@@ -352,9 +352,10 @@ mod tests {
         assert!(matches!(fails.await.unwrap(), Err(StoreError::Conflict(_))));
         assert!(matches!(panics.await.unwrap(), Err(StoreError::Backend(_))));
         ok_d.await.unwrap().unwrap();
+        // The four tasks reach the queue in whatever order the runtime runs them.
         let rows = w
             .write(|c| {
-                let mut stmt = c.prepare("SELECT v FROM t ORDER BY rowid")?;
+                let mut stmt = c.prepare("SELECT v FROM t ORDER BY v")?;
                 let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
