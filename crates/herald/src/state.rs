@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_core::{ObjectId, Store};
+use herald_core::Store;
 
 use crate::http::auth::AuthCache;
 use crate::http::credentials::IntegrationCache;
@@ -27,9 +27,10 @@ impl AppState {
         }
     }
 
-    /// Called after this process changed an integration of `env`: the next credentials write
-    /// resolves integrations from the store again.
-    pub fn integrations_changed(&self, _env: &ObjectId) {
+    /// Called after this process changed an integration: the next credentials write resolves
+    /// integrations from the store again. (The whole cache is cleared: integration writes are
+    /// rare, and a per-environment clear would not be worth its bookkeeping.)
+    pub fn integrations_changed(&self) {
         self.integrations.clear();
     }
 }

@@ -216,7 +216,7 @@ async fn create_integration(
         .create_integration(&ctx.environment_id, &ctx.organization_id, &new)
         .await
         .map_err(identifier_conflict)?;
-    state.integrations_changed(&ctx.environment_id);
+    state.integrations_changed();
     Ok(Envelope(StatusCode::CREATED, IntegrationResponse::from(&created)).into_response())
 }
 
@@ -291,7 +291,7 @@ async fn update_integration(
         .update_integration(env, &id, &patch)
         .await
         .map_err(identifier_conflict)?;
-    state.integrations_changed(env);
+    state.integrations_changed();
     match updated {
         Some(i) => Ok(Envelope(StatusCode::OK, IntegrationResponse::from(&i)).into_response()),
         None => Err(entity_not_found(raw_id)),
@@ -324,7 +324,7 @@ async fn delete_integration(
         return Err(entity_not_found(raw_id));
     };
     let deleted = state.store.delete_integration(env, &id).await?;
-    state.integrations_changed(env);
+    state.integrations_changed();
     if !deleted {
         return Err(entity_not_found(raw_id));
     }
@@ -365,7 +365,7 @@ async fn set_primary_integration(
         .store
         .set_primary_integration(&auth.0.environment_id, &id)
         .await?;
-    state.integrations_changed(&auth.0.environment_id);
+    state.integrations_changed();
     match updated {
         Some(i) => Ok(Envelope(StatusCode::OK, IntegrationResponse::from(&i)).into_response()),
         None => Err(ApiError::NotFound(format!(
