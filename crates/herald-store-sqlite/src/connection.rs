@@ -52,18 +52,8 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, SqliteOpenError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let conn = Connection::open(path).map_err(|source| SqliteOpenError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let configure = |setting: &'static str, r: rusqlite::Result<()>| {
-        r.map_err(|source| SqliteOpenError::Configure {
-            path: path.to_path_buf(),
-            setting,
-            source,
-        })
-    };
-    configure("busy_timeout", conn.busy_timeout(BUSY_TIMEOUT))?;
+    let conn = open_with(path, OpenFlags::default())?;
+    let configure = configurer(path);
     configure(
         "journal_mode=WAL",
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
@@ -101,23 +91,36 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, SqliteOpenError> {
 /// The connection of the checkpoint thread: it only runs `PRAGMA wal_checkpoint`, whose fsyncs
 /// follow this connection's `synchronous=FULL`.
 pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, SqliteOpenError> {
-    let conn = Connection::open(path).map_err(|source| SqliteOpenError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let configure = |setting: &'static str, r: rusqlite::Result<()>| {
-        r.map_err(|source| SqliteOpenError::Configure {
-            path: path.to_path_buf(),
-            setting,
-            source,
-        })
-    };
-    configure("busy_timeout", conn.busy_timeout(BUSY_TIMEOUT))?;
-    configure(
+    let conn = open_with(path, OpenFlags::default())?;
+    configurer(path)(
         "synchronous=FULL",
         conn.pragma_update(None, "synchronous", "FULL"),
     )?;
     Ok(conn)
+}
+
+/// Opens `path` with `flags` and the busy timeout every connection has.
+fn open_with(path: &Path, flags: OpenFlags) -> Result<Connection, SqliteOpenError> {
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|source| SqliteOpenError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    configurer(path)("busy_timeout", conn.busy_timeout(BUSY_TIMEOUT))?;
+    Ok(conn)
+}
+
+/// Turns a failed setting of a connection to `path` into an error that names both.
+fn configurer(
+    path: &Path,
+) -> impl Fn(&'static str, rusqlite::Result<()>) -> Result<(), SqliteOpenError> + '_ {
+    move |setting, result| {
+        result.map_err(|source| SqliteOpenError::Configure {
+            path: path.to_path_buf(),
+            setting,
+            source,
+        })
+    }
 }
 
 /// Creates a missing database file readable and writable by its owner only (0600). SQLite gives
@@ -141,19 +144,8 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, SqliteOpenError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
-    let conn =
-        Connection::open_with_flags(path, flags).map_err(|source| SqliteOpenError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let configure = |setting: &'static str, r: rusqlite::Result<()>| {
-        r.map_err(|source| SqliteOpenError::Configure {
-            path: path.to_path_buf(),
-            setting,
-            source,
-        })
-    };
-    configure("busy_timeout", conn.busy_timeout(BUSY_TIMEOUT))?;
+    let conn = open_with(path, flags)?;
+    let configure = configurer(path);
     configure(
         "query_only=ON",
         conn.pragma_update(None, "query_only", "ON"),

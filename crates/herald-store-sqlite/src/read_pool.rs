@@ -55,20 +55,7 @@ impl ReadPool {
         let Ok(_permit) = self.permits.try_acquire() else {
             return self.read(work).await;
         };
-        let taken = self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let Some(conn) = taken else {
-            return Err(StoreError::backend(Closed));
-        };
-        let result = run_in_snapshot(&conn, work);
-        self.connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(conn);
-        result
+        with_pooled(&self.connections, work)
     }
 
     /// Runs `work` on a pooled connection inside a read transaction, on a blocking thread.
@@ -86,20 +73,7 @@ impl ReadPool {
         let connections = self.connections.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let taken = connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
-            // A permit guarantees a connection unless the pool was closed meanwhile.
-            let Some(conn) = taken else {
-                return Err(StoreError::backend(Closed));
-            };
-            let result = run_in_snapshot(&conn, work);
-            connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(conn);
-            result
+            with_pooled(&connections, work)
         });
         task.await
             .map_err(|e| StoreError::backend(std::io::Error::other(e.to_string())))?
@@ -119,6 +93,27 @@ impl ReadPool {
         );
         drop(connections);
     }
+}
+
+/// Runs `work` in a snapshot on a connection taken from `connections`, and puts it back. The
+/// caller holds a permit, which guarantees a connection unless the pool was closed meanwhile.
+fn with_pooled<T, F>(connections: &Mutex<Vec<Connection>>, work: F) -> StoreResult<T>
+where
+    F: FnOnce(&Connection) -> DbResult<T>,
+{
+    let taken = connections
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop();
+    let Some(conn) = taken else {
+        return Err(StoreError::backend(Closed));
+    };
+    let result = run_in_snapshot(&conn, work);
+    connections
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(conn);
+    result
 }
 
 /// Runs `work` between `BEGIN` and `COMMIT` (prepared once per connection: parsing them on every
