@@ -4,30 +4,42 @@
 //! current state, asks core for the result, and writes only the difference. That runs inside one
 //! write job, and all writes are serialised by the writer thread, so two concurrent appends to the
 //! same channel are applied one after the other and neither loses a token. Tokens are rows with a
-//! `UNIQUE (channel_pk, token)` constraint: an append is an `INSERT OR IGNORE` of the new tokens,
-//! a replacement deletes and re-inserts in the given order (insertion order is the order clients
-//! see).
+//! `UNIQUE (channel_pk, token_hash)` constraint: an append is an `INSERT OR IGNORE` of the new
+//! tokens, a replacement deletes and re-inserts in the given order (insertion order is the order
+//! clients see).
 //!
-//! Secrets are encrypted on the way in and decrypted on the way out, so the merge compares plain
-//! values. Token rows hold a ciphertext plus a keyed hash, and the uniqueness constraint is on
-//! `(channel_pk, token_hash)`: an equal token is recognised without decrypting anything.
+//! Secrets are encrypted on the way in. Token rows hold a ciphertext plus a keyed hash (HMAC of
+//! the environment and the token), so the merge runs on hashes: the request's tokens are hashed,
+//! the stored ones are not decrypted, core's rules (which only compare, dedupe and count tokens)
+//! give the same result as on plain values, and only the tokens actually inserted are encrypted.
 
-use herald_core::secrets::Vault;
-use herald_core::{ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, Timestamp};
+use std::collections::HashMap;
+
+use herald_core::secrets::{Field, Vault};
+use herald_core::{
+    ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, StoreError, Timestamp,
+};
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::error::DbResult;
+use crate::error::{DbError, DbResult};
 use crate::rows::find_live_subscriber_pk;
 use crate::secrets::{follow_current_key, write_channel_columns};
 
-/// The stored channel of a subscriber bound to one integration: its `pk` and credentials.
+/// A channel as stored: its `pk` and its credentials, each device token given by its keyed hash.
+struct StoredChannel {
+    pk: i64,
+    credentials: ChannelCredentials,
+}
+
+/// The stored channel of a subscriber bound to one integration. Its text fields are decrypted;
+/// its tokens are not: the merge only compares tokens, and their hashes compare the same way.
 fn find_channel(
     conn: &Connection,
     vault: &Vault,
     env: &ObjectId,
     subscriber_pk: i64,
     integration_id: &ObjectId,
-) -> DbResult<Option<(i64, ChannelCredentials)>> {
+) -> DbResult<Option<StoredChannel>> {
     let found = conn
         .prepare_cached(
             "SELECT pk, webhook_url, channel, alert_uid, title, image_url, state, external_url,
@@ -48,15 +60,49 @@ fn find_channel(
     };
     let mut credentials = vault.open_channel(env.as_str(), columns)?;
     if tokens_set {
-        let mut stmt = conn
-            .prepare_cached("SELECT token FROM device_tokens WHERE channel_pk = ?1 ORDER BY pk")?;
-        let mut tokens = Vec::new();
-        for token in stmt.query_map([pk], |r| r.get::<_, String>(0))? {
-            tokens.push(vault.open_token(env.as_str(), &token?)?);
+        let mut stmt = conn.prepare_cached(
+            "SELECT token, token_hash FROM device_tokens WHERE channel_pk = ?1 ORDER BY pk",
+        )?;
+        let mut rows = stmt.query([pk])?;
+        let mut hashes = Vec::new();
+        while let Some(row) = rows.next()? {
+            // Every row has its hash (NULL only inside the migration that added the column).
+            let hash = match row.get::<_, Option<String>>(1)? {
+                Some(hash) => hash,
+                None => {
+                    let token = vault.open_token(env.as_str(), &row.get::<_, String>(0)?)?;
+                    vault.token_hash(env.as_str(), &token)
+                }
+            };
+            hashes.push(hash);
         }
-        credentials.device_tokens = Some(tokens);
+        credentials.device_tokens = Some(hashes);
     }
-    Ok(Some((pk, credentials)))
+    Ok(Some(StoredChannel { pk, credentials }))
+}
+
+/// The request's tokens replaced by their hashes, and each hash's token.
+fn hash_tokens(
+    vault: &Vault,
+    env: &ObjectId,
+    update: &CredentialsUpdate,
+) -> (CredentialsUpdate, HashMap<String, String>) {
+    let mut plain = HashMap::new();
+    let mut hashed = update.clone();
+    if let Some(tokens) = &mut hashed.credentials.device_tokens {
+        for token in tokens.iter_mut() {
+            let hash = vault.token_hash(env.as_str(), token);
+            plain.insert(hash.clone(), std::mem::replace(token, hash));
+        }
+    }
+    (hashed, plain)
+}
+
+fn write_text(conn: &Connection, key: &ChannelKey, c: &ChannelCredentials) -> DbResult<()> {
+    write_channel_columns(conn, key.pk, &key.vault.seal_channel(key.env.as_str(), c)?)?;
+    conn.prepare_cached("UPDATE subscriber_channels SET tokens_set = ?2 WHERE pk = ?1")?
+        .execute((key.pk, c.device_tokens.is_some()))?;
+    Ok(())
 }
 
 /// Whether the channel row itself (its text columns and whether it has a token list) differs;
@@ -72,13 +118,6 @@ fn row_differs(a: &ChannelCredentials, b: &ChannelCredentials) -> bool {
         || a.device_tokens.is_some() != b.device_tokens.is_some()
 }
 
-fn write_text(conn: &Connection, key: &ChannelKey, c: &ChannelCredentials) -> DbResult<()> {
-    write_channel_columns(conn, key.pk, &key.vault.seal_channel(key.env.as_str(), c)?)?;
-    conn.prepare_cached("UPDATE subscriber_channels SET tokens_set = ?2 WHERE pk = ?1")?
-        .execute((key.pk, c.device_tokens.is_some()))?;
-    Ok(())
-}
-
 struct ChannelKey<'a> {
     pk: i64,
     env: &'a ObjectId,
@@ -87,14 +126,29 @@ struct ChannelKey<'a> {
     vault: &'a Vault,
 }
 
-fn insert_tokens(conn: &Connection, key: &ChannelKey, tokens: &[String]) -> DbResult<()> {
+/// Inserts the tokens with these hashes, in order, encrypting each from `plain` (the request's
+/// tokens by hash). Core's rules insert only tokens of the request: a stored token survives a
+/// write only as part of the unchanged prefix of an append, which is never re-inserted.
+fn insert_tokens(
+    conn: &Connection,
+    key: &ChannelKey,
+    hashes: &[String],
+    plain: &HashMap<String, String>,
+) -> DbResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO device_tokens
              (channel_pk, environment_id, subscriber_pk, integration_id, token, token_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for token in tokens {
-        let (sealed, hash) = key.vault.seal_token(key.env.as_str(), token)?;
+    for hash in hashes {
+        let token = plain.get(hash).ok_or_else(|| {
+            DbError::Store(StoreError::backend(std::io::Error::other(
+                "a device token to insert is not one of the request's",
+            )))
+        })?;
+        let sealed = key
+            .vault
+            .encrypt(Field::DeviceToken, key.env.as_str(), token)?;
         stmt.execute((
             key.pk,
             key.env.as_str(),
@@ -107,29 +161,33 @@ fn insert_tokens(conn: &Connection, key: &ChannelKey, tokens: &[String]) -> DbRe
     Ok(())
 }
 
-/// Writes `merged` over `old` (the channel's current tokens) with as few statements as possible.
+/// Writes `merged` over `old` (the channel's current token hashes) with as few statements as
+/// possible.
 fn write_tokens(
     conn: &Connection,
     key: &ChannelKey,
     old: &[String],
     merged: &[String],
+    plain: &HashMap<String, String>,
 ) -> DbResult<()> {
     if merged == old {
         return Ok(());
     }
     if let Some(added) = merged.strip_prefix(old) {
         // An append: the existing tokens keep their rows (and order), the new ones follow.
-        return insert_tokens(conn, key, added);
+        return insert_tokens(conn, key, added, plain);
     }
     conn.prepare_cached("DELETE FROM device_tokens WHERE channel_pk = ?1")?
         .execute([key.pk])?;
-    insert_tokens(conn, key, merged)
+    insert_tokens(conn, key, merged, plain)
 }
 
 /// Applies `update` and returns the `pk` of the subscriber it changed (`None`: no live subscriber
 /// with that id). The response is built after the commit, off the writer thread (see
 /// `SqliteStore::update_credentials`): re-reading and decrypting every channel of the subscriber
-/// was most of a credentials write's time on the single writer thread.
+/// was most of a credentials write's time on the single writer thread. For the same reason the
+/// merge runs on token hashes: no stored token is decrypted here, and only the tokens inserted
+/// are encrypted.
 pub(crate) fn update(
     conn: &Connection,
     vault: &Vault,
@@ -141,29 +199,33 @@ pub(crate) fn update(
         return Ok(None);
     };
     let existing = find_channel(conn, vault, env, subscriber_pk, &update.integration_id)?;
-    let merged = update.merged(existing.as_ref().map(|(_, c)| c))?;
+    let (hashed, plain) = hash_tokens(vault, env, update);
+    let merged = hashed.merged(existing.as_ref().map(|c| &c.credentials))?;
     follow_current_key(conn, vault)?;
+    let key = |pk| ChannelKey {
+        pk,
+        env,
+        subscriber_pk,
+        integration_id: &update.integration_id,
+        vault,
+    };
+    let merged_tokens = merged.device_tokens.as_deref().unwrap_or_default();
     match existing {
-        Some((_, old)) if old == merged => {
+        Some(old) if old.credentials == merged => {
             // Nothing changes: no write, and `updated_at` stays.
             return Ok(Some(subscriber_pk));
         }
-        Some((pk, old)) => {
-            let key = ChannelKey {
-                pk,
-                env,
-                subscriber_pk,
-                integration_id: &update.integration_id,
-                vault,
-            };
-            if row_differs(&old, &merged) {
+        Some(old) => {
+            let key = key(old.pk);
+            if row_differs(&old.credentials, &merged) {
                 write_text(conn, &key, &merged)?;
             }
             write_tokens(
                 conn,
                 &key,
-                old.device_tokens.as_deref().unwrap_or_default(),
-                merged.device_tokens.as_deref().unwrap_or_default(),
+                old.credentials.device_tokens.as_deref().unwrap_or_default(),
+                merged_tokens,
+                &plain,
             )?;
         }
         None => {
@@ -188,18 +250,7 @@ pub(crate) fn update(
                 c[6],
                 merged.device_tokens.is_some(),
             ])?;
-            let key = ChannelKey {
-                pk: conn.last_insert_rowid(),
-                env,
-                subscriber_pk,
-                integration_id: &update.integration_id,
-                vault,
-            };
-            insert_tokens(
-                conn,
-                &key,
-                merged.device_tokens.as_deref().unwrap_or_default(),
-            )?;
+            insert_tokens(conn, &key(conn.last_insert_rowid()), merged_tokens, &plain)?;
         }
     }
     touch(conn, subscriber_pk)?;
