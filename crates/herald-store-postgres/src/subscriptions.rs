@@ -247,18 +247,8 @@ impl PgStore {
         key: &str,
         subscriber_id: &str,
     ) -> StoreResult<Option<TopicSubscription>> {
-        let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM topic_subscriptions ts {SUBSCRIPTION_JOINS}
-             WHERE ts.environment_id = $1 AND t.key = $2 AND s.subscriber_id = $3
-               AND NOT s.deleted"
-        ))
-        .bind(env.as_str())
-        .bind(key)
-        .bind(subscriber_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(row.map(SubscriptionRow::into_subscription).transpose()?)
+        self.one_subscription(env, key, "s.subscriber_id", subscriber_id)
+            .await
     }
 
     pub(crate) async fn get_topic_subscription_by_identifier_impl(
@@ -267,14 +257,27 @@ impl PgStore {
         key: &str,
         identifier: &str,
     ) -> StoreResult<Option<TopicSubscription>> {
+        self.one_subscription(env, key, "ts.identifier", identifier)
+            .await
+    }
+
+    /// The live subscription of topic `key` whose `column` (a fixed column name, never input)
+    /// equals `value`.
+    async fn one_subscription(
+        &self,
+        env: &ObjectId,
+        key: &str,
+        column: &'static str,
+        value: &str,
+    ) -> StoreResult<Option<TopicSubscription>> {
         let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
             "SELECT {SUBSCRIPTION_COLUMNS} FROM topic_subscriptions ts {SUBSCRIPTION_JOINS}
-             WHERE ts.environment_id = $1 AND t.key = $2 AND ts.identifier = $3
+             WHERE ts.environment_id = $1 AND t.key = $2 AND {column} = $3
                AND NOT s.deleted"
         ))
         .bind(env.as_str())
         .bind(key)
-        .bind(identifier)
+        .bind(value)
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;

@@ -213,17 +213,25 @@ pub(crate) fn channel_text(
     Ok(vault.open_channel(env, channel_columns(row, first)?)?)
 }
 
-/// The channels of some subscribers with their tokens, one row per token (or per channel without
-/// tokens); [`attach_channels`] completes the `WHERE` clause.
-const CHANNEL_QUERY: &str = "SELECT c.subscriber_pk, c.pk, c.provider_id, c.integration_id,
-        i.identifier, c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state,
-        c.external_url, c.tokens_set, t.token, c.environment_id
-     FROM subscriber_channels c
-     LEFT JOIN integrations i
-            ON i.id = c.integration_id AND i.environment_id = c.environment_id AND i.deleted = 0
-     LEFT JOIN device_tokens t ON t.channel_pk = c.pk
-     WHERE";
-const CHANNEL_ORDER: &str = "ORDER BY c.subscriber_pk, c.pk, t.pk";
+/// The channels of the subscribers matched by `$where`, with their tokens, one row per token (or
+/// per channel without tokens), as one string literal (no formatting on every read).
+macro_rules! channel_query {
+    ($where:literal) => {
+        concat!(
+            "SELECT c.subscriber_pk, c.pk, c.provider_id, c.integration_id,
+                    i.identifier, c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url,
+                    c.state, c.external_url, c.tokens_set, t.token, c.environment_id
+             FROM subscriber_channels c
+             LEFT JOIN integrations i
+                    ON i.id = c.integration_id AND i.environment_id = c.environment_id
+                   AND i.deleted = 0
+             LEFT JOIN device_tokens t ON t.channel_pk = c.pk
+             WHERE ",
+            $where,
+            " ORDER BY c.subscriber_pk, c.pk, t.pk"
+        )
+    };
+}
 
 /// Fills in the channels of the given subscribers (matched by `pk`), in channel insertion order
 /// with tokens in insertion order. The integration identifier comes from the bound integration,
@@ -240,17 +248,14 @@ pub(crate) fn attach_channels(
     // a JSON array of their pks, so that the statement stays the same whatever the page size.
     let (mut stmt, key) = match subscribers.as_slice() {
         [(pk, _)] => (
-            conn.prepare_cached(&format!(
-                "{CHANNEL_QUERY} c.subscriber_pk = ?1 {CHANNEL_ORDER}"
-            ))?,
+            conn.prepare_cached(channel_query!("c.subscriber_pk = ?1"))?,
             rusqlite::types::Value::Integer(*pk),
         ),
         _ => {
             let pks = Value::from(subscribers.iter().map(|(pk, _)| *pk).collect::<Vec<_>>());
             (
-                conn.prepare_cached(&format!(
-                    "{CHANNEL_QUERY} c.subscriber_pk IN (SELECT value FROM json_each(?1))
-                     {CHANNEL_ORDER}"
+                conn.prepare_cached(channel_query!(
+                    "c.subscriber_pk IN (SELECT value FROM json_each(?1))"
                 ))?,
                 rusqlite::types::Value::Text(pks.to_string()),
             )
