@@ -3,6 +3,7 @@
 //! driver, so the rules here are tested once and hold for every backend.
 #![forbid(unsafe_code)]
 
+pub mod delivery;
 pub mod ids;
 pub mod integration;
 pub mod provider;
@@ -13,6 +14,7 @@ pub mod tenancy;
 pub mod time;
 pub mod topic;
 pub mod values;
+pub mod workflow;
 
 #[cfg(feature = "test-support")]
 pub mod conformance;
@@ -30,3 +32,4 @@ pub use subscriber::{
 };
 pub use tenancy::{ApiKeyInfo, AuthContext, Environment, KeyHash};
 pub use time::Timestamp;
+pub use workflow::{ReservedVariables, Step, StepKind, Workflow, WorkflowOrigin, WorkflowStore};
