@@ -366,7 +366,14 @@ pub trait SecretStore: Send + Sync {
 /// Everything the server needs from a backend.
 #[async_trait]
 pub trait Store:
-    EnvironmentStore + SubscriberStore + IntegrationStore + TopicStore + SecretStore
+    EnvironmentStore
+    + SubscriberStore
+    + IntegrationStore
+    + TopicStore
+    + SecretStore
+    + crate::delivery::EventStore
+    + crate::delivery::JobQueue
+    + crate::delivery::ActivityStore
 {
     /// The backend's name for logs (`sqlite`, `postgres`).
     fn backend_name(&self) -> &'static str;

@@ -11,11 +11,14 @@
 //! store holds the vault that opens them, checked against the database at connect.
 #![forbid(unsafe_code)]
 
+mod activity;
 mod config;
 mod credentials;
 mod environments;
 mod error;
+mod events;
 mod integrations;
+mod jobs;
 mod migrate;
 mod pagination;
 mod rows;

@@ -24,7 +24,7 @@ use crate::PgStore;
 
 /// Rounds of "lock or insert" before giving up; each lost round means another transaction created
 /// or deleted the same subscriber in between, so more than a couple never happen in practice.
-const UPSERT_ROUNDS: usize = 8;
+pub(crate) const UPSERT_ROUNDS: usize = 8;
 
 /// The subscriber with this row key, with its channels, whether deleted or not.
 pub(crate) async fn read_by_pk(
@@ -57,15 +57,15 @@ pub(crate) async fn lock_live(
 }
 
 #[derive(FromRow)]
-struct Locked {
-    pk: i64,
-    deleted: bool,
+pub(crate) struct Locked {
+    pub(crate) pk: i64,
+    pub(crate) deleted: bool,
     #[sqlx(flatten)]
     profile: ProfileRow,
 }
 
 /// Locks the subscriber's row (deleted or not) and returns what a profile update needs.
-async fn lock_any(
+pub(crate) async fn lock_any(
     conn: &mut PgConnection,
     env: &ObjectId,
     subscriber_id: &str,
@@ -82,7 +82,7 @@ async fn lock_any(
 }
 
 /// Inserts a subscriber unless one with that id exists (deleted or not); its key if inserted.
-async fn insert(
+pub(crate) async fn insert(
     conn: &mut PgConnection,
     env: &ObjectId,
     org: &ObjectId,
@@ -148,7 +148,7 @@ async fn write_profile(
     Ok(())
 }
 
-fn unsettled(subscriber_id: &str) -> Error {
+pub(crate) fn unsettled(subscriber_id: &str) -> Error {
     Error::Store(StoreError::Conflict(format!(
         "subscriber {subscriber_id:?} kept changing under concurrent writes; try again"
     )))

@@ -16,12 +16,15 @@
 //! when it opens.
 #![forbid(unsafe_code)]
 
+mod activity;
 mod checkpointer;
 mod connection;
 mod credentials;
 mod environments;
 mod error;
+mod events;
 mod integrations;
+mod jobs;
 mod migrations;
 mod paging;
 mod read_pool;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0003_subscription_identifier.sql"),
     ),
     (4, include_str!("../migrations/0004_secrets.sql")),
+    (7, include_str!("../migrations/0007_delivery.sql")),
 ];
 
 /// Applies every migration newer than the database's version, then checks `keys` against the

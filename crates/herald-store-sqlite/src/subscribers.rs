@@ -19,7 +19,7 @@ use crate::SqliteStore;
 use crate::{credentials, subscriptions};
 
 /// Any stored row for this id, deleted or not: `(pk, deleted)`.
-fn find_any(
+pub(crate) fn find_any(
     conn: &Connection,
     env: &ObjectId,
     subscriber_id: &str,
@@ -35,7 +35,7 @@ fn find_any(
 }
 
 /// Inserts a new subscriber row and returns its `pk`.
-fn insert(
+pub(crate) fn insert(
     conn: &Connection,
     env: &ObjectId,
     org: &ObjectId,

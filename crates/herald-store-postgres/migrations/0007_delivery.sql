@@ -1,0 +1,152 @@
+-- Herald PostgreSQL schema, version 7: the delivery pipeline. An accepted trigger is an `events` row
+-- (with a snapshot of the workflow's active steps), reaching each subscriber as a `notifications`
+-- row with one `jobs` row per step; topics and broadcasts are expanded page by page from
+-- `fan_outs` cursors. A job's run records `messages` (one per subscriber channel), their
+-- `deliveries` (one per target: a chat channel, a push device token) and `execution_details`.
+-- Targets are referenced by the key of their channel or token row: no secret is copied here.
+
+CREATE TABLE events (
+    pk              BIGSERIAL PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    environment_id  TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    transaction_id  TEXT NOT NULL,
+    workflow_id     TEXT NOT NULL,
+    workflow_identifier TEXT NOT NULL,
+    workflow_name   TEXT NOT NULL,
+    -- JSON: herald_core::delivery::event::WorkflowSnapshot
+    workflow        TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    overrides       TEXT NOT NULL,
+    actor           TEXT NULL,
+    tenant          TEXT NULL,
+    -- JSON array of subscriber ids never reached through a topic or broadcast (the actor)
+    fan_out_exclude TEXT NOT NULL DEFAULT '[]',
+    canceled        BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at      BIGINT NOT NULL,
+    UNIQUE (environment_id, transaction_id)
+);
+
+-- A topic (`topic_key`) or the whole environment (NULL) still to be expanded; `last_pk` is the
+-- last topic_subscriptions.pk (topic) or subscribers.pk (broadcast) expanded.
+CREATE TABLE fan_outs (
+    pk        BIGSERIAL PRIMARY KEY,
+    event_pk  BIGINT NOT NULL REFERENCES events (pk) ON DELETE CASCADE,
+    topic_key TEXT NULL,
+    exclude   TEXT NOT NULL DEFAULT '[]',
+    last_pk   BIGINT NOT NULL DEFAULT 0,
+    done      BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX fan_outs_pending ON fan_outs (pk) WHERE NOT done;
+
+-- One per (event, subscriber): nothing reaches a subscriber twice through one event.
+CREATE TABLE notifications (
+    pk             BIGSERIAL PRIMARY KEY,
+    id             TEXT NOT NULL UNIQUE,
+    event_pk       BIGINT NOT NULL REFERENCES events (pk) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL,
+    subscriber_pk  BIGINT NOT NULL,
+    -- the subscriber's `_id` and `subscriberId`, kept for the activity feed
+    subscriber_ref TEXT NOT NULL,
+    subscriber_id  TEXT NOT NULL,
+    created_at     BIGINT NOT NULL,
+    UNIQUE (event_pk, subscriber_pk)
+);
+CREATE INDEX notifications_by_environment ON notifications (environment_id, pk);
+CREATE INDEX notifications_by_subscriber ON notifications (environment_id, subscriber_id);
+
+-- One per (notification, step). `queued` jobs are due at `run_at`; `running` ones are held by
+-- `lease_owner` until `lease_until`, after which they are due again (a crashed worker).
+CREATE TABLE jobs (
+    pk              BIGSERIAL PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    notification_pk BIGINT NOT NULL REFERENCES notifications (pk) ON DELETE CASCADE,
+    environment_id  TEXT NOT NULL,
+    step_index      BIGINT NOT NULL,
+    -- the step's `_id`
+    step_id         TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    run_at          BIGINT NOT NULL,
+    runs            BIGINT NOT NULL DEFAULT 0,
+    lease_owner     TEXT NULL,
+    lease_until     BIGINT NULL,
+    provider_id     TEXT NULL,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    UNIQUE (notification_pk, step_index)
+);
+CREATE INDEX jobs_queued ON jobs (run_at) WHERE status = 'queued';
+CREATE INDEX jobs_running ON jobs (lease_until) WHERE status = 'running';
+
+CREATE TABLE messages (
+    pk             BIGSERIAL PRIMARY KEY,
+    id             TEXT NOT NULL UNIQUE,
+    job_pk         BIGINT NOT NULL REFERENCES jobs (pk) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,
+    subscriber_id  TEXT NOT NULL,
+    channel        TEXT NOT NULL,
+    channel_key    BIGINT NOT NULL,
+    provider_id    TEXT NOT NULL,
+    integration_id TEXT NOT NULL,
+    content        TEXT NOT NULL,
+    title          TEXT NULL,
+    webhook_hint   TEXT NULL,
+    -- JSON array of device-token hints
+    device_tokens  TEXT NOT NULL DEFAULT '[]',
+    overrides      TEXT NOT NULL DEFAULT '{}',
+    status         TEXT NOT NULL,
+    error_id       TEXT NULL,
+    error_text     TEXT NULL,
+    deleted        BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL
+);
+CREATE INDEX messages_by_environment ON messages (environment_id, pk);
+CREATE INDEX messages_by_transaction ON messages (environment_id, transaction_id);
+CREATE INDEX messages_by_subscriber ON messages (environment_id, subscriber_id);
+CREATE INDEX messages_by_job ON messages (job_pk);
+
+CREATE TABLE deliveries (
+    pk                  BIGSERIAL PRIMARY KEY,
+    id                  TEXT NOT NULL UNIQUE,
+    message_pk          BIGINT NOT NULL REFERENCES messages (pk) ON DELETE CASCADE,
+    target_key          BIGINT NOT NULL,
+    target_hint         TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    attempts            BIGINT NOT NULL DEFAULT 0,
+    outcome             TEXT NULL,
+    http_status         BIGINT NULL,
+    provider_code       TEXT NULL,
+    provider_message_id TEXT NULL,
+    detail              TEXT NULL,
+    updated_at          BIGINT NOT NULL
+);
+CREATE INDEX deliveries_by_message ON deliveries (message_pk);
+
+CREATE TABLE execution_details (
+    pk          BIGSERIAL PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    job_pk      BIGINT NOT NULL REFERENCES jobs (pk) ON DELETE CASCADE,
+    message_id  TEXT NULL,
+    provider_id TEXT NULL,
+    detail      TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    is_retry    BOOLEAN NOT NULL DEFAULT FALSE,
+    raw         TEXT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX execution_details_by_job ON execution_details (job_pk);
+
+-- The answer given to a request with an Idempotency-Key, replayed for 24 hours.
+CREATE TABLE idempotency_keys (
+    environment_id TEXT NOT NULL,
+    key            TEXT NOT NULL,
+    request_hash   TEXT NOT NULL,
+    status         BIGINT NOT NULL,
+    body           TEXT NOT NULL,
+    created_at     BIGINT NOT NULL,
+    PRIMARY KEY (environment_id, key)
+);
