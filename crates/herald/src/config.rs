@@ -27,6 +27,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub serve: ServeArgs,
+
+    #[command(flatten)]
+    pub delivery: crate::delivery_config::DeliveryArgs,
 }
 
 #[derive(Args, Clone)]

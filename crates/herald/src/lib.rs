@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod delivery;
+pub mod delivery_config;
 pub mod http;
 pub mod keys;
 pub mod secrets;
@@ -29,25 +31,50 @@ pub struct ServerSettings {
     /// How long an API-key lookup, and which integration a provider's credentials bind to, are
     /// cached. Changes made through another process are seen within this time.
     pub cache_ttl: Duration,
+    /// The delivery worker (run in this process unless disabled), retries and outbound policy.
+    pub delivery: delivery::DeliverySettings,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             cache_ttl: Duration::from_secs(5),
+            delivery: delivery::DeliverySettings::default(),
         }
     }
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then stops accepting connections
-/// and lets in-flight requests finish.
+/// and lets in-flight requests finish. Unless disabled, the delivery worker runs beside it and is
+/// stopped (jobs in flight finished or handed back) before this returns.
 pub async fn run(
     listener: TcpListener,
     store: Arc<dyn Store>,
     settings: ServerSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let state = AppState::new(store, settings.cache_ttl);
+    let state = AppState::new(store.clone(), settings.cache_ttl);
+    let worker = if settings.delivery.worker_enabled {
+        let worker = delivery::worker(store, &settings.delivery, state.delivery_wake.clone())
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        Some(tokio::spawn(worker.run(shutdown.clone())))
+    } else {
+        None
+    };
+    let served = serve(listener, state, shutdown.clone()).await;
+    // The listener stopped (shutdown, or an error): the worker stops with it.
+    shutdown.cancel();
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    served
+}
+
+async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let app = tower::util::MapRequestLayer::new(http::normalize_path);
     let app = tower::Layer::layer(&app, http::router(state));
     axum::serve(

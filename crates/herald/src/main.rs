@@ -91,6 +91,7 @@ async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyh
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let settings = ServerSettings {
         cache_ttl: Duration::from_secs(cli.serve.auth_cache_ttl),
+        delivery: cli.delivery.settings(std::env::vars())?,
     };
     herald::run(listener, store, settings, shutdown).await?;
     tracing::info!("Herald stopped");

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_core::Store;
+use tokio::sync::Notify;
 
 use crate::http::auth::AuthCache;
 use crate::http::credentials::IntegrationCache;
+use crate::http::idempotency::InFlight;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +17,10 @@ pub struct AppState {
     pub auth: Arc<AuthCache>,
     /// Which integration a provider's credentials bind to (see [`IntegrationCache`]).
     pub integrations: Arc<IntegrationCache>,
+    /// Wakes this process's delivery worker when a trigger was accepted.
+    pub delivery_wake: Arc<Notify>,
+    /// `Idempotency-Key`s of trigger requests in flight in this process.
+    pub in_flight: InFlight,
 }
 
 impl AppState {
@@ -24,7 +30,14 @@ impl AppState {
             store,
             auth: Arc::new(AuthCache::new(cache_ttl)),
             integrations: Arc::new(IntegrationCache::new(cache_ttl)),
+            delivery_wake: Arc::new(Notify::new()),
+            in_flight: InFlight::default(),
         }
+    }
+
+    /// Tells the worker of this process that jobs may be due (no-op without a worker).
+    pub fn wake_delivery(&self) {
+        self.delivery_wake.notify_one();
     }
 
     /// Called after this process changed an integration: the next credentials write resolves

@@ -30,6 +30,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// 422 (Novu's `workflow_not_found`, a reused Idempotency-Key).
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     #[error("payload too large")]
     PayloadTooLarge,
     /// 415 for a body that is not UTF-8 JSON where JSON is required.
@@ -79,6 +82,11 @@ impl ApiError {
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!(m), Some("Not Found")),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, json!(m), Some("Conflict")),
+            ApiError::Unprocessable(m) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!(m),
+                Some("Unprocessable Entity"),
+            ),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!("request entity too large"),

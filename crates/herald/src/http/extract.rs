@@ -34,22 +34,26 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ApiError::BadRequest(e.body_text())
             }
         })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(JsonBody(Map::new()));
-        }
-        if content_type.starts_with("application/x-www-form-urlencoded") {
-            return parse_form(&bytes).map(JsonBody);
-        }
-        let is_json =
-            content_type.starts_with("application/json") || content_type.contains("+json");
-        if !is_json {
-            return Ok(JsonBody(Map::new()));
-        }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(JsonBody(map)),
-            Ok(_) => Ok(JsonBody(Map::new())),
-            Err(e) => Err(ApiError::BadRequest(json_error_message(&e))),
-        }
+        parse_body(&content_type, &bytes).map(JsonBody)
+    }
+}
+
+/// A body as Novu reads it (see [`JsonBody`]), given its lower-cased content type.
+pub fn parse_body(content_type: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        return parse_form(bytes);
+    }
+    let is_json = content_type.starts_with("application/json") || content_type.contains("+json");
+    if !is_json {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Ok(Map::new()),
+        Err(e) => Err(ApiError::BadRequest(json_error_message(&e))),
     }
 }
 

@@ -1,20 +1,25 @@
 //! The HTTP API: one module per resource, each with its own `router()`, assembled here with the
 //! layers every route shares (error rendering, body limit, tracing, Novu's 404 for unknown routes).
 
+pub mod activity;
 pub mod auth;
 pub mod cache;
 pub mod credentials;
 pub mod cursor;
 pub mod dto;
+pub mod events;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod integration_input;
 pub mod integrations;
 pub mod openapi;
+pub mod openapi_delivery;
 pub mod subscribers;
 pub mod subscribers_v2;
 pub mod topics;
 pub mod topics_v2;
+pub mod trigger;
 pub mod validate;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -79,6 +84,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(integrations::router())
         .merge(topics::router())
         .merge(topics_v2::router())
+        .merge(events::router())
+        .merge(activity::router())
         .routes(routes!(health_check))
 }
 

@@ -220,6 +220,37 @@ async fn resolve_all(
     Ok(Ok(updates))
 }
 
+/// Creates the subscriber of a create request, or updates the existing one with that id, and
+/// appends its `channels` (every one resolved before anything is written).
+pub(super) async fn upsert_with_channels(
+    state: &AppState,
+    ctx: &herald_core::AuthContext,
+    req: &CreateRequest,
+) -> Result<herald_core::Subscriber, ApiError> {
+    let updates = resolve_all(state, &ctx.environment_id, &req.channels).await??;
+    let new = NewSubscriber {
+        subscriber_id: req.subscriber_id.clone(),
+        profile: req.profile.clone(),
+    };
+    let patch = SubscriberPatch {
+        profile: as_update(&req.profile),
+    };
+    let (mut subscriber, _created) = state
+        .store
+        .upsert_subscriber(&ctx.environment_id, &ctx.organization_id, &new, &patch)
+        .await?;
+    for update in &updates {
+        if let Some(s) = state
+            .store
+            .update_credentials(&ctx.environment_id, &req.subscriber_id, update)
+            .await?
+        {
+            subscriber = s;
+        }
+    }
+    Ok(subscriber)
+}
+
 /// `POST /v1/subscribers`: create, or update the existing subscriber with that id. Always 201.
 /// `channels` are written with append semantics and returned (deliberate difference 5).
 #[utoipa::path(
@@ -244,27 +275,7 @@ async fn create_subscriber(
     let mut f = Fields::new(&body.0);
     let req = parse_create(&mut f);
     let req = f.finish(|| req)?.expect("complete request");
-    let updates = resolve_all(&state, &ctx.environment_id, &req.channels).await??;
-    let new = NewSubscriber {
-        subscriber_id: req.subscriber_id.clone(),
-        profile: req.profile.clone(),
-    };
-    let patch = SubscriberPatch {
-        profile: as_update(&req.profile),
-    };
-    let (mut subscriber, _created) = state
-        .store
-        .upsert_subscriber(&ctx.environment_id, &ctx.organization_id, &new, &patch)
-        .await?;
-    for update in &updates {
-        if let Some(s) = state
-            .store
-            .update_credentials(&ctx.environment_id, &req.subscriber_id, update)
-            .await?
-        {
-            subscriber = s;
-        }
-    }
+    let subscriber = upsert_with_channels(&state, ctx, &req).await?;
     Ok(Envelope(StatusCode::CREATED, SubscriberResponse::one(&subscriber)).into_response())
 }
 
