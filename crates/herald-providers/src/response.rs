@@ -55,6 +55,15 @@ impl Response {
         parse_retry_after(self.header(RETRY_AFTER.as_str())?, SystemTime::now())
     }
 
+    /// `"<provider> answered HTTP <status>: <said>"`, without the colon when nothing was said.
+    pub fn answered(&self, provider: &str, said: &str) -> String {
+        if said.is_empty() {
+            format!("{provider} answered HTTP {}", self.status)
+        } else {
+            format!("{provider} answered HTTP {}: {said}", self.status)
+        }
+    }
+
     /// An attempt with this answer's status.
     pub fn attempt(&self, outcome: Outcome, detail: impl Into<String>) -> Attempt {
         let mut a = Attempt::new(outcome, detail);

@@ -184,7 +184,9 @@ fn transport_failure(err: &reqwest::Error) -> Attempt {
             return refused(Some(&r.host), &r.refusal);
         }
         let text = e.to_string();
-        if !causes.iter().any(|c| c.contains(&text)) {
+        // hyper's wrapper ("client error (Connect)") says nothing the kind does not.
+        let wrapper = text.starts_with("client error (");
+        if !wrapper && !causes.iter().any(|c| c.contains(&text)) {
             causes.push(text);
         }
         source = e.source();
@@ -202,4 +204,90 @@ fn transport_failure(err: &reqwest::Error) -> Attempt {
         format!("{what}: {}", causes.join(": "))
     };
     Attempt::new(Outcome::Retry { after: None }, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbound(allow: &[&str]) -> Outbound {
+        let cfg = OutboundConfig {
+            allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
+            ..OutboundConfig::default()
+        };
+        Outbound::new(&cfg).unwrap()
+    }
+
+    fn check(o: &Outbound, url: &str) -> Result<(), Attempt> {
+        o.check_url(&Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn every_ipv4_spelling_is_judged_as_the_address_it_normalises_to() {
+        for spelling in [
+            "http://127.0.0.2/",
+            "http://2130706434/",
+            "http://0x7f000002/",
+            "http://0x7F.0.0.2/",
+            "http://0177.0.0.2/",
+            "http://127.2/",
+            "http://127.0.2/",
+        ] {
+            let url = Url::parse(spelling).unwrap();
+            assert_eq!(url.host_str(), Some("127.0.0.2"), "{spelling}");
+            let o = outbound(&["127.0.0.1/32"]);
+            let refused = check(&o, spelling).unwrap_err();
+            assert_eq!(refused.outcome, Outcome::Rejected);
+            assert_eq!(
+                refused.detail,
+                "destination refused by the outbound policy: 127.0.0.2 (loopback address); \
+                 list it in HERALD_OUTBOUND_ALLOW to allow it",
+                "{spelling}"
+            );
+            assert!(check(&outbound(&["127.0.0.2/32"]), spelling).is_ok());
+        }
+    }
+
+    #[test]
+    fn ip_literal_hosts_of_every_refused_kind_are_refused_before_sending() {
+        let o = outbound(&[]);
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]:8080/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:7f00:1]/",
+            "http://[fd00:ec2::254]/",
+            "http://[fe80::1]/",
+            "https://10.0.0.1/hook",
+            "http://0.0.0.0:3000/",
+            "http://100.100.100.200/",
+        ] {
+            let a = check(&o, url).unwrap_err();
+            assert_eq!(a.outcome, Outcome::Rejected, "{url}");
+            assert!(a.detail.contains("HERALD_OUTBOUND_ALLOW"), "{url}");
+            assert!(!a.detail.contains("meta-data") && !a.detail.contains("/hook"));
+        }
+        assert!(check(&o, "https://93.184.216.34/hook").is_ok());
+        assert!(check(&o, "https://hooks.slack.com/services/x").is_ok());
+    }
+
+    #[test]
+    fn only_http_and_https_without_credentials_are_sent() {
+        let o = outbound(&["127.0.0.1/32"]);
+        let a = check(&o, "ftp://127.0.0.1/").unwrap_err();
+        assert_eq!(
+            a.detail,
+            "only http and https destinations are allowed, not ftp"
+        );
+        let a = check(&o, "http://user:secret@127.0.0.1/").unwrap_err();
+        assert_eq!(
+            a.detail,
+            "credentials in the destination URL are not allowed"
+        );
+        assert!(!a.detail.contains("secret"));
+        assert_eq!(
+            check(&o, "file:///etc/passwd").unwrap_err().outcome,
+            Outcome::Rejected
+        );
+    }
 }

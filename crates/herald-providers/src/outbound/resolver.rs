@@ -62,11 +62,10 @@ impl Resolve for GuardedResolver {
             // to a private address as well, and connecting to "the other one" would let an
             // attacker race the connector's address order.
             for addr in &addrs {
-                policy.check(*addr).map_err(|refusal| {
-                    Box::new(RefusedDestination {
-                        host: host.clone(),
-                        refusal,
-                    })
+                // Unboxed, so that `?` boxes it once and the caller can downcast to it.
+                policy.check(*addr).map_err(|refusal| RefusedDestination {
+                    host: host.clone(),
+                    refusal,
                 })?;
             }
             // Port 0: the connector puts the URL's port in.

@@ -93,10 +93,7 @@ pub(crate) fn classify(resp: &Response) -> Attempt {
         .unwrap_or_default();
     let mut a = resp.attempt(
         outcome,
-        format!(
-            "Discord answered HTTP {}: {said}{code_text}{why}",
-            resp.status
-        ),
+        format!("{}{code_text}{why}", resp.answered("Discord", &said)),
     );
     a.provider_code = code;
     a

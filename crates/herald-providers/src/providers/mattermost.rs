@@ -64,7 +64,7 @@ pub(crate) fn classify(resp: &Response) -> Attempt {
     let id_text = id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
     let mut a = resp.attempt(
         outcome,
-        format!("Mattermost answered HTTP {}: {said}{id_text}", resp.status),
+        format!("{}{id_text}", resp.answered("Mattermost", &said)),
     );
     a.provider_code = id;
     a

@@ -122,10 +122,7 @@ pub(crate) fn classify(resp: &Response, workflows: bool) -> Attempt {
         .map(crate::response::excerpt)
         .unwrap_or_else(|| resp.excerpt());
     let outcome = outcome_of(resp.status, resp.status_outcome());
-    let mut a = resp.attempt(
-        outcome,
-        format!("Teams answered HTTP {}: {said}", resp.status),
-    );
+    let mut a = resp.attempt(outcome, resp.answered("Teams", &said));
     a.provider_code = code;
     a
 }

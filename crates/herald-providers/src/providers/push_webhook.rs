@@ -79,10 +79,20 @@ pub(crate) fn classify(resp: &Response) -> Attempt {
     }
     resp.attempt(
         resp.status_outcome(),
-        format!(
-            "the push webhook answered HTTP {}: {}",
-            resp.status,
-            resp.excerpt()
-        ),
+        resp.answered("the push webhook", &resp.excerpt()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hex_hmac_sha256_of_the_bytes() {
+        // RFC 4231-style reference value (the widely published "quick brown fox" vector).
+        assert_eq!(
+            signature("key", b"The quick brown fox jumps over the lazy dog"),
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+    }
 }

@@ -77,11 +77,7 @@ pub(crate) fn classify(resp: &Response) -> Attempt {
     };
     let mut a = resp.attempt(
         outcome,
-        format!(
-            "Slack answered HTTP {}: {}{why}",
-            resp.status,
-            resp.excerpt()
-        ),
+        format!("{}{why}", resp.answered("Slack", &resp.excerpt())),
     );
     a.provider_code = code.map(str::to_owned);
     a
