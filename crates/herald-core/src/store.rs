@@ -48,7 +48,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait EnvironmentStore: Send + Sync {
     /// On an empty database, creates the organization with its `Development` and `Production`
-    /// environments, each with the given key hash, and returns them (Development first). On a
+    /// environments, each with the given key hash and a `General` notification group, and
+    /// returns them (Development first). On a
     /// database that already has them, does nothing and returns `None`. Safe to race from several
     /// processes: exactly one creates.
     async fn bootstrap(
@@ -366,7 +367,12 @@ pub trait SecretStore: Send + Sync {
 /// Everything the server needs from a backend.
 #[async_trait]
 pub trait Store:
-    EnvironmentStore + SubscriberStore + IntegrationStore + TopicStore + SecretStore
+    EnvironmentStore
+    + SubscriberStore
+    + IntegrationStore
+    + TopicStore
+    + SecretStore
+    + crate::workflow::WorkflowStore
 {
     /// The backend's name for logs (`sqlite`, `postgres`).
     fn backend_name(&self) -> &'static str;

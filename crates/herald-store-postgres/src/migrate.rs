@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "secrets",
         sql: include_str!("../migrations/0004_secrets.sql"),
     },
+    Migration {
+        version: 6,
+        name: "workflows",
+        sql: include_str!("../migrations/0006_workflows.sql"),
+    },
 ];
 
 /// Advisory lock key serialising migrations across processes ("herald" + 1 in ASCII).
