@@ -21,6 +21,7 @@ mod subscribers;
 mod subscription_identifiers;
 mod subscriptions;
 mod topics;
+mod workflows;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,6 +36,7 @@ pub use subscribers::*;
 pub use subscription_identifiers::*;
 pub use subscriptions::*;
 pub use topics::*;
+pub use workflows::*;
 
 /// A unit of work for [`Spawn`].
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -144,6 +146,16 @@ macro_rules! conformance_tests {
             topics_and_subscriptions_are_invisible_and_untouchable_from_another_environment,
             subscription_identifiers_are_scoped_to_the_environment,
             search_subscribers_is_scoped_to_the_environment,
+            // workflows and notification groups
+            create_workflow_stores_every_field,
+            create_workflow_with_a_taken_identifier_conflicts,
+            update_workflow_replaces_the_definition,
+            delete_workflow_is_soft_and_frees_the_identifier,
+            list_workflows_filters_by_text_tags_and_status,
+            list_workflows_orders_and_pages_with_the_total,
+            every_environment_has_a_general_notification_group,
+            create_notification_group_returns_the_group_of_that_name,
+            workflows_and_groups_are_invisible_and_untouchable_from_another_environment,
             // encryption keys
             rotating_keys_re_encrypts_every_value_in_batches_and_reads_stay_the_same,
             a_key_still_encrypting_values_is_not_retired,

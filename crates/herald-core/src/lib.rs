@@ -32,4 +32,7 @@ pub use subscriber::{
 };
 pub use tenancy::{ApiKeyInfo, AuthContext, Environment, KeyHash};
 pub use time::Timestamp;
-pub use workflow::{ReservedVariables, Step, StepKind, Workflow, WorkflowOrigin, WorkflowStore};
+pub use workflow::{
+    NotificationGroup, ReservedVariables, Step, StepKind, Workflow, WorkflowDefinition,
+    WorkflowOrigin, WorkflowStore,
+};

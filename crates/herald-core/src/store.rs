@@ -48,7 +48,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait EnvironmentStore: Send + Sync {
     /// On an empty database, creates the organization with its `Development` and `Production`
-    /// environments, each with the given key hash, and returns them (Development first). On a
+    /// environments, each with the given key hash and a `General` notification group, and
+    /// returns them (Development first). On a
     /// database that already has them, does nothing and returns `None`. Safe to race from several
     /// processes: exactly one creates.
     async fn bootstrap(
@@ -374,6 +375,7 @@ pub trait Store:
     + crate::delivery::EventStore
     + crate::delivery::JobQueue
     + crate::delivery::ActivityStore
+    + crate::workflow::WorkflowStore
 {
     /// The backend's name for logs (`sqlite`, `postgres`).
     fn backend_name(&self) -> &'static str;

@@ -1,10 +1,12 @@
 //! Organization, environments and API keys.
 //!
-//! `bootstrap` must create the organization exactly once even when several Herald processes start
+//! `bootstrap` (the organization, its two environments with a key and a `General` notification
+//! group each) must create the organization exactly once even when several Herald processes start
 //! on an empty database together: it takes a transaction-scoped advisory lock, then checks for an
 //! organization, so the losers wait and then see the winner's rows.
 
 use async_trait::async_trait;
+use herald_core::workflow::GENERAL_GROUP;
 use herald_core::{
     ApiKeyInfo, AuthContext, Environment, EnvironmentStore, KeyHash, ObjectId, StoreResult,
     Timestamp,
@@ -113,6 +115,7 @@ impl PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            crate::workflows::ensure_group(&mut tx, &env, &org, GENERAL_GROUP).await?;
             envs.push(Environment {
                 id: env,
                 organization_id: org.clone(),

@@ -28,6 +28,7 @@ mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod topics;
+mod workflows;
 
 use std::sync::Arc;
 

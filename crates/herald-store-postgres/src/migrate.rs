@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_secrets.sql"),
     },
     Migration {
+        version: 6,
+        name: "workflows",
+        sql: include_str!("../migrations/0006_workflows.sql"),
+    },
+    Migration {
         version: 7,
         name: "delivery",
         sql: include_str!("../migrations/0007_delivery.sql"),

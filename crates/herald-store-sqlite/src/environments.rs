@@ -1,8 +1,10 @@
 //! Organization, environments and API keys. Bootstrap runs as one write job, so "is the database
-//! empty?" and "create everything" happen in one `IMMEDIATE` transaction: two processes racing on
-//! a fresh file cannot both create an organization.
+//! empty?" and "create everything" (with each environment's `General` notification group) happen
+//! in one `IMMEDIATE` transaction: two processes racing on a fresh file cannot both create an
+//! organization.
 
 use async_trait::async_trait;
+use herald_core::workflow::GENERAL_GROUP;
 use herald_core::{
     ApiKeyInfo, AuthContext, Environment, EnvironmentStore, KeyHash, ObjectId, StoreResult,
     Timestamp,
@@ -91,6 +93,7 @@ fn bootstrap(conn: &Connection, keys: [KeyHash; 2]) -> DbResult<Option<Vec<Envir
         )?
         .execute((env.id.as_str(), org.as_str(), name, now))?;
         insert_key(conn, &env.id, hash, NO_HINT, now)?;
+        crate::workflows::ensure_group(conn, &env.id, &org, GENERAL_GROUP)?;
         envs.push(env);
     }
     Ok(Some(envs))

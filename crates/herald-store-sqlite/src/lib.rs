@@ -10,7 +10,7 @@
 //! the WAL back into the database file, so that the writer never spends its time on that.
 //!
 //! The SQL for each capability lives next to its trait implementation (`environments`,
-//! `subscribers`, `credentials`, `integrations`, `topics` with `subscriptions`); row mapping lives
+//! `subscribers`, `credentials`, `integrations`, `topics` with `subscriptions`, `workflows`); row mapping lives
 //! in `rows`, and the cursor pagination of the v2 lists in `paging`. Credentials are stored
 //! encrypted (`secrets`): the store holds the vault that opens them, checked against the database
 //! when it opens.
@@ -33,6 +33,7 @@ mod secrets;
 mod subscribers;
 mod subscriptions;
 mod topics;
+mod workflows;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0003_subscription_identifier.sql"),
     ),
     (4, include_str!("../migrations/0004_secrets.sql")),
+    (6, include_str!("../migrations/0006_workflows.sql")),
     (7, include_str!("../migrations/0007_delivery.sql")),
 ];
 
@@ -93,7 +94,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(versions, [1, 2, 3, 4]);
+        assert_eq!(versions, [1, 2, 3, 4, 6]);
     }
 
     #[test]
@@ -179,6 +180,33 @@ mod tests {
     }
 
     #[test]
+    fn a_version_4_database_gains_a_general_group_per_environment() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             {}
+             INSERT INTO schema_migrations VALUES (1, 0);
+             INSERT INTO organizations VALUES ('o', 'Herald', 0);
+             INSERT INTO environments VALUES ('e1', 'o', 'Development', 0), ('e2', 'o', 'Production', 0);",
+            MIGRATIONS[0].1
+        ))
+        .unwrap();
+        apply(&mut conn, &keys()).unwrap();
+        let groups: Vec<(String, String, String, usize)> = conn
+            .prepare(
+                "SELECT environment_id, organization_id, name, length(id) FROM notification_groups
+                 ORDER BY environment_id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let general = |env: &str| (env.to_string(), "o".to_string(), "General".to_string(), 24);
+        assert_eq!(groups, [general("e1"), general("e2")]);
+    }
+
+    #[test]
     fn a_database_from_a_newer_herald_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         apply(&mut conn, &keys()).unwrap();
@@ -192,7 +220,7 @@ mod tests {
             err,
             SqliteOpenError::SchemaTooNew {
                 found: 99,
-                known: 4
+                known: 6
             }
         ));
     }
