@@ -10,6 +10,8 @@
 //! equal, and "newest" relies on creation order (stores break `created_at` ties by insertion order).
 
 mod credentials;
+mod delivery;
+mod delivery_jobs;
 mod environments;
 mod fixtures;
 mod integrations;
@@ -27,6 +29,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use credentials::*;
+pub use delivery::*;
+pub use delivery_jobs::*;
 pub use environments::*;
 pub use integrations::*;
 pub use isolation::*;
@@ -156,6 +160,22 @@ macro_rules! conformance_tests {
             every_environment_has_a_general_notification_group,
             create_notification_group_returns_the_group_of_that_name,
             workflows_and_groups_are_invisible_and_untouchable_from_another_environment,
+            // delivery: events and fan-out
+            create_event_reaches_named_subscribers_with_one_job_per_step,
+            create_event_with_a_taken_transaction_id_writes_nothing,
+            an_idempotency_key_is_stored_with_its_event_and_replayed,
+            a_refused_event_leaves_its_idempotency_key_free,
+            fan_out_reaches_each_topic_member_once_in_pages,
+            broadcast_reaches_every_live_subscriber_of_the_environment,
+            cancel_event_cancels_what_has_not_run,
+            // delivery: the job queue and activity
+            a_claimed_job_is_claimed_again_only_after_its_lease_expires,
+            a_recorded_retry_is_due_at_its_time_and_a_finished_job_never,
+            released_jobs_are_due_at_once,
+            a_job_sees_its_targets_and_what_earlier_runs_recorded,
+            a_job_sees_tokens_as_stored_now,
+            messages_are_listed_filtered_and_deleted,
+            delivery_records_are_invisible_from_another_environment,
             // encryption keys
             rotating_keys_re_encrypts_every_value_in_batches_and_reads_stay_the_same,
             a_key_still_encrypting_values_is_not_retired,
@@ -163,6 +183,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@spawning $factory;
             concurrent_appends_of_distinct_tokens_keep_every_token,
             concurrent_upserts_of_one_id_create_it_once,
+            concurrent_fan_out_creates_each_notification_once,
+            concurrent_claims_never_hand_out_a_job_twice,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -35,7 +35,8 @@ fn opt_provider(s: Option<String>) -> Result<Option<herald_core::ProviderId>> {
     s.as_deref().map(provider).transpose()
 }
 
-const MESSAGE_COLUMNS: &str = "m.id, m.environment_id, e.organization_id, n.id AS notification_id, \
+const MESSAGE_COLUMNS: &str =
+    "m.id, m.environment_id, e.organization_id, n.id AS notification_id, \
      j.id AS job_id, n.subscriber_ref, m.subscriber_id, e.workflow_id, e.workflow_identifier, \
      j.step_id, m.transaction_id, m.channel, m.provider_id, m.content, m.title, m.webhook_hint, \
      m.device_tokens, e.payload, m.overrides, m.status, m.error_id, m.error_text, m.created_at, \
@@ -114,7 +115,8 @@ fn message_filter(q: &mut Sql, env: &ObjectId, query: &MessageQuery) {
         q.push(" AND m.subscriber_id = ").push_bind(s.clone());
     }
     if let Some(c) = query.channel {
-        q.push(" AND m.channel = ").push_bind(c.as_str().to_string());
+        q.push(" AND m.channel = ")
+            .push_bind(c.as_str().to_string());
     }
     if !query.transaction_ids.is_empty() {
         q.push(" AND m.transaction_id = ANY(")
@@ -226,8 +228,8 @@ async fn notification(
     conn: &mut PgConnection,
     row: NotificationRow,
 ) -> Result<NotificationActivity> {
-    let workflow: WorkflowSnapshot = serde_json::from_str(&row.workflow)
-        .map_err(|e| corrupt(format!("event workflow: {e}")))?;
+    let workflow: WorkflowSnapshot =
+        serde_json::from_str(&row.workflow).map_err(|e| corrupt(format!("event workflow: {e}")))?;
     let mut channels: Vec<ChannelType> = Vec::new();
     for step in &workflow.steps {
         let c = step.step_kind().channel();
@@ -235,14 +237,18 @@ async fn notification(
             channels.push(c);
         }
     }
-    let profile: Option<(Option<String>, Option<String>, Option<String>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT first_name, last_name, email, phone FROM subscribers WHERE pk = $1 AND id = $2",
-        )
-        .bind(row.subscriber_pk)
-        .bind(&row.subscriber_ref)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let profile: Option<(
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> = sqlx::query_as(
+        "SELECT first_name, last_name, email, phone FROM subscribers WHERE pk = $1 AND id = $2",
+    )
+    .bind(row.subscriber_pk)
+    .bind(&row.subscriber_ref)
+    .fetch_optional(&mut *conn)
+    .await?;
     let (first_name, last_name, email, phone) = profile.unwrap_or_default();
     let job_rows: Vec<JobRow> = sqlx::query_as(
         "SELECT pk, id, channel, status, provider_id, step_id, created_at, updated_at
@@ -253,11 +259,12 @@ async fn notification(
     .await?;
     let mut jobs = Vec::with_capacity(job_rows.len());
     for j in job_rows {
-        let details: Vec<DetailRow> =
-            sqlx::query_as(&format!("{DETAIL_SELECT} WHERE d.job_pk = $1 ORDER BY d.pk"))
-                .bind(j.pk)
-                .fetch_all(&mut *conn)
-                .await?;
+        let details: Vec<DetailRow> = sqlx::query_as(&format!(
+            "{DETAIL_SELECT} WHERE d.job_pk = $1 ORDER BY d.pk"
+        ))
+        .bind(j.pk)
+        .fetch_all(&mut *conn)
+        .await?;
         jobs.push(JobActivity {
             channel: channel(&j.channel)?,
             status: JobStatus::parse(&j.status)
@@ -274,7 +281,11 @@ async fn notification(
         });
     }
     let created_at = Timestamp::from_millis(row.created_at);
-    let updated_at = jobs.iter().map(|j| j.updated_at).max().unwrap_or(created_at);
+    let updated_at = jobs
+        .iter()
+        .map(|j| j.updated_at)
+        .max()
+        .unwrap_or(created_at);
     Ok(NotificationActivity {
         payload: object("event payload", &row.payload)?,
         id: ObjectId::from_stored(row.id),
@@ -486,8 +497,7 @@ impl ActivityStore for PgStore {
         transaction_id: &str,
         channel: Option<ChannelType>,
     ) -> StoreResult<u64> {
-        retrying(|| self.delete_messages_once(env, "transaction_id", transaction_id, channel))
-            .await
+        retrying(|| self.delete_messages_once(env, "transaction_id", transaction_id, channel)).await
     }
 
     async fn list_notifications(

@@ -266,10 +266,12 @@ impl PgStore {
                 .await?;
         }
         if event.recipients.broadcast {
-            sqlx::query("INSERT INTO fan_outs (event_pk, topic_key, exclude) VALUES ($1, NULL, '[]')")
-                .bind(event_pk)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO fan_outs (event_pk, topic_key, exclude) VALUES ($1, NULL, '[]')",
+            )
+            .bind(event_pk)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(EventCreated::Created { notifications })
@@ -398,11 +400,12 @@ impl PgStore {
             return Ok(false);
         };
         let now = now();
-        let fan_outs = sqlx::query("UPDATE fan_outs SET done = TRUE WHERE event_pk = $1 AND NOT done")
-            .bind(event_pk)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let fan_outs =
+            sqlx::query("UPDATE fan_outs SET done = TRUE WHERE event_pk = $1 AND NOT done")
+                .bind(event_pk)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         sqlx::query(
             "UPDATE deliveries SET status = 'canceled', updated_at = $2
              WHERE status = 'pending' AND message_pk IN (

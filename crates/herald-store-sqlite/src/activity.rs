@@ -155,7 +155,10 @@ fn list_messages(
     }
     filter.and_in("m.transaction_id", q.transaction_ids.iter().cloned());
     let total: u64 = conn
-        .prepare(&format!("SELECT count(*) FROM messages m WHERE {}", filter.sql))?
+        .prepare(&format!(
+            "SELECT count(*) FROM messages m WHERE {}",
+            filter.sql
+        ))?
         .query_row(params_from_iter(filter.params.iter()), |r| r.get(0))?;
     let mut params = filter.params.clone();
     params.push(SqlValue::Integer(q.limit as i64));
@@ -191,7 +194,8 @@ fn delete_messages(
     Ok(changed as u64)
 }
 
-const DETAIL_COLUMNS: &str = "d.id, n.environment_id, e.organization_id, j.id, n.id, e.workflow_id, \
+const DETAIL_COLUMNS: &str =
+    "d.id, n.environment_id, e.organization_id, j.id, n.id, e.workflow_id, \
      n.subscriber_ref, d.message_id, d.provider_id, e.transaction_id, j.channel, d.detail, \
      d.source, d.status, d.is_retry, d.raw, d.created_at";
 

@@ -278,10 +278,10 @@ fn expand_fan_out(conn: &Connection, page_size: usize) -> DbResult<FanOutProgres
                  WHERE t.environment_id = ?1 AND t.key = ?2 AND ts.pk > ?3 AND s.deleted = 0
                  ORDER BY ts.pk LIMIT ?4",
             )?;
-            let rows = stmt.query_map(
-                rusqlite::params![env, key, cursor, page_size as i64],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
+            let rows = stmt
+                .query_map(rusqlite::params![env, key, cursor, page_size as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
             rows.collect::<Result<_, _>>()?
         }
         None => {
@@ -326,7 +326,9 @@ fn cancel_event(conn: &Connection, env: &ObjectId, transaction_id: &str) -> DbRe
         .prepare_cached(
             "SELECT pk, canceled FROM events WHERE environment_id = ?1 AND transaction_id = ?2",
         )?
-        .query_row((env.as_str(), transaction_id), |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row((env.as_str(), transaction_id), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     let Some((event_pk, false)) = found else {
         return Ok(false);

@@ -123,9 +123,10 @@ fn channel_targets(
                 tokens: Vec::new(),
             });
         }
-        if let (Some(token_key), Some(token)) =
-            (row.get::<_, Option<i64>>(11)?, row.get::<_, Option<String>>(12)?)
-        {
+        if let (Some(token_key), Some(token)) = (
+            row.get::<_, Option<i64>>(11)?,
+            row.get::<_, Option<String>>(12)?,
+        ) {
             let token = vault.open_token(&env, &token)?;
             if let Some(c) = out.last_mut() {
                 c.tokens.push(TokenTarget {
@@ -279,9 +280,10 @@ pub(crate) fn load_job(
             continue;
         }
         let found = stmt
-            .query_row((c.integration_id.as_str(), job.environment_id.as_str()), |r| {
-                crate::rows::integration(r, vault)
-            })
+            .query_row(
+                (c.integration_id.as_str(), job.environment_id.as_str()),
+                |r| crate::rows::integration(r, vault),
+            )
             .optional()?;
         integrations.extend(found);
     }

@@ -9,7 +9,9 @@
 use serde_json::{Map, Value};
 
 use crate::delivery::event::EventInfo;
-use crate::{ChannelCredentials, ChannelType, Integration, ObjectId, ProviderId, Subscriber, Timestamp};
+use crate::{
+    ChannelCredentials, ChannelType, Integration, ObjectId, ProviderId, Subscriber, Timestamp,
+};
 
 /// A job's state, with Novu's `JobStatusEnum` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -280,7 +280,15 @@ impl Runner {
                     if let Some(id) = &attempt.provider_message_id {
                         raw["providerMessageId"] = json!(id);
                     }
-                    push_detail(&mut rec, text, DetailStatus::Success, provider, &message_id, raw, retry);
+                    push_detail(
+                        &mut rec,
+                        text,
+                        DetailStatus::Success,
+                        provider,
+                        &message_id,
+                        raw,
+                        retry,
+                    );
                 }
                 _ => {
                     let mut raw = raw_target.clone();
@@ -342,11 +350,7 @@ impl Runner {
             }
             match &mut t.new {
                 Some(new) => {
-                    if let Some(d) = new
-                        .deliveries
-                        .iter_mut()
-                        .find(|d| d.state.id == s.delivery)
-                    {
+                    if let Some(d) = new.deliveries.iter_mut().find(|d| d.state.id == s.delivery) {
                         d.state = update;
                     }
                 }
@@ -388,9 +392,13 @@ impl Runner {
         }
         if any_failed {
             let text = match kind {
-                StepKind::Push => "There was one or more errors when trying to execute the notification",
+                StepKind::Push => {
+                    "There was one or more errors when trying to execute the notification"
+                }
                 StepKind::Chat if !any_sent => "All chat channels failed to send the message",
-                StepKind::Chat => "There was one or more errors when trying to execute the notification",
+                StepKind::Chat => {
+                    "There was one or more errors when trying to execute the notification"
+                }
             };
             rec.detail(text, DetailStatus::Failed, None, None, None);
         }
@@ -420,13 +428,18 @@ impl Runner {
             ctx.event.tenant.as_ref(),
             step_json,
         );
-        let rendered = self.renderer.render(&step.content, &render_ctx).and_then(|content| {
-            let title = match &step.title {
-                Some(t) if kind == StepKind::Push => Some(self.renderer.render(t, &render_ctx)?),
-                _ => None,
-            };
-            Ok((content, title))
-        });
+        let rendered = self
+            .renderer
+            .render(&step.content, &render_ctx)
+            .and_then(|content| {
+                let title = match &step.title {
+                    Some(t) if kind == StepKind::Push => {
+                        Some(self.renderer.render(t, &render_ctx)?)
+                    }
+                    _ => None,
+                };
+                Ok((content, title))
+            });
         let (content, title) = match rendered {
             Ok(r) => r,
             Err(e) => {
@@ -508,7 +521,11 @@ impl Runner {
                 content: content.clone(),
                 title: title.clone(),
                 webhook_hint: channel.credentials.webhook_url.as_deref().map(webhook_hint),
-                device_token_hints: channel.tokens.iter().map(|t| token_hint(&t.token)).collect(),
+                device_token_hints: channel
+                    .tokens
+                    .iter()
+                    .map(|t| token_hint(&t.token))
+                    .collect(),
                 overrides: merged.clone(),
                 status: MessageStatus::Warning,
                 error_id: None,
@@ -543,7 +560,10 @@ impl Runner {
                         rec.run.new_messages.push(message);
                         continue;
                     }
-                    let hint = message.webhook_hint.clone().unwrap_or_else(|| provider.as_str().to_string());
+                    let hint = message
+                        .webhook_hint
+                        .clone()
+                        .unwrap_or_else(|| provider.as_str().to_string());
                     vec![(channel.key, hint, None)]
                 }
                 StepKind::Push => {
@@ -569,7 +589,13 @@ impl Runner {
                 StepKind::Push => format!("Message created: {}", provider.as_str()),
                 StepKind::Chat => "Message created".to_string(),
             };
-            rec.detail(created, DetailStatus::Pending, Some(provider), Some(&id), None);
+            rec.detail(
+                created,
+                DetailStatus::Pending,
+                Some(provider),
+                Some(&id),
+                None,
+            );
             let index = touched.len();
             let mut states = Vec::new();
             for (key, hint, token) in targets {
@@ -631,14 +657,22 @@ impl Runner {
                 title: m.title.clone(),
                 overrides: m.overrides.clone(),
                 new: None,
-                states: m.deliveries.iter().map(|d| (d.id.clone(), d.status)).collect(),
+                states: m
+                    .deliveries
+                    .iter()
+                    .map(|d| (d.id.clone(), d.status))
+                    .collect(),
                 // What an earlier run recorded, without the note this module adds while pending.
-                last_error: m.error_text.as_deref().map(|e| {
-                    e.strip_prefix(PENDING_NOTE)
-                        .map(|rest| rest.trim_start_matches(": "))
-                        .unwrap_or(e)
-                        .to_string()
-                }).filter(|e| !e.is_empty()),
+                last_error: m
+                    .error_text
+                    .as_deref()
+                    .map(|e| {
+                        e.strip_prefix(PENDING_NOTE)
+                            .map(|rest| rest.trim_start_matches(": "))
+                            .unwrap_or(e)
+                            .to_string()
+                    })
+                    .filter(|e| !e.is_empty()),
             };
             let channel = ctx.channels.iter().find(|c| {
                 c.key == m.channel_key
@@ -647,7 +681,11 @@ impl Runner {
             });
             let integration = channel.and_then(|c| active_integration(ctx, c));
             let mut touched_any = false;
-            for d in m.deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending) {
+            for d in m
+                .deliveries
+                .iter()
+                .filter(|d| d.status == DeliveryStatus::Pending)
+            {
                 touched_any = true;
                 let token = match (channel, m.provider_id.channel()) {
                     (Some(c), ChannelType::Push) => c
@@ -664,8 +702,21 @@ impl Runner {
                     } else {
                         "The chat channel was removed before the message could be sent"
                     };
-                    rec.detail(what, DetailStatus::Warning, Some(m.provider_id), Some(&m.id), None);
-                    set_state(&mut t, rec, d.id.clone(), d.attempts, DeliveryStatus::Canceled, what);
+                    rec.detail(
+                        what,
+                        DetailStatus::Warning,
+                        Some(m.provider_id),
+                        Some(&m.id),
+                        None,
+                    );
+                    set_state(
+                        &mut t,
+                        rec,
+                        d.id.clone(),
+                        d.attempts,
+                        DeliveryStatus::Canceled,
+                        what,
+                    );
                     continue;
                 };
                 let Some(integration) = integration else {
@@ -681,7 +732,14 @@ impl Runner {
                         )})),
                     );
                     t.last_error = Some(what.to_string());
-                    set_state(&mut t, rec, d.id.clone(), d.attempts, DeliveryStatus::Failed, what);
+                    set_state(
+                        &mut t,
+                        rec,
+                        d.id.clone(),
+                        d.attempts,
+                        DeliveryStatus::Failed,
+                        what,
+                    );
                     continue;
                 };
                 let hint = match token {
@@ -712,8 +770,17 @@ impl Runner {
 
     fn cancel(&self, mut rec: Recorder<'_>, why: &str) -> JobRun {
         for m in &rec.ctx.messages {
-            for d in m.deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending) {
-                rec.run.delivery_updates.push(closed(d.id.clone(), d.attempts, DeliveryStatus::Canceled, why));
+            for d in m
+                .deliveries
+                .iter()
+                .filter(|d| d.status == DeliveryStatus::Pending)
+            {
+                rec.run.delivery_updates.push(closed(
+                    d.id.clone(),
+                    d.attempts,
+                    DeliveryStatus::Canceled,
+                    why,
+                ));
             }
         }
         rec.finish(JobOutcome::Canceled)
@@ -722,9 +789,18 @@ impl Runner {
     fn give_up(&self, mut rec: Recorder<'_>) -> JobRun {
         for m in &rec.ctx.messages {
             let mut any = false;
-            for d in m.deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending) {
+            for d in m
+                .deliveries
+                .iter()
+                .filter(|d| d.status == DeliveryStatus::Pending)
+            {
                 any = true;
-                rec.run.delivery_updates.push(closed(d.id.clone(), d.attempts, DeliveryStatus::Failed, "gave up"));
+                rec.run.delivery_updates.push(closed(
+                    d.id.clone(),
+                    d.attempts,
+                    DeliveryStatus::Failed,
+                    "gave up",
+                ));
             }
             if any {
                 rec.run.message_updates.push(MessageUpdate {
@@ -783,14 +859,16 @@ fn set_state(
     if let Some(s) = t.states.iter_mut().find(|s| s.0 == id) {
         s.1 = status;
     }
-    rec.run.delivery_updates.push(closed(id, attempts, status, why));
+    rec.run
+        .delivery_updates
+        .push(closed(id, attempts, status, why));
 }
 
 /// The channel's integration, if it still exists, is active and is of the channel's provider.
 fn active_integration<'a>(ctx: &'a JobContext, channel: &ChannelTarget) -> Option<&'a Integration> {
-    ctx.integrations
-        .iter()
-        .find(|i| i.id == channel.integration_id && i.active && i.provider_id == channel.provider_id)
+    ctx.integrations.iter().find(|i| {
+        i.id == channel.integration_id && i.active && i.provider_id == channel.provider_id
+    })
 }
 
 fn error_id(channel: ChannelType) -> &'static str {
@@ -803,10 +881,7 @@ fn error_id(channel: ChannelType) -> &'static str {
 /// A message's status from its deliveries: `sent` once every delivery is sent (or all that were
 /// not canceled are), `error` when one failed for good and none is pending, `warning` while one
 /// is pending (a retry is scheduled).
-fn message_status(
-    kind: StepKind,
-    t: &Touched,
-) -> (MessageStatus, Option<String>, Option<String>) {
+fn message_status(kind: StepKind, t: &Touched) -> (MessageStatus, Option<String>, Option<String>) {
     let pending = t.states.iter().any(|s| s.1 == DeliveryStatus::Pending);
     let failed = t.states.iter().any(|s| s.1 == DeliveryStatus::Failed);
     let sent = t.states.iter().any(|s| s.1 == DeliveryStatus::Sent);
@@ -824,7 +899,9 @@ fn message_status(
         return (
             MessageStatus::Error,
             Some(error_id(kind.channel()).to_string()),
-            t.last_error.clone().or_else(|| Some("Delivery failed".to_string())),
+            t.last_error
+                .clone()
+                .or_else(|| Some("Delivery failed".to_string())),
         );
     }
     if sent {

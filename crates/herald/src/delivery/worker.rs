@@ -92,9 +92,15 @@ impl Worker {
         };
         let run = self.runner.run(&ctx, &self.owner).await;
         match self.store.record_job_run(&run).await {
-            Ok(true) => tracing::debug!(job_id = %job.id, outcome = ?run.outcome, "job run recorded"),
-            Ok(false) => tracing::warn!(job_id = %job.id, "job lease lost before its run was recorded; another worker runs it"),
-            Err(e) => tracing::error!(job_id = %job.id, error = %e, "cannot record a job run; it will run again when its lease expires"),
+            Ok(true) => {
+                tracing::debug!(job_id = %job.id, outcome = ?run.outcome, "job run recorded")
+            }
+            Ok(false) => {
+                tracing::warn!(job_id = %job.id, "job lease lost before its run was recorded; another worker runs it")
+            }
+            Err(e) => {
+                tracing::error!(job_id = %job.id, error = %e, "cannot record a job run; it will run again when its lease expires")
+            }
         }
     }
 
@@ -236,7 +242,11 @@ impl Worker {
     }
 
     /// Shutdown: waits up to the grace period for jobs in flight, then releases what is left.
-    async fn drain(&self, mut in_flight: JoinSet<()>, running: &std::sync::Mutex<HashSet<ObjectId>>) {
+    async fn drain(
+        &self,
+        mut in_flight: JoinSet<()>,
+        running: &std::sync::Mutex<HashSet<ObjectId>>,
+    ) {
         if in_flight.is_empty() {
             return;
         }
@@ -254,7 +264,10 @@ impl Worker {
         in_flight.abort_all();
         while in_flight.join_next().await.is_some() {}
         let abandoned: Vec<ObjectId> = lock(running).drain().collect();
-        tracing::warn!(jobs = abandoned.len(), "releasing jobs still running at shutdown");
+        tracing::warn!(
+            jobs = abandoned.len(),
+            "releasing jobs still running at shutdown"
+        );
         if let Err(e) = self.store.release_jobs(&self.owner, &abandoned).await {
             tracing::error!(error = %e, "cannot release jobs at shutdown; they run again when their leases expire");
         }

@@ -218,7 +218,10 @@ async fn list_messages(
         .map(|c| channel_param("channel", c))
         .transpose()?;
     let query = MessageQuery {
-        subscriber_id: q.get("subscriberId").filter(|s| !s.is_empty()).map(str::to_string),
+        subscriber_id: q
+            .get("subscriberId")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         channel,
         transaction_ids: all(&q, "transactionId"),
         page,
@@ -229,7 +232,9 @@ async fn list_messages(
         .list_messages(&auth.0.environment_id, &query)
         .await?
     else {
-        return Err(subscriber_not_found(query.subscriber_id.as_deref().unwrap_or_default()));
+        return Err(subscriber_not_found(
+            query.subscriber_id.as_deref().unwrap_or_default(),
+        ));
     };
     let has_more = (page + 1) * limit < total;
     Ok(Plain(
@@ -283,7 +288,9 @@ async fn delete_message(
         .delete_message(&auth.0.environment_id, &id)
         .await?
     {
-        return Err(ApiError::NotFound(format!("Message with id {raw} not found")));
+        return Err(ApiError::NotFound(format!(
+            "Message with id {raw} not found"
+        )));
     }
     Ok(Envelope(
         StatusCode::OK,
@@ -328,7 +335,9 @@ async fn delete_messages_by_transaction(
         .delete_messages_by_transaction(&auth.0.environment_id, &p.0[0], channel)
         .await?;
     if deleted == 0 {
-        return Err(ApiError::NotFound("Invalid transactionId or channel".into()));
+        return Err(ApiError::NotFound(
+            "Invalid transactionId or channel".into(),
+        ));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -676,7 +685,11 @@ async fn get_notification(
     let not_found = || ApiError::NotFound(format!("Notification with id {raw} not found"));
     let id = ObjectId::parse(raw).ok_or_else(not_found)?;
     let env = &auth.0.environment_id;
-    let found = state.store.get_notification(env, &id).await?.ok_or_else(not_found)?;
+    let found = state
+        .store
+        .get_notification(env, &id)
+        .await?
+        .ok_or_else(not_found)?;
     let integrations = state.store.list_integrations(env).await?;
     Ok(Envelope(StatusCode::OK, notification_response(found, &integrations)).into_response())
 }

@@ -152,7 +152,9 @@ async fn bulk_trigger_event(
             ]))
         }
         Some(Value::Array(items)) if items.is_empty() => {
-            return Err(ApiError::Validation(vec!["events should not be empty".into()]))
+            return Err(ApiError::Validation(vec![
+                "events should not be empty".into()
+            ]))
         }
         Some(Value::Array(items)) if items.len() > MAX_BULK => {
             return Err(ApiError::Validation(vec![format!(
@@ -170,7 +172,9 @@ async fn bulk_trigger_event(
                     Ok(req) => trigger::accept(&state, ctx, req, None).await,
                     Err(e) => Err(e),
                 },
-                _ => Err(ApiError::Validation(vec!["each event must be an object".into()])),
+                _ => Err(ApiError::Validation(vec![
+                    "each event must be an object".into()
+                ])),
             };
             results.push(match outcome {
                 Ok(Accepted::Answer { body, .. }) => body,

@@ -221,7 +221,10 @@ mod tests {
         let env = ObjectId::new();
         let guard = set.enter(&env, "k").expect("first entry");
         assert!(set.enter(&env, "k").is_none());
-        assert!(set.enter(&ObjectId::new(), "k").is_some(), "keys are per environment");
+        assert!(
+            set.enter(&ObjectId::new(), "k").is_some(),
+            "keys are per environment"
+        );
         drop(guard);
         assert!(set.enter(&env, "k").is_some());
     }

@@ -65,7 +65,9 @@ pub struct BulkTriggerEventRequestDto {
 #[serde(rename_all = "camelCase")]
 pub struct TriggerEventResponseDto {
     pub acknowledged: bool,
-    #[schema(pattern = "^(processed|trigger_not_active|no_workflow_steps_defined|no_workflow_active_steps_defined|error)$")]
+    #[schema(
+        pattern = "^(processed|trigger_not_active|no_workflow_steps_defined|no_workflow_active_steps_defined|error)$"
+    )]
     pub status: String,
     #[schema(nullable = false)]
     pub transaction_id: Option<String>,

@@ -202,7 +202,12 @@ pub async fn accept(
     };
     let reserved = workflow.reserved_variables();
     let mut missing = Vec::new();
-    if reserved.tenant && !req.tenant.as_ref().is_some_and(|t| t.get("identifier").is_some()) {
+    if reserved.tenant
+        && !req
+            .tenant
+            .as_ref()
+            .is_some_and(|t| t.get("identifier").is_some())
+    {
         missing.push("tenant object, identifier property of tenant");
     }
     if reserved.actor && req.actor.is_none() {
@@ -371,9 +376,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(matches!(&r.to[0], RecipientSpec::Id(id) if id == "a"));
         assert!(matches!(&r.to[1], RecipientSpec::Inline(c) if c.subscriber_id == "b"));
-        assert!(
-            matches!(&r.to[2], RecipientSpec::Topic(t) if t.key == "t" && t.exclude == ["a"])
-        );
+        assert!(matches!(&r.to[2], RecipientSpec::Topic(t) if t.key == "t" && t.exclude == ["a"]));
         assert!(matches!(&r.actor, Some(RecipientSpec::Id(id)) if id == "c"));
         assert_eq!(r.tenant, Some(json!({"identifier": "acme"})));
     }
