@@ -3,6 +3,23 @@
 //! into one [`Attempt`], all over one outbound HTTP client that refuses to reach loopback,
 //! private, link-local and metadata addresses unless the operator allows them. The worker
 //! (crate `herald`) owns retries and recording; nothing here keeps state between calls.
+//!
+//! # Configuration ([`ProvidersConfig::from_vars`])
+//!
+//! - `HERALD_OUTBOUND_ALLOW`: comma-separated IP addresses and CIDR networks that may be reached
+//!   although their class is refused (e.g. `127.0.0.1,10.20.0.0/16` for a provider fake or an
+//!   internal Mattermost). Empty by default: every webhook must be on a public address.
+//! - `HERALD_PROVIDER_ENDPOINT_<ID>`: a base URL replacing a provider's fixed host (provider id
+//!   upper-cased, `-` as `_`), the provider's own path appended.
+//!
+//! # How answers are classified
+//!
+//! Shared by every provider: 2xx delivered; 408, 429 and 5xx retried, no sooner than
+//! `Retry-After` (seconds or an HTTP date, at most [`MAX_RETRY_AFTER`]); network errors and
+//! timeouts retried; other 4xx rejected; a 3xx rejected ("redirect not followed"); a refused
+//! destination rejected. Each provider refines this with its own error codes (Slack's body
+//! string, Discord's `code`, Mattermost's AppError `id`, the Teams legacy failure text): see the
+//! module of each provider for its table.
 #![forbid(unsafe_code)]
 
 pub mod config;

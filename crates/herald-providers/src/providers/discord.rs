@@ -1,4 +1,5 @@
-//! Discord webhooks (spec: novu-delivery §4.2, novu-workflows-activity-providers §6.6).
+//! Discord webhooks (https://discord.com/developers/docs/resources/webhook#execute-webhook, JSON
+//! error codes and rate limits in the same documentation).
 //! Request: `POST <webhookUrl>?wait=true` with `{content, ...customData}`; with `wait=true`
 //! Discord answers 200 and the created message, whose `id` is recorded. Errors carry a JSON
 //! `code` that decides the class; a 429 carries `retry_after` in (float) seconds.

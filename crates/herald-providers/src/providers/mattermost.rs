@@ -1,5 +1,5 @@
-//! Mattermost incoming webhooks (spec: novu-delivery §4.2, novu-workflows-activity-providers
-//! §6.8). Request: `POST <webhookUrl>` with `{text, channel?}` (the subscriber channel's
+//! Mattermost incoming webhooks (`HandleIncomingWebhook` in mattermost/mattermost).
+//! Request: `POST <webhookUrl>` with `{text, channel?}` (the subscriber channel's
 //! `channel`); overrides are not sent, as in Novu. Errors are AppError JSON whose `id` decides
 //! the class — a deleted hook answers 400, not 404.
 

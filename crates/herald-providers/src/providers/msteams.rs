@@ -1,4 +1,5 @@
-//! Microsoft Teams webhooks (spec: novu-delivery §4.2, novu-workflows-activity-providers §6.7).
+//! Microsoft Teams webhooks: Workflows (Power Automate) URLs and the retiring Office 365
+//! connector URLs.
 //! Content that is a JSON object (a card) is sent byte for byte as written. Plain text goes as
 //! `{text}` to legacy connector URLs, as Novu sends it, and inside the adaptive-card envelope to
 //! Workflows (Power Automate) URLs, whose "post to a channel" flow expects that shape. Any 2xx is

@@ -1,4 +1,4 @@
-//! Push Webhook (spec: novu-delivery §4.3): the integration's own endpoint receives one signed
+//! Push Webhook, as Novu sends it: the integration's own endpoint receives one signed
 //! request per device token. Body `{target: [token], title, content, overrides, payload:
 //! {...payload, subscriber, step}}`; `X-Novu-Signature` is the hex HMAC-SHA256 of the exact body
 //! bytes under the integration's `secretKey`, so receivers written for Novu verify Herald's

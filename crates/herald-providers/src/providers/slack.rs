@@ -1,4 +1,4 @@
-//! Slack incoming webhooks (spec: novu-delivery §4.2, novu-workflows-activity-providers §6.5).
+//! Slack incoming webhooks (https://api.slack.com/messaging/webhooks#handling_errors).
 //! Request: `POST <webhookUrl>` with `{text: content, ...customData}`. Slack answers errors with a
 //! plain-text code, so the body string decides the class first and the status second.
 

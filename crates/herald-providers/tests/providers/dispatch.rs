@@ -157,3 +157,22 @@ async fn a_provider_given_the_other_kind_of_target_is_rejected() {
         "push-webhook delivers to a device token, not to the target given"
     );
 }
+
+#[test]
+fn providers_can_be_shared_across_tasks_and_send_is_spawnable() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Providers>();
+    fn spawnable<F: std::future::Future + Send>(_: &F) {}
+    let p = providers();
+    let msg = Msg::text("x");
+    let message = msg.message();
+    let integration = Map::new();
+    let req = SendRequest {
+        provider: ProviderId::Zulip,
+        integration: &integration,
+        target: Target::Push { token: "t" },
+        message: &message,
+    };
+    let fut = p.send(&req);
+    spawnable(&fut);
+}

@@ -38,10 +38,23 @@ async fn an_address_outside_the_allow_list_receives_nothing_in_any_spelling_or_n
         format!("http://0x7f000002:{port}/hook"),
         format!("http://0x7f.0.0.2:{port}/hook"),
         format!("http://127.2:{port}/hook"),
+        // IPv4-mapped IPv6 reaches the same IPv4 socket.
+        format!("http://[::ffff:127.0.0.2]:{port}/hook"),
+        format!("http://[::ffff:7f00:2]:{port}/hook"),
     ] {
         let a = send_chat(&p, ProviderId::Slack, &url, None, &msg).await;
         assert_eq!(a.outcome, Outcome::Rejected, "{url}");
-        assert_eq!(a.detail, by_address, "{url}");
+        let mapped = url.contains("::ffff:");
+        if mapped {
+            assert!(
+                a.detail
+                    .contains("(IPv4-mapped 127.0.0.2, loopback address)"),
+                "{}",
+                a.detail
+            );
+        } else {
+            assert_eq!(a.detail, by_address, "{url}");
+        }
         assert_eq!(a.http_status, None);
     }
     for name in ["sneaky.example", "localhost"] {
@@ -266,4 +279,19 @@ async fn only_the_capped_start_of_a_long_answer_is_read() {
     assert_eq!(a.outcome, Outcome::Rejected);
     assert_eq!(a.detail, "Slack answered HTTP 400: no_servicexxxxxx");
     assert_eq!(a.provider_code.as_deref(), Some("no_servicexxxxxx"));
+}
+
+#[tokio::test]
+async fn ipv6_loopback_is_refused_when_only_ipv4_loopback_is_allowed() {
+    let mut target = Silent::start_on(ip("::1")).await;
+    let p = providers_with(&["127.0.0.1"], &[("v6.example", &["::1"])]);
+    for url in [
+        format!("http://[::1]:{}/hook", target.addr.port()),
+        format!("http://v6.example:{}/hook", target.addr.port()),
+    ] {
+        let a = send_chat(&p, ProviderId::Slack, &url, None, &Msg::text("x")).await;
+        assert_eq!(a.outcome, Outcome::Rejected, "{url}");
+        assert!(a.detail.contains("::1 (loopback address)"), "{}", a.detail);
+    }
+    assert_eq!(target.connections_so_far().await, 0);
 }
