@@ -53,21 +53,52 @@ pub async fn run(
     settings: ServerSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let state = AppState::new(store.clone(), settings.cache_ttl);
-    let worker = if settings.delivery.worker_enabled {
-        let worker = delivery::worker(store, &settings.delivery, state.delivery_wake.clone())
-            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-        Some(tokio::spawn(worker.run(shutdown.clone())))
-    } else {
-        None
-    };
-    let served = serve(listener, state, shutdown.clone()).await;
-    // The listener stopped (shutdown, or an error): the worker stops with it.
-    shutdown.cancel();
-    if let Some(worker) = worker {
-        let _ = worker.await;
+    Server::new(store, settings).run(listener, shutdown).await
+}
+
+/// A server before it runs: what [`run`] does, with its shared state reachable (tests look at
+/// the `Idempotency-Key`s in flight through it).
+pub struct Server {
+    state: AppState,
+    store: Arc<dyn Store>,
+    settings: ServerSettings,
+}
+
+impl Server {
+    pub fn new(store: Arc<dyn Store>, settings: ServerSettings) -> Self {
+        Server {
+            state: AppState::new(store.clone(), settings.cache_ttl),
+            store,
+            settings,
+        }
     }
-    served
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// See [`run`].
+    pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+        let Server {
+            state,
+            store,
+            settings,
+        } = self;
+        let worker = if settings.delivery.worker_enabled {
+            let worker = delivery::worker(store, &settings.delivery, state.delivery_wake.clone())
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+            Some(tokio::spawn(worker.run(shutdown.clone())))
+        } else {
+            None
+        };
+        let served = serve(listener, state, shutdown.clone()).await;
+        // The listener stopped (shutdown, or an error): the worker stops with it.
+        shutdown.cancel();
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        served
+    }
 }
 
 async fn serve(

@@ -66,7 +66,7 @@ pub struct Runner {
 }
 
 /// One delivery to attempt in this run.
-struct Send<'a> {
+struct Due<'a> {
     message: usize,
     /// Index into the message's deliveries (new messages) or the delivery's id (earlier ones).
     delivery: ObjectId,
@@ -192,7 +192,7 @@ impl Runner {
         let step_json = json!({"digest": false, "events": [], "total_count": 0});
         let payload = Value::Object(ctx.event.payload.clone());
         let mut touched: Vec<Touched> = Vec::new();
-        let mut sends: Vec<Send<'_>> = Vec::new();
+        let mut sends: Vec<Due<'_>> = Vec::new();
         let mut errors = 0usize;
         if ctx.messages.is_empty() {
             match self.plan(&mut rec, step, &subscriber_json, &step_json) {
@@ -417,7 +417,7 @@ impl Runner {
         step: &StepSnapshot,
         subscriber: &Value,
         step_json: &Value,
-    ) -> Option<(Vec<Touched>, Vec<Send<'a>>, usize)> {
+    ) -> Option<(Vec<Touched>, Vec<Due<'a>>, usize)> {
         let ctx = rec.ctx;
         let kind = step.step_kind();
         let render_ctx = render::context(
@@ -615,7 +615,7 @@ impl Runner {
                     },
                 });
                 states.push((delivery.clone(), DeliveryStatus::Pending));
-                sends.push(Send {
+                sends.push(Due {
                     message: index,
                     delivery,
                     attempts_before: 0,
@@ -645,7 +645,7 @@ impl Runner {
         &self,
         rec: &mut Recorder<'a>,
         touched: &mut Vec<Touched>,
-        sends: &mut Vec<Send<'a>>,
+        sends: &mut Vec<Due<'a>>,
     ) {
         let ctx = rec.ctx;
         for m in &ctx.messages {
@@ -751,7 +751,7 @@ impl Runner {
                         .map(webhook_hint)
                         .unwrap_or_default(),
                 };
-                sends.push(Send {
+                sends.push(Due {
                     message: index,
                     delivery: d.id.clone(),
                     attempts_before: d.attempts,

@@ -107,6 +107,12 @@ impl Worker {
     /// Expands fan-out pages and runs due jobs until nothing is due now (jobs scheduled for
     /// later are left). For tests and tools: no waiting, bounded.
     pub async fn run_until_idle(&self) -> Drained {
+        self.run_until_idle_at(None).await
+    }
+
+    /// [`Worker::run_until_idle`] as if the clock read `at` when claiming (`None`: the real
+    /// time), so that tests can run a retry scheduled for later without waiting for it.
+    pub async fn run_until_idle_at(&self, at: Option<Timestamp>) -> Drained {
         let mut drained = Drained::default();
         // Far more rounds than any test needs; each round makes progress or ends the loop.
         for _ in 0..100_000 {
@@ -127,7 +133,7 @@ impl Worker {
                     &self.owner,
                     self.settings.concurrency.max(1),
                     self.settings.lease,
-                    Timestamp::now(),
+                    at.unwrap_or_else(Timestamp::now),
                 )
                 .await
             {

@@ -19,6 +19,20 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// Delivery as the API tests run it: loopback `127.0.0.1` allowed (the receivers listen there,
+/// `127.0.0.2` stays refused), retries due at once (no waiting), three attempts.
+pub fn delivery_settings(worker_enabled: bool) -> herald::delivery::DeliverySettings {
+    let mut settings = herald::delivery::DeliverySettings {
+        worker_enabled,
+        ..Default::default()
+    };
+    settings.providers.outbound.allow = vec!["127.0.0.1/32".parse().expect("a CIDR")];
+    settings.retry.initial_delay = std::time::Duration::ZERO;
+    settings.retry.max_attempts = 3;
+    settings.worker.concurrency = 8;
+    settings
+}
+
 /// The Development key every test app is seeded with.
 pub const API_KEY: &str = "herald-test-key-5f0c2b7e9d1a4c38";
 
@@ -36,6 +50,8 @@ pub struct TestApp {
     pub production_key: String,
     shutdown: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// The server's `Idempotency-Key`s in flight.
+    in_flight: herald::http::idempotency::InFlight,
     _dir: Option<TempDir>,
 }
 
@@ -68,12 +84,15 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(herald::run(
-            listener,
-            store.clone(),
-            ServerSettings::default(),
-            shutdown.clone(),
-        ));
+        // The worker does not run by itself: tests run it with [`TestApp::deliver`], so what it
+        // sends is settled when they look.
+        let settings = ServerSettings {
+            delivery: delivery_settings(false),
+            ..ServerSettings::default()
+        };
+        let server = herald::Server::new(store.clone(), settings);
+        let in_flight = server.state().in_flight.clone();
+        let server = tokio::spawn(server.run(listener, shutdown.clone()));
         let api = Api {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -88,6 +107,7 @@ impl TestApp {
             production_key,
             shutdown,
             server: Some(server),
+            in_flight,
             _dir: dir,
         })
     }
@@ -97,6 +117,27 @@ impl TestApp {
         self.shutdown.cancel();
         let server = self.server.take().expect("the server task");
         server.await.expect("the server task does not panic")
+    }
+
+    /// The `Idempotency-Key`s the server holds in flight (a test can hold one).
+    pub fn state_in_flight(&self) -> &herald::http::idempotency::InFlight {
+        &self.in_flight
+    }
+
+    /// A delivery worker over this app's store (with [`delivery_settings`]).
+    pub fn worker(&self) -> herald::delivery::Worker {
+        herald::delivery::worker(
+            self.store.clone(),
+            &delivery_settings(true),
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+        )
+        .expect("a worker")
+    }
+
+    /// Runs the delivery worker until nothing is due now: every accepted trigger's fan-out,
+    /// sends and immediate retries are done when this returns.
+    pub async fn deliver(&self) -> herald::delivery::Drained {
+        self.worker().run_until_idle().await
     }
 
     /// Creates an integration through the API; asserts 201 and returns `data`.
