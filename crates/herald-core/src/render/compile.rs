@@ -35,7 +35,7 @@ pub const MAX_NESTING: usize = 64;
 /// one's line and column from the start of the source).
 pub const MAX_SOURCE: usize = 32 * 1024;
 /// Where the source cannot be read exactly (see [`check_nesting`]), every later `(` counts.
-const MAX_PARENS_UNLEXED: usize = 256;
+pub(super) const MAX_PARENS_UNLEXED: usize = 256;
 
 pub(super) const VALUE: &str = "#value";
 pub(super) const PATH: &str = "#path";
@@ -48,8 +48,22 @@ pub fn compile(source: &str) -> Result<Template, String> {
             "Template is too large (more than {MAX_SOURCE} bytes)"
         ));
     }
+    if let Some(open) = source.find("{%") {
+        if source[open..].contains("%}") {
+            return Err(
+                "Liquid tags ({% … %}) are not supported; use Handlebars blocks such as \
+                        {{#if x}}…{{/if}}"
+                    .into(),
+            );
+        }
+    }
     check_nesting(source)?;
     let mut template = Template::compile(source).map_err(|e| {
+        if has_liquid_filter(source) {
+            return "Liquid filters ({{ x | filter }}) are not supported; use Handlebars helpers \
+                    such as {{uppercase x}}"
+                .into();
+        }
         let (line, column) = e.pos().unwrap_or((1, 0));
         let reason = e.reason().to_string();
         let reason = reason.lines().next().unwrap_or_default();
@@ -57,6 +71,15 @@ pub fn compile(source: &str) -> Result<Template, String> {
     })?;
     rewrite_template(&mut template, 0)?;
     Ok(template)
+}
+
+/// Whether a mustache holds a `|` that is no block parameter list (`as |item|`): v2 templates
+/// written for Novu's LiquidJS (`{{ name | upcase }}`). Asked only once parsing failed.
+fn has_liquid_filter(source: &str) -> bool {
+    source.split("{{").skip(1).any(|tail| {
+        let inner = tail.split("}}").next().unwrap_or_default();
+        inner.contains('|') && !inner.contains(" as |")
+    })
 }
 
 fn too_deep() -> String {

@@ -3,8 +3,9 @@
 //!
 //! One [`Renderer`] is built at start-up and shared by every worker task. It keeps compiled
 //! templates in a small bounded cache keyed by source: a workflow has a handful of texts that
-//! are rendered for every recipient, and compiling costs several times a render (see the ignored
-//! `render_and_compile_timings` test).
+//! are rendered for every recipient, and compiling costs about eight times a render (a typical
+//! chat text: ~100 µs to compile, ~12 µs to render, release build; the ignored
+//! `render_and_compile_timings` test prints both).
 //!
 //! What Novu does and Herald keeps:
 //! * Non-strict: a missing variable prints nothing.
@@ -20,6 +21,9 @@
 //!   log`. `dateFormat` takes date-fns patterns (`yyyy-MM-dd`, `MMM d, yyyy`), formats in UTC
 //!   and fails on `YYYY`/`DD` as date-fns does (see `date`).
 //! * Mustache sections: `{{#person}}…{{/person}}` for a name that is no helper.
+//! * v2 workflows use the same engine with the namespaced context (`{{payload.orderId}}`);
+//!   LiquidJS syntax (Novu's v2 engine: `{{ x | upcase }}`, `{% if %}`) fails with a clear
+//!   error instead of printing literally.
 //!
 //! Where Herald deliberately differs:
 //! * Block comparisons (`{{#gt n 1}}…{{/gt}}`) render their block with the current context.
@@ -43,6 +47,8 @@
 //! * Inside a context that is itself an array (`{{#each matrix}}{{foo}}{{/each}}` over arrays of
 //!   arrays), a single-name variable fails the render instead of printing nothing (the
 //!   `handlebars` crate refuses string indexes into arrays; multi-name paths are handled).
+//! * `dateFormat` reads ISO 8601, RFC 2822 and slash dates (`2024/01/31`, `01/31/2024`); the
+//!   other lenient forms V8's `Date.parse` accepts come back unchanged.
 //! * Templates nested more than [`MAX_NESTING`] levels deep (a bound on stack use) or longer
 //!   than [`MAX_SOURCE`] bytes (a bound on compile time) are refused.
 

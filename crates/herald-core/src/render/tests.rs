@@ -147,6 +147,24 @@ fn a_syntax_error_is_a_parse_error_with_its_line() {
 }
 
 #[test]
+fn liquid_syntax_fails_with_a_clear_error_instead_of_rendering_literally() {
+    assert_eq!(
+        render_err("Hi {{ payload.name | upcase }}", json!({})),
+        "Liquid filters ({{ x | filter }}) are not supported; use Handlebars helpers such as \
+         {{uppercase x}}"
+    );
+    assert_eq!(
+        render_err("{% if payload.vip %}VIP{% endif %}", json!({})),
+        "Liquid tags ({% … %}) are not supported; use Handlebars blocks such as {{#if x}}…{{/if}}"
+    );
+    // Block parameters are no filters, and a lone `{%` is text.
+    assert_eq!(
+        render("{{#each l as |x|}}{{x}}{{/each}} 50{% ", json!({"l": [1]})),
+        "1 50{% "
+    );
+}
+
+#[test]
 fn partials_and_decorators_are_refused() {
     assert_eq!(
         render_err("{{> footer}}", json!({})),
@@ -250,6 +268,30 @@ fn block_comparisons_render_with_the_current_context() {
 }
 
 #[test]
+fn else_chains_with_blocks_and_nested_scopes_resolve_as_in_handlebars() {
+    let ctx = json!({
+        "title": "T", "a": {"items": [{"n": 1}, {"n": 2}], "b": {"c": "C"}}, "x": false, "y": 2,
+        "person": {"name": "Ann"}, "grid": [[1, 2], [3]]
+    });
+    let t = "{{#if x}}X{{else if (gt y 1)}}Y{{else}}Z{{/if}}|\
+             {{#each a.items}}{{n}}{{../title}}{{@root.a.b.c}}{{/each}}|\
+             {{#with a.b}}{{c}}{{../title}}{{/with}}|\
+             {{#with person as |p|}}{{p.name}}{{/with}}|\
+             {{#each grid}}{{#each this}}{{@../index}}.{{@index}}={{this}} {{/each}}{{/each}}|\
+             {{{a.b.c}}}|{{numberFormat y decimalLength=(lookup a.items.length \"x\")}}";
+    assert_eq!(render(t, ctx), "Y|1TC2TC|CT|Ann|0.0=1 0.1=2 1.0=3 |C|2.00");
+}
+
+#[test]
+fn standalone_block_lines_leave_no_blank_lines() {
+    let t = "Items:\n{{#each items}}\n- {{this}}\n{{/each}}\n{{!-- note --}}\nDone";
+    assert_eq!(
+        render(t, json!({"items": ["a", "b"]})),
+        "Items:\n- a\n- b\nDone"
+    );
+}
+
+#[test]
 fn whitespace_control_and_comments_behave_as_in_handlebars() {
     let ctx = json!({"a": "A"});
     assert_eq!(
@@ -284,6 +326,18 @@ fn deep_nesting_is_refused_without_exhausting_the_stack() {
             format!("Template is nested too deeply (more than {MAX_NESTING} levels)")
         );
     }
+    // Where lexing is ambiguous, the parser may see up to 256 levels; the tree walk then
+    // refuses more than 64, and up to that a template renders.
+    let unlexed = |levels: usize| {
+        format!(
+            "{{{{[it's]}}}}{{{{uppercase {}\"x\"{}}}}}",
+            "(lowercase ".repeat(levels),
+            ")".repeat(levels)
+        )
+    };
+    let message = render_err(&unlexed(compile::MAX_PARENS_UNLEXED), json!({}));
+    assert!(message.contains("nested too deeply"), "{message}");
+    assert_eq!(render(&unlexed(60), json!({})), "X");
     let fine = format!("{}x{}", "{{#if a}}".repeat(40), "{{/if}}".repeat(40));
     assert_eq!(render(&fine, json!({"a": true})), "x");
 }
@@ -436,4 +490,88 @@ fn render_and_compile_timings() {
     }
     let cached = start.elapsed() / rounds;
     println!("compile {compile:?} per template, render (cached) {cached:?} per render");
+}
+
+#[test]
+fn random_fragment_templates_never_reach_a_panic() {
+    use rand::{Rng, SeedableRng};
+    let fragments = [
+        "{{",
+        "}}",
+        "{{{",
+        "}}}",
+        "{{#",
+        "{{/",
+        "{{^",
+        "{{else",
+        "{{>",
+        "{{!",
+        "--",
+        "~",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"",
+        "'",
+        "\\",
+        " ",
+        "a",
+        "b.c",
+        "@index",
+        "../",
+        "this",
+        "@root",
+        "as |x|",
+        "=",
+        "1",
+        "-2.5",
+        "true",
+        "null",
+        "if",
+        "each",
+        "with",
+        "unless",
+        "lookup",
+        "gt",
+        "eq",
+        "equals",
+        "json",
+        "dateFormat",
+        "numberFormat",
+        "sortBy",
+        "groupBy",
+        "unique",
+        "pluralize",
+        "titlecase",
+        "foo",
+        "\n",
+        "é",
+        "😀",
+        "{",
+        "}",
+        "#",
+        "*",
+        "&",
+        ".",
+        "/",
+        "|",
+        ",",
+        ":",
+    ];
+    let ctx = json!({"a": [1, {"b": 2}], "b": {"c": [null, "x"]}, "x": 0, "foo": {"bar": true}});
+    let renderer = Renderer::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+    for _ in 0..5000 {
+        let len = rng.gen_range(1..24);
+        let source: String = (0..len)
+            .map(|_| fragments[rng.gen_range(0..fragments.len())])
+            .collect();
+        if let Err(e) = renderer.render(&source, &ctx) {
+            assert!(
+                !e.message().contains("could not be"),
+                "{source:?} panicked inside the engine: {e}"
+            );
+        }
+    }
 }
