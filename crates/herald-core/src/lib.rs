@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod ids;
 pub mod integration;
 pub mod provider;
+pub mod render;
 pub mod secrets;
 pub mod store;
 pub mod subscriber;
