@@ -438,10 +438,20 @@ fn variables_schema(step: &Step) -> Map<String, Value> {
         let entry = props
             .entry(first.to_string())
             .or_insert_with(|| json!({"type": "object", "properties": {}}));
-        if !entry.get("properties").is_some_and(Value::is_object) {
-            *entry = json!({"type": "object", "properties": {}});
-        }
-        if let Some(Value::Object(inner)) = entry.get_mut("properties") {
+        // The names used inside `{{#each list}}` describe the list's items.
+        let node = if entry.get("type") == Some(&json!("array")) {
+            let items = &mut entry["items"];
+            if !items.get("properties").is_some_and(Value::is_object) {
+                *items = json!({"type": "object", "properties": {}});
+            }
+            items
+        } else {
+            if !entry.get("properties").is_some_and(Value::is_object) {
+                *entry = json!({"type": "object", "properties": {}});
+            }
+            entry
+        };
+        if let Some(Value::Object(inner)) = node.get_mut("properties") {
             insert(inner, rest, leaf);
         }
     }
