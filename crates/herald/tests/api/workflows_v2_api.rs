@@ -5,8 +5,6 @@
 
 use serde_json::{json, Value};
 
-use herald_core::EnvironmentStore;
-
 use crate::helpers::TestApp;
 
 backend_tests!(
