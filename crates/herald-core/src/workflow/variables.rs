@@ -98,6 +98,17 @@ pub fn trigger_variables<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<Te
         .collect()
 }
 
+/// Every variable the texts use, system objects included (`subscriber.firstName`,
+/// `payload.orderId`), deduplicated by name (first wins): what a v2 step describes as its
+/// `variables`.
+pub fn used_variables<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<TemplateVariable> {
+    let mut seen = std::collections::HashSet::new();
+    all_variables(texts)
+        .into_iter()
+        .filter(|v| seen.insert(v.name.clone()))
+        .collect()
+}
+
 /// Which of `tenant` / `actor` the texts use.
 pub fn reserved_variables<'a>(texts: impl IntoIterator<Item = &'a str>) -> ReservedVariables {
     let mut reserved = ReservedVariables::default();

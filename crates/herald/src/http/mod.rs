@@ -13,6 +13,8 @@ pub mod extract;
 pub mod idempotency;
 pub mod integration_input;
 pub mod integrations;
+pub mod notification_groups;
+pub mod notification_templates;
 pub mod openapi;
 pub mod openapi_delivery;
 pub mod subscribers;
@@ -21,6 +23,12 @@ pub mod topics;
 pub mod topics_v2;
 pub mod trigger;
 pub mod validate;
+pub mod workflow_docs;
+pub mod workflow_input;
+pub mod workflow_input_v2;
+pub mod workflow_response;
+pub mod workflows_v1;
+pub mod workflows_v2;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{StatusCode, Uri};
@@ -84,6 +92,10 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(integrations::router())
         .merge(topics::router())
         .merge(topics_v2::router())
+        .merge(workflows_v1::router())
+        .merge(notification_templates::router())
+        .merge(notification_groups::router())
+        .merge(workflows_v2::router())
         .merge(events::router())
         .merge(activity::router())
         .routes(routes!(health_check))

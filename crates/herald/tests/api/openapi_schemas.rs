@@ -14,7 +14,13 @@ use crate::openapi::document;
 backend_tests!(real_responses_match_the_documented_schemas);
 
 /// Validates `value` against `schema` (resolving `$ref`s in `doc`); returns what does not fit.
-fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+pub(crate) fn check(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
     let Some(schema) = schema.as_object() else {
         panic!("schema at {at} is not an object: {schema}");
     };
@@ -68,6 +74,18 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
                     }
                 }
             }
+            "additionalProperties" => {
+                if let Some(obj) = value.as_object() {
+                    let declared = schema.get("properties").and_then(Value::as_object);
+                    for (name, v) in obj {
+                        if !declared.is_some_and(|d| d.contains_key(name)) {
+                            check(doc, rule, v, &format!("{at}.{name}"), errors);
+                        }
+                    }
+                }
+            }
+            // JSON object keys are strings: only `{type: string}` is used, which every key fits.
+            "propertyNames" => assert_eq!(rule, &json!({"type": "string"}), "at {at}"),
             "items" => {
                 if let Some(items) = value.as_array() {
                     for (i, v) in items.iter().enumerate() {
@@ -118,7 +136,7 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
 }
 
 /// Asserts the response fits the schema the document gives for its operation and status.
-fn assert_documented(doc: &Value, method: &Method, template: &str, res: &TestResponse) {
+pub(crate) fn assert_documented(doc: &Value, method: &Method, template: &str, res: &TestResponse) {
     let op = &doc["paths"][template][method.as_str().to_ascii_lowercase()];
     assert!(op.is_object(), "{method} {template} is not documented");
     let response = &op["responses"][res.status.to_string()];
