@@ -3,7 +3,7 @@
 -- row with one `jobs` row per step; topics and broadcasts are expanded page by page from
 -- `fan_outs` cursors. A job's run records `messages` (one per subscriber channel), their
 -- `deliveries` (one per target: a chat channel, a push device token) and `execution_details`.
--- Targets are referenced by the key of their channel or token row: no secret is copied here.
+-- Targets are referenced by their integration (chat) or token hash (push): no secret is copied here.
 
 CREATE TABLE events (
     pk              BIGSERIAL PRIMARY KEY,
@@ -87,7 +87,6 @@ CREATE TABLE messages (
     transaction_id TEXT NOT NULL,
     subscriber_id  TEXT NOT NULL,
     channel        TEXT NOT NULL,
-    channel_key    BIGINT NOT NULL,
     provider_id    TEXT NOT NULL,
     integration_id TEXT NOT NULL,
     content        TEXT NOT NULL,
@@ -112,7 +111,8 @@ CREATE TABLE deliveries (
     pk                  BIGSERIAL PRIMARY KEY,
     id                  TEXT NOT NULL UNIQUE,
     message_pk          BIGINT NOT NULL REFERENCES messages (pk) ON DELETE CASCADE,
-    target_key          BIGINT NOT NULL,
+    -- the channel's integration id (chat) or the device token's lookup hash (push)
+    target              TEXT NOT NULL,
     target_hint         TEXT NOT NULL,
     status              TEXT NOT NULL,
     attempts            BIGINT NOT NULL DEFAULT 0,

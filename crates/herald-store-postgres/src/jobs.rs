@@ -86,7 +86,7 @@ struct TargetRow {
     state: Option<String>,
     external_url: Option<String>,
     environment_id: String,
-    token_pk: Option<i64>,
+    token_hash: Option<String>,
     token: Option<String>,
 }
 
@@ -94,7 +94,6 @@ struct TargetRow {
 struct MessageRow {
     pk: i64,
     id: String,
-    channel_key: i64,
     provider_id: String,
     integration_id: String,
     content: String,
@@ -102,7 +101,7 @@ struct MessageRow {
     overrides: String,
     error_text: Option<String>,
     delivery_id: Option<String>,
-    target_key: Option<i64>,
+    target: Option<String>,
     status: Option<String>,
     attempts: Option<i64>,
 }
@@ -221,19 +220,21 @@ impl PgStore {
             let rows: Vec<TargetRow> = sqlx::query_as(
                 "SELECT c.pk, c.provider_id, c.integration_id, c.webhook_url, c.channel,
                         c.alert_uid, c.title, c.image_url, c.state, c.external_url,
-                        c.environment_id, t.pk AS token_pk, t.token
+                        c.environment_id, t.token_hash, t.token
                  FROM subscriber_channels c LEFT JOIN device_tokens t ON t.channel_pk = c.pk
                  WHERE c.subscriber_pk = $1 ORDER BY c.pk, t.pk",
             )
             .bind(row.subscriber_pk)
             .fetch_all(&mut *tx)
             .await?;
+            let mut last = None;
             for t in rows {
                 let provider_id = provider(&t.provider_id)?;
                 if provider_id.channel().as_str() != row.channel {
                     continue;
                 }
-                if channels.last().map(|c| c.key) != Some(t.pk) {
+                if last != Some(t.pk) {
+                    last = Some(t.pk);
                     let credentials = self.vault.open_channel(
                         &t.environment_id,
                         [
@@ -247,17 +248,16 @@ impl PgStore {
                         ],
                     )?;
                     channels.push(ChannelTarget {
-                        key: t.pk,
                         provider_id,
                         integration_id: ObjectId::from_stored(t.integration_id),
                         credentials,
                         tokens: Vec::new(),
                     });
                 }
-                if let (Some(key), Some(token)) = (t.token_pk, t.token) {
+                if let (Some(hash), Some(token)) = (t.token_hash, t.token) {
                     let token = self.vault.open_token(&t.environment_id, &token)?;
                     if let Some(c) = channels.last_mut() {
-                        c.tokens.push(TokenTarget { key, token });
+                        c.tokens.push(TokenTarget { hash, token });
                     }
                 }
             }
@@ -283,8 +283,8 @@ impl PgStore {
             }
         }
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.pk, m.id, m.channel_key, m.provider_id, m.integration_id, m.content, m.title,
-                    m.overrides, m.error_text, d.id AS delivery_id, d.target_key, d.status,
+            "SELECT m.pk, m.id, m.provider_id, m.integration_id, m.content, m.title,
+                    m.overrides, m.error_text, d.id AS delivery_id, d.target, d.status,
                     d.attempts
              FROM messages m LEFT JOIN deliveries d ON d.message_pk = m.pk
              WHERE m.job_pk = $1 ORDER BY m.pk, d.pk",
@@ -300,7 +300,6 @@ impl PgStore {
                     m.pk,
                     MessageState {
                         id: ObjectId::from_stored(m.id.clone()),
-                        channel_key: m.channel_key,
                         provider_id: provider(&m.provider_id)?,
                         integration_id: ObjectId::from_stored(m.integration_id.clone()),
                         content: m.content.clone(),
@@ -311,15 +310,15 @@ impl PgStore {
                     },
                 ));
             }
-            if let (Some(id), Some(target_key), Some(status), Some(attempts)) =
-                (m.delivery_id, m.target_key, m.status, m.attempts)
+            if let (Some(id), Some(target), Some(status), Some(attempts)) =
+                (m.delivery_id, m.target, m.status, m.attempts)
             {
                 let status = DeliveryStatus::parse(&status)
                     .ok_or_else(|| corrupt(format!("delivery status {status:?}")))?;
                 if let Some((_, last)) = messages.last_mut() {
                     last.deliveries.push(DeliveryState {
                         id: ObjectId::from_stored(id),
-                        target_key,
+                        target,
                         status,
                         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                     });
@@ -377,11 +376,11 @@ impl PgStore {
         for m in &run.new_messages {
             let message_pk: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (id, job_pk, environment_id, transaction_id, subscriber_id,
-                     channel, channel_key, provider_id, integration_id, content, title,
+                     channel, provider_id, integration_id, content, title,
                      webhook_hint, device_tokens, overrides, status, error_id, error_text,
                      created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $18)
+                     $17, $17)
                  RETURNING pk",
             )
             .bind(m.id.as_str())
@@ -390,7 +389,6 @@ impl PgStore {
             .bind(&held.transaction_id)
             .bind(&held.subscriber_id)
             .bind(m.channel.as_str())
-            .bind(m.channel_key)
             .bind(m.provider_id.as_str())
             .bind(m.integration_id.as_str())
             .bind(&m.content)
@@ -407,14 +405,14 @@ impl PgStore {
             for d in &m.deliveries {
                 let s = &d.state;
                 sqlx::query(
-                    "INSERT INTO deliveries (id, message_pk, target_key, target_hint, status,
+                    "INSERT INTO deliveries (id, message_pk, target, target_hint, status,
                          attempts, outcome, http_status, provider_code, provider_message_id,
                          detail, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(s.id.as_str())
                 .bind(message_pk)
-                .bind(d.target_key)
+                .bind(&d.target)
                 .bind(&d.target_hint)
                 .bind(s.status.as_str())
                 .bind(i64::from(s.attempts))

@@ -2,7 +2,7 @@
 //! workers of this process never claim the same job, and the `IMMEDIATE` transaction extends that
 //! to other processes sharing the file. [`load_job`] reads everything a run needs in one read
 //! snapshot: the job, its event, the subscriber's channels of the step's type with their tokens
-//! (decrypted here, referenced afterwards by row key only), the integrations those channels are
+//! (decrypted here, referenced afterwards by integration and token hash only), the integrations those channels are
 //! bound to, and what earlier runs recorded.
 
 use std::collections::HashMap;
@@ -100,39 +100,38 @@ fn channel_targets(
 ) -> DbResult<Vec<ChannelTarget>> {
     let mut stmt = conn.prepare_cached(
         "SELECT c.pk, c.provider_id, c.integration_id, c.webhook_url, c.channel, c.alert_uid,
-                c.title, c.image_url, c.state, c.external_url, c.environment_id, t.pk, t.token
+                c.title, c.image_url, c.state, c.external_url, c.environment_id, t.token_hash,
+                t.token
          FROM subscriber_channels c LEFT JOIN device_tokens t ON t.channel_pk = c.pk
          WHERE c.subscriber_pk = ?1 ORDER BY c.pk, t.pk",
     )?;
     let mut rows = stmt.query([subscriber_pk])?;
     let mut out: Vec<ChannelTarget> = Vec::new();
+    let mut last = None;
     while let Some(row) = rows.next()? {
-        let key: i64 = row.get(0)?;
+        let channel_pk: i64 = row.get(0)?;
         let provider_text: String = row.get(1)?;
         let provider_id = provider(&provider_text)?;
         if provider_id.channel().as_str() != channel {
             continue;
         }
         let env: String = row.get(10)?;
-        if out.last().map(|c| c.key) != Some(key) {
+        if last != Some(channel_pk) {
+            last = Some(channel_pk);
             out.push(ChannelTarget {
-                key,
                 provider_id,
                 integration_id: ObjectId::from_stored(row.get(2)?),
                 credentials: channel_text(row, 3, vault, &env)?,
                 tokens: Vec::new(),
             });
         }
-        if let (Some(token_key), Some(token)) = (
-            row.get::<_, Option<i64>>(11)?,
+        if let (Some(hash), Some(token)) = (
+            row.get::<_, Option<String>>(11)?,
             row.get::<_, Option<String>>(12)?,
         ) {
             let token = vault.open_token(&env, &token)?;
             if let Some(c) = out.last_mut() {
-                c.tokens.push(TokenTarget {
-                    key: token_key,
-                    token,
-                });
+                c.tokens.push(TokenTarget { hash, token });
             }
         }
     }
@@ -141,8 +140,8 @@ fn channel_targets(
 
 fn earlier_messages(conn: &Connection, job_pk: i64) -> DbResult<Vec<MessageState>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT m.pk, m.id, m.channel_key, m.provider_id, m.integration_id, m.content, m.title,
-                m.overrides, m.error_text, d.id, d.target_key, d.status, d.attempts
+        "SELECT m.pk, m.id, m.provider_id, m.integration_id, m.content, m.title, m.overrides,
+                m.error_text, d.id, d.target, d.status, d.attempts
          FROM messages m LEFT JOIN deliveries d ON d.message_pk = m.pk
          WHERE m.job_pk = ?1 ORDER BY m.pk, d.pk",
     )?;
@@ -151,31 +150,30 @@ fn earlier_messages(conn: &Connection, job_pk: i64) -> DbResult<Vec<MessageState
     while let Some(row) = rows.next()? {
         let pk: i64 = row.get(0)?;
         if out.last().map(|m| m.0) != Some(pk) {
-            let provider_text: String = row.get(3)?;
-            let overrides: String = row.get(7)?;
+            let provider_text: String = row.get(2)?;
+            let overrides: String = row.get(6)?;
             out.push((
                 pk,
                 MessageState {
                     id: ObjectId::from_stored(row.get(1)?),
-                    channel_key: row.get(2)?,
                     provider_id: provider(&provider_text)?,
-                    integration_id: ObjectId::from_stored(row.get(4)?),
-                    content: row.get(5)?,
-                    title: row.get(6)?,
+                    integration_id: ObjectId::from_stored(row.get(3)?),
+                    content: row.get(4)?,
+                    title: row.get(5)?,
                     overrides: json_object(&overrides)?,
-                    error_text: row.get(8)?,
+                    error_text: row.get(7)?,
                     deliveries: Vec::new(),
                 },
             ));
         }
-        if let Some(id) = row.get::<_, Option<String>>(9)? {
-            let status: String = row.get(11)?;
+        if let Some(id) = row.get::<_, Option<String>>(8)? {
+            let status: String = row.get(10)?;
             let state = DeliveryState {
                 id: ObjectId::from_stored(id),
-                target_key: row.get(10)?,
+                target: row.get(9)?,
                 status: DeliveryStatus::parse(&status)
                     .ok_or_else(|| bad_value("delivery status", &status))?,
-                attempts: row.get(12)?,
+                attempts: row.get(11)?,
             };
             if let Some((_, m)) = out.last_mut() {
                 m.deliveries.push(state);
@@ -335,13 +333,13 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
     let now = Timestamp::now().millis();
     let mut insert_message = conn.prepare_cached(
         "INSERT INTO messages (id, job_pk, environment_id, transaction_id, subscriber_id, channel,
-             channel_key, provider_id, integration_id, content, title, webhook_hint,
-             device_tokens, overrides, status, error_id, error_text, created_at, updated_at)
+             provider_id, integration_id, content, title, webhook_hint, device_tokens,
+             overrides, status, error_id, error_text, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-             ?18, ?18)",
+             ?17)",
     )?;
     let mut insert_delivery = conn.prepare_cached(
-        "INSERT INTO deliveries (id, message_pk, target_key, target_hint, status, attempts,
+        "INSERT INTO deliveries (id, message_pk, target, target_hint, status, attempts,
              outcome, http_status, provider_code, provider_message_id, detail, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
@@ -353,7 +351,6 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
             transaction_id,
             subscriber_id,
             m.channel.as_str(),
-            m.channel_key,
             m.provider_id.as_str(),
             m.integration_id.as_str(),
             m.content,
@@ -372,7 +369,7 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
             insert_delivery.execute(rusqlite::params![
                 s.id.as_str(),
                 message_pk,
-                d.target_key,
+                d.target,
                 d.target_hint,
                 s.status.as_str(),
                 s.attempts,

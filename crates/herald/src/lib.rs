@@ -78,7 +78,11 @@ impl Server {
     }
 
     /// See [`run`].
-    pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
         let Server {
             state,
             store,

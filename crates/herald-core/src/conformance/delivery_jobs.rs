@@ -226,7 +226,6 @@ pub async fn a_job_sees_its_targets_and_what_earlier_runs_recorded(store: &dyn S
     run.new_messages.push(NewMessage {
         id: message.clone(),
         channel: ChannelType::Push,
-        channel_key: channel.key,
         provider_id: ProviderId::Fcm,
         integration_id: channel.integration_id.clone(),
         content: "Body".into(),
@@ -239,12 +238,12 @@ pub async fn a_job_sees_its_targets_and_what_earlier_runs_recorded(store: &dyn S
         error_text: Some("retry scheduled".into()),
         deliveries: vec![
             NewDelivery {
-                target_key: channel.tokens[0].key,
+                target: channel.tokens[0].hash.clone(),
                 target_hint: "…tok-a".into(),
                 state: state(&d1, DeliveryStatus::Sent, 1),
             },
             NewDelivery {
-                target_key: channel.tokens[1].key,
+                target: channel.tokens[1].hash.clone(),
                 target_hint: "…tok-b".into(),
                 state: state(&d2, DeliveryStatus::Pending, 1),
             },
@@ -280,7 +279,7 @@ pub async fn a_job_sees_its_targets_and_what_earlier_runs_recorded(store: &dyn S
             (d2.clone(), DeliveryStatus::Pending, 1)
         ]
     );
-    assert_eq!(m.deliveries[1].target_key, channel.tokens[1].key);
+    assert_eq!(m.deliveries[1].target, channel.tokens[1].hash);
     // Second run: the pending delivery is sent; the message and the job complete.
     let mut run = empty_run(&again, "w", JobOutcome::Completed);
     run.delivery_updates
@@ -389,7 +388,6 @@ pub async fn messages_are_listed_filtered_and_deleted(store: &dyn Store) {
         run.new_messages.push(NewMessage {
             id: ObjectId::new(),
             channel,
-            channel_key: 1,
             provider_id: if channel == ChannelType::Chat {
                 ProviderId::Slack
             } else {
@@ -526,7 +524,6 @@ pub async fn delivery_records_are_invisible_from_another_environment(store: &dyn
     run.new_messages.push(NewMessage {
         id: message.clone(),
         channel: ChannelType::Push,
-        channel_key: ctx.channels[0].key,
         provider_id: ProviderId::Fcm,
         integration_id: ctx.channels[0].integration_id.clone(),
         content: "x".into(),

@@ -4,7 +4,9 @@
 //!
 //! The worker decides everything (what to send, what each answer means, when to try again) and
 //! hands the store a [`JobRun`] to write in one transaction; the store only records it. Targets
-//! are named by the store's row keys (`i64`) of the channel or token, never by the secret itself.
+//! are named by what identifies them across writes, never by the secret itself: a chat channel by
+//! its integration (a subscriber has one channel per integration), a device token by its keyed
+//! hash (the store's lookup hash), so a token removed and added again is still the same target.
 
 use serde_json::{Map, Value};
 
@@ -81,19 +83,18 @@ pub struct JobInfo {
 /// A subscriber channel the step could send to, as stored now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChannelTarget {
-    /// The store's key of the channel row.
-    pub key: i64,
     pub provider_id: ProviderId,
     pub integration_id: ObjectId,
     /// Decrypted; `device_tokens` is `None` here (see `tokens`).
     pub credentials: ChannelCredentials,
-    /// Decrypted device tokens with their row keys, in order.
+    /// Decrypted device tokens with their lookup hashes, in order.
     pub tokens: Vec<TokenTarget>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenTarget {
-    pub key: i64,
+    /// The token's keyed hash (see `herald_core::secrets`): its identity in deliveries.
+    pub hash: String,
     pub token: String,
 }
 
@@ -139,8 +140,8 @@ impl DeliveryStatus {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeliveryState {
     pub id: ObjectId,
-    /// The channel row (chat) or token row (push) it sends to.
-    pub target_key: i64,
+    /// What it sends to: the channel's integration id (chat) or the token's hash (push).
+    pub target: String,
     pub status: DeliveryStatus,
     pub attempts: u32,
 }
@@ -149,7 +150,6 @@ pub struct DeliveryState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageState {
     pub id: ObjectId,
-    pub channel_key: i64,
     pub provider_id: ProviderId,
     pub integration_id: ObjectId,
     pub content: String,
@@ -192,7 +192,8 @@ pub struct DeliveryUpdate {
 /// A delivery first recorded by this run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewDelivery {
-    pub target_key: i64,
+    /// See [`DeliveryState::target`].
+    pub target: String,
     /// A short, non-secret hint of the target (`…a1b2c3`).
     pub target_hint: String,
     pub state: DeliveryUpdate,
@@ -232,7 +233,6 @@ impl MessageStatus {
 pub struct NewMessage {
     pub id: ObjectId,
     pub channel: ChannelType,
-    pub channel_key: i64,
     pub provider_id: ProviderId,
     pub integration_id: ObjectId,
     pub content: String,

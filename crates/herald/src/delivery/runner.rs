@@ -212,33 +212,25 @@ impl Runner {
             .or_else(|| ctx.channels.first().map(|c| c.provider_id));
 
         // Send every due delivery, a few at a time.
-        let attempts: Vec<(usize, Attempt)> = stream::iter(sends.iter().enumerate())
-            .map(|(i, s)| {
-                let t = &touched[s.message];
-                let message = Message {
-                    title: t.title.as_deref(),
-                    content: &t.content,
-                    payload: &payload,
-                    overrides: &t.overrides,
-                    subscriber: &subscriber_json,
-                    step: &step_json,
-                };
-                async move {
-                    let target = match s.token {
-                        Some(token) => Target::Push { token },
-                        None => Target::Chat {
-                            credentials: &s.channel.credentials,
-                        },
-                    };
-                    let req = SendRequest {
-                        provider: s.provider,
-                        integration: &s.integration.credentials,
-                        target,
-                        message: &message,
-                    };
-                    (i, self.sender.send(&req).await)
-                }
-            })
+        let message_of = |s: &Due<'_>| {
+            let t = &touched[s.message];
+            Message {
+                title: t.title.as_deref(),
+                content: &t.content,
+                payload: &payload,
+                overrides: &t.overrides,
+                subscriber: &subscriber_json,
+                step: &step_json,
+            }
+        };
+        let messages: Vec<Message<'_>> = sends.iter().map(message_of).collect();
+        let calls: Vec<_> = sends
+            .iter()
+            .zip(&messages)
+            .enumerate()
+            .map(|(i, (s, m))| self.attempt(i, s, m))
+            .collect();
+        let attempts: Vec<(usize, Attempt)> = stream::iter(calls)
             .buffer_unordered(SENDS_PER_JOB)
             .collect()
             .await;
@@ -409,6 +401,23 @@ impl Runner {
         })
     }
 
+    /// One provider call for delivery `i`.
+    async fn attempt(&self, i: usize, s: &Due<'_>, message: &Message<'_>) -> (usize, Attempt) {
+        let target = match s.token {
+            Some(token) => Target::Push { token },
+            None => Target::Chat {
+                credentials: &s.channel.credentials,
+            },
+        };
+        let req = SendRequest {
+            provider: s.provider,
+            integration: &s.integration.credentials,
+            target,
+            message,
+        };
+        (i, self.sender.send(&req).await)
+    }
+
     /// The first run: render, choose channels and targets. `None` if the step cannot run at all
     /// (the details say why). Returns the messages, the sends and how many channels failed.
     fn plan<'a>(
@@ -515,7 +524,6 @@ impl Runner {
             let mut message = NewMessage {
                 id: id.clone(),
                 channel: kind.channel(),
-                channel_key: channel.key,
                 provider_id: provider,
                 integration_id: channel.integration_id.clone(),
                 content: content.clone(),
@@ -532,8 +540,9 @@ impl Runner {
                 error_text: None,
                 deliveries: Vec::new(),
             };
-            // (target key, hint, token)
-            let targets: Vec<(i64, String, Option<&str>)> = match kind {
+            // (target, hint, token): a chat channel is named by its integration, a device token
+            // by its hash.
+            let targets: Vec<(String, String, Option<&str>)> = match kind {
                 StepKind::Chat => {
                     if chat_needs_webhook(provider) && channel.credentials.webhook_url.is_none() {
                         message.error_id = Some("no_subscriber_chat_channel_id".into());
@@ -564,7 +573,7 @@ impl Runner {
                         .webhook_hint
                         .clone()
                         .unwrap_or_else(|| provider.as_str().to_string());
-                    vec![(channel.key, hint, None)]
+                    vec![(channel.integration_id.to_string(), hint, None)]
                 }
                 StepKind::Push => {
                     if channel.tokens.is_empty() {
@@ -581,7 +590,7 @@ impl Runner {
                     channel
                         .tokens
                         .iter()
-                        .map(|t| (t.key, token_hint(&t.token), Some(t.token.as_str())))
+                        .map(|t| (t.hash.clone(), token_hint(&t.token), Some(t.token.as_str())))
                         .collect()
                 }
             };
@@ -598,10 +607,10 @@ impl Runner {
             );
             let index = touched.len();
             let mut states = Vec::new();
-            for (key, hint, token) in targets {
+            for (target, hint, token) in targets {
                 let delivery = ObjectId::new();
                 message.deliveries.push(NewDelivery {
-                    target_key: key,
+                    target,
                     target_hint: hint.clone(),
                     state: DeliveryUpdate {
                         id: delivery.clone(),
@@ -674,11 +683,10 @@ impl Runner {
                     })
                     .filter(|e| !e.is_empty()),
             };
-            let channel = ctx.channels.iter().find(|c| {
-                c.key == m.channel_key
-                    && c.integration_id == m.integration_id
-                    && c.provider_id == m.provider_id
-            });
+            let channel = ctx
+                .channels
+                .iter()
+                .find(|c| c.integration_id == m.integration_id && c.provider_id == m.provider_id);
             let integration = channel.and_then(|c| active_integration(ctx, c));
             let mut touched_any = false;
             for d in m
@@ -691,7 +699,7 @@ impl Runner {
                     (Some(c), ChannelType::Push) => c
                         .tokens
                         .iter()
-                        .find(|t| t.key == d.target_key)
+                        .find(|t| t.hash == d.target)
                         .map(|t| Some(t.token.as_str())),
                     (Some(_), _) => Some(None),
                     (None, _) => None,

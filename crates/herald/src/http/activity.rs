@@ -71,20 +71,28 @@ fn paging(q: &QueryMap, max: u64, over: impl FnOnce() -> String) -> Result<(u64,
 #[derive(Serialize, ToSchema)]
 pub struct MessageResponse {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     pub id: ObjectId,
     #[serde(rename = "_environmentId")]
+    #[schema(value_type = String)]
     pub environment_id: ObjectId,
     #[serde(rename = "_organizationId")]
+    #[schema(value_type = String)]
     pub organization_id: ObjectId,
     #[serde(rename = "_notificationId")]
+    #[schema(value_type = String)]
     pub notification_id: ObjectId,
     #[serde(rename = "_subscriberId")]
+    #[schema(value_type = String)]
     pub subscriber_internal_id: ObjectId,
     #[serde(rename = "_templateId")]
+    #[schema(value_type = String)]
     pub workflow_id: ObjectId,
     #[serde(rename = "_messageTemplateId")]
+    #[schema(value_type = String)]
     pub step_id: ObjectId,
     #[serde(rename = "_jobId")]
+    #[schema(value_type = String)]
     pub job_id: ObjectId,
     #[serde(rename = "templateIdentifier")]
     pub workflow_identifier: String,
@@ -346,21 +354,28 @@ async fn delete_messages_by_transaction(
 #[derive(Serialize, ToSchema)]
 pub struct ExecutionDetailResponse {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     pub id: ObjectId,
     #[serde(rename = "_organizationId")]
+    #[schema(value_type = String)]
     pub organization_id: ObjectId,
     #[serde(rename = "_environmentId")]
+    #[schema(value_type = String)]
     pub environment_id: ObjectId,
     #[serde(rename = "_jobId")]
+    #[schema(value_type = String)]
     pub job_id: ObjectId,
     #[serde(rename = "_notificationId")]
+    #[schema(value_type = String)]
     pub notification_id: ObjectId,
     #[serde(rename = "_notificationTemplateId")]
+    #[schema(value_type = String)]
     pub workflow_id: ObjectId,
     #[serde(rename = "_subscriberId")]
+    #[schema(value_type = String)]
     pub subscriber_internal_id: ObjectId,
     #[serde(rename = "_messageId", skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, value_type = Option<String>)]
     pub message_id: Option<ObjectId>,
     #[serde(rename = "providerId", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -415,10 +430,12 @@ impl From<ExecutionDetail> for ExecutionDetailResponse {
 #[derive(Serialize, ToSchema)]
 pub struct JobStepResponse {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     pub id: ObjectId,
     pub active: bool,
     pub filters: Vec<Value>,
     #[serde(rename = "_templateId")]
+    #[schema(value_type = String)]
     pub template_id: ObjectId,
 }
 
@@ -426,6 +443,7 @@ pub struct JobStepResponse {
 #[derive(Serialize, ToSchema)]
 pub struct ActivityJobResponse {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     pub id: ObjectId,
     #[serde(rename = "type")]
     pub kind: String,
@@ -446,6 +464,7 @@ pub struct ActivityJobResponse {
 #[derive(Serialize, ToSchema)]
 pub struct ActivitySubscriberResponse {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     pub id: ObjectId,
     #[serde(rename = "subscriberId")]
     pub subscriber_id: String,
@@ -479,6 +498,7 @@ pub struct ActivityTriggerResponse {
 #[derive(Serialize, ToSchema)]
 pub struct ActivityTemplateResponse {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     pub id: ObjectId,
     pub name: String,
     pub triggers: Vec<ActivityTriggerResponse>,
@@ -488,14 +508,19 @@ pub struct ActivityTemplateResponse {
 #[derive(Serialize, ToSchema)]
 pub struct ActivityNotificationResponse {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     pub id: ObjectId,
     #[serde(rename = "_environmentId")]
+    #[schema(value_type = String)]
     pub environment_id: ObjectId,
     #[serde(rename = "_organizationId")]
+    #[schema(value_type = String)]
     pub organization_id: ObjectId,
     #[serde(rename = "_subscriberId")]
+    #[schema(value_type = String)]
     pub subscriber_internal_id: ObjectId,
     #[serde(rename = "_templateId")]
+    #[schema(value_type = String)]
     pub workflow_id: ObjectId,
     #[serde(rename = "transactionId")]
     pub transaction_id: String,

@@ -18,7 +18,7 @@ use super::validate::{Fields, MAX_ID_LEN};
 use crate::state::AppState;
 
 /// One entry of `to` (or the actor).
-pub enum RecipientSpec {
+pub(super) enum RecipientSpec {
     /// A subscriber id.
     Id(String),
     /// A subscriber object: created or updated before the event is accepted, as Novu does.
@@ -28,7 +28,7 @@ pub enum RecipientSpec {
 }
 
 /// A parsed `TriggerEventRequestDto` (or broadcast request).
-pub struct TriggerRequest {
+pub(super) struct TriggerRequest {
     pub name: String,
     pub to: Vec<RecipientSpec>,
     pub broadcast: bool,
@@ -121,7 +121,10 @@ fn parse_recipient(f: &mut Fields<'_>, prefix: String, v: &Value) -> Option<Reci
 }
 
 /// Parses a trigger body; `broadcast` bodies have no `to` and a required `payload`.
-pub fn parse(body: &Map<String, Value>, broadcast: bool) -> Result<TriggerRequest, ApiError> {
+pub(super) fn parse(
+    body: &Map<String, Value>,
+    broadcast: bool,
+) -> Result<TriggerRequest, ApiError> {
     let mut f = Fields::new(body);
     let name = f.required_string("name");
     let mut to = Vec::new();
@@ -181,7 +184,7 @@ pub fn parse(body: &Map<String, Value>, broadcast: bool) -> Result<TriggerReques
 }
 
 /// What accepting a trigger came to.
-pub enum Accepted {
+pub(super) enum Accepted {
     /// The answer to give (and, for idempotent requests, to store when nothing else stored it).
     Answer { body: Value, stored: bool },
     /// The `Idempotency-Key` had been used: answer as stored.
@@ -190,7 +193,7 @@ pub enum Accepted {
 
 /// Accepts a parsed trigger: checks, inline subscribers, one store write. `idempotency` is the
 /// record to write with the event (its body is filled in here).
-pub async fn accept(
+pub(super) async fn accept(
     state: &AppState,
     ctx: &AuthContext,
     req: TriggerRequest,

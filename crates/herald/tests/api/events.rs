@@ -12,7 +12,11 @@ async fn an_unknown_workflow_is_422_workflow_not_found(app: TestApp) {
     let res = app
         .post("/v1/events/trigger", json!({"name": "nope", "to": "ada"}))
         .await;
-    res.assert_error(422, json!("workflow_not_found"), Some("Unprocessable Entity"));
+    res.assert_error(
+        422,
+        json!("workflow_not_found"),
+        Some("Unprocessable Entity"),
+    );
 }
 
 async fn a_trigger_needs_a_name_and_recipients(app: TestApp) {
@@ -23,19 +27,28 @@ async fn a_trigger_needs_a_name_and_recipients(app: TestApp) {
         "to should not be null or undefined",
     ]);
     let res = app
-        .post("/v1/events/trigger", json!({"name": "x", "to": "a", "payload": [1]}))
+        .post(
+            "/v1/events/trigger",
+            json!({"name": "x", "to": "a", "payload": [1]}),
+        )
         .await;
     res.assert_validation(&["payload must be an object"]);
 }
 
 async fn inactive_and_stepless_workflows_answer_their_status(app: TestApp) {
     let res = app
-        .post("/v2/workflows", json!({"name": "off", "workflowId": "off",
-            "steps": [chat_step("x")]}))
+        .post(
+            "/v2/workflows",
+            json!({"name": "off", "workflowId": "off",
+            "steps": [chat_step("x")]}),
+        )
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
     let data = trigger(&app, json!({"name": "off", "to": "ada"})).await;
-    assert_eq!(data, json!({"acknowledged": true, "status": "trigger_not_active"}));
+    assert_eq!(
+        data,
+        json!({"acknowledged": true, "status": "trigger_not_active"})
+    );
     workflow(&app, "empty", json!([])).await;
     let data = trigger(&app, json!({"name": "empty", "to": "ada"})).await;
     assert_eq!(data["status"], "no_workflow_steps_defined");
@@ -46,10 +59,17 @@ async fn inactive_and_stepless_workflows_answer_their_status(app: TestApp) {
 
 async fn a_given_transaction_id_is_kept_and_a_repeated_one_is_409(app: TestApp) {
     workflow(&app, "wf", json!([chat_step("x")])).await;
-    let data = trigger(&app, json!({"name": "wf", "to": "ada", "transactionId": "tx-1"})).await;
+    let data = trigger(
+        &app,
+        json!({"name": "wf", "to": "ada", "transactionId": "tx-1"}),
+    )
+    .await;
     assert_eq!(data["transactionId"], "tx-1");
     let res = app
-        .post("/v1/events/trigger", json!({"name": "wf", "to": "bob", "transactionId": "tx-1"}))
+        .post(
+            "/v1/events/trigger",
+            json!({"name": "wf", "to": "bob", "transactionId": "tx-1"}),
+        )
         .await;
     res.assert_error(
         409,
@@ -62,7 +82,12 @@ async fn a_given_transaction_id_is_kept_and_a_repeated_one_is_409(app: TestApp) 
     assert_eq!((tx.len(), &tx[14..15]), (36, "4"));
 }
 
-async fn post_with_key(app: &TestApp, path: &str, key: &str, body: Value) -> crate::helpers::TestResponse {
+async fn post_with_key(
+    app: &TestApp,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> crate::helpers::TestResponse {
     app.send(
         app.request(Method::POST, path)
             .header("idempotency-key", key)
@@ -82,13 +107,22 @@ async fn an_idempotency_key_replays_the_first_answer_without_a_second_notificati
     assert!(first.headers.get("idempotency-replay").is_none());
     let again = post_with_key(&app, "/v1/events/trigger", "key-1", body.clone()).await;
     assert_eq!(again.status, 201);
-    assert_eq!(again.body, first.body, "the same answer, the same transactionId");
+    assert_eq!(
+        again.body, first.body,
+        "the same answer, the same transactionId"
+    );
     assert_eq!(again.headers.get("idempotency-replay").unwrap(), "true");
     app.deliver().await;
     assert_eq!(rx.at("/a").len(), 1, "one notification");
     assert_eq!(messages(&app, "").await["totalCount"], 1);
     // The same key with another body is refused.
-    let other = post_with_key(&app, "/v1/events/trigger", "key-1", json!({"name": "wf", "to": "bob"})).await;
+    let other = post_with_key(
+        &app,
+        "/v1/events/trigger",
+        "key-1",
+        json!({"name": "wf", "to": "bob"}),
+    )
+    .await;
     other.assert_error(
         422,
         json!("Request with key \"key-1\" is being reused for a different body"),
@@ -97,12 +131,23 @@ async fn an_idempotency_key_replays_the_first_answer_without_a_second_notificati
     // Keys are per environment.
     let prod = app.with_key(&app.production_key);
     let res = prod
-        .send(prod.request(Method::POST, "/v1/events/trigger").header("idempotency-key", "key-1").json(&body))
+        .send(
+            prod.request(Method::POST, "/v1/events/trigger")
+                .header("idempotency-key", "key-1")
+                .json(&body),
+        )
         .await;
-    res.assert_error(422, json!("workflow_not_found"), Some("Unprocessable Entity"));
+    res.assert_error(
+        422,
+        json!("workflow_not_found"),
+        Some("Unprocessable Entity"),
+    );
     // Non-processed answers are replayed too, and GETs ignore the key.
     let res = app
-        .send(app.request(Method::GET, "/v1/messages").header("idempotency-key", "key-1"))
+        .send(
+            app.request(Method::GET, "/v1/messages")
+                .header("idempotency-key", "key-1"),
+        )
         .await;
     assert_eq!(res.status, 200);
 }
@@ -111,7 +156,13 @@ async fn a_key_in_flight_in_this_process_is_409(app: TestApp) {
     workflow(&app, "wf", json!([chat_step("x")])).await;
     let env = app.store.list_environments().await.unwrap()[0].id.clone();
     let _held = app.state_in_flight().enter(&env, "busy-key");
-    let res = post_with_key(&app, "/v1/events/trigger", "busy-key", json!({"name": "wf", "to": "a"})).await;
+    let res = post_with_key(
+        &app,
+        "/v1/events/trigger",
+        "busy-key",
+        json!({"name": "wf", "to": "a"}),
+    )
+    .await;
     res.assert_error(
         409,
         json!("Request with key \"busy-key\" is currently being processed. Please retry after 1 second"),
@@ -134,19 +185,36 @@ async fn bulk_reports_each_events_outcome_in_order(app: TestApp) {
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
     let data = res.data().as_array().unwrap().clone();
-    assert_eq!(data[0], json!({"acknowledged": true, "status": "processed", "transactionId": "b-1"}));
-    assert_eq!(data[1], json!({"acknowledged": true, "status": "error", "error": ["workflow_not_found"]}));
-    assert_eq!(data[2]["error"], json!(["to should not be null or undefined"]));
+    assert_eq!(
+        data[0],
+        json!({"acknowledged": true, "status": "processed", "transactionId": "b-1"})
+    );
+    assert_eq!(
+        data[1],
+        json!({"acknowledged": true, "status": "error", "error": ["workflow_not_found"]})
+    );
+    assert_eq!(
+        data[2]["error"],
+        json!(["to should not be null or undefined"])
+    );
     assert_eq!(data[3]["status"], "error");
     for (body, msg) in [
-        (json!({}), vec!["events should not be null or undefined", "events must be an array"]),
+        (
+            json!({}),
+            vec![
+                "events should not be null or undefined",
+                "events must be an array",
+            ],
+        ),
         (json!({"events": []}), vec!["events should not be empty"]),
         (
             json!({"events": (0..101).map(|_| json!({"name": "wf", "to": "a"})).collect::<Vec<_>>()}),
             vec!["events must contain no more than 100 elements"],
         ),
     ] {
-        app.post("/v1/events/trigger/bulk", body).await.assert_validation(&msg);
+        app.post("/v1/events/trigger/bulk", body)
+            .await
+            .assert_validation(&msg);
     }
 }
 
@@ -154,18 +222,32 @@ async fn broadcast_reaches_every_subscriber(app: TestApp) {
     let rx = Receiver::start().await;
     integration(&app, "slack", "chat", json!({})).await;
     for s in ["a", "b", "c"] {
-        subscriber_with(&app, s, "slack", json!({"webhookUrl": rx.url(&format!("/{s}"))})).await;
+        subscriber_with(
+            &app,
+            s,
+            "slack",
+            json!({"webhookUrl": rx.url(&format!("/{s}"))}),
+        )
+        .await;
     }
     workflow(&app, "wf", json!([chat_step("all of you")])).await;
     let res = app
-        .post("/v1/events/trigger/broadcast", json!({"name": "wf", "payload": {}}))
+        .post(
+            "/v1/events/trigger/broadcast",
+            json!({"name": "wf", "payload": {}}),
+        )
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
     assert_eq!(res.data()["status"], "processed");
     app.deliver().await;
     assert_eq!(rx.received().len(), 3);
-    let res = app.post("/v1/events/trigger/broadcast", json!({"name": "wf"})).await;
-    res.assert_validation(&["payload should not be null or undefined", "payload must be an object"]);
+    let res = app
+        .post("/v1/events/trigger/broadcast", json!({"name": "wf"}))
+        .await;
+    res.assert_validation(&[
+        "payload should not be null or undefined",
+        "payload must be an object",
+    ]);
 }
 
 async fn cancel_stops_what_has_not_been_sent(app: TestApp) {
@@ -173,12 +255,22 @@ async fn cancel_stops_what_has_not_been_sent(app: TestApp) {
     integration(&app, "slack", "chat", json!({})).await;
     subscriber_with(&app, "ada", "slack", json!({"webhookUrl": rx.url("/a")})).await;
     workflow(&app, "wf", json!([chat_step("x")])).await;
-    trigger(&app, json!({"name": "wf", "to": "ada", "transactionId": "c-1"})).await;
+    trigger(
+        &app,
+        json!({"name": "wf", "to": "ada", "transactionId": "c-1"}),
+    )
+    .await;
     let res = app.delete("/v1/events/trigger/c-1").await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.data(), &json!(true));
-    assert_eq!(app.delete("/v1/events/trigger/c-1").await.data(), &json!(false));
-    assert_eq!(app.delete("/v1/events/trigger/unknown").await.data(), &json!(false));
+    assert_eq!(
+        app.delete("/v1/events/trigger/c-1").await.data(),
+        &json!(false)
+    );
+    assert_eq!(
+        app.delete("/v1/events/trigger/unknown").await.data(),
+        &json!(false)
+    );
     app.deliver().await;
     assert!(rx.received().is_empty());
     let n = app.get("/v1/notifications?transactionId=c-1").await;
@@ -187,21 +279,33 @@ async fn cancel_stops_what_has_not_been_sent(app: TestApp) {
 
 async fn another_environments_events_are_out_of_reach(app: TestApp) {
     workflow(&app, "wf", json!([chat_step("x")])).await;
-    trigger(&app, json!({"name": "wf", "to": "ada", "transactionId": "iso"})).await;
+    trigger(
+        &app,
+        json!({"name": "wf", "to": "ada", "transactionId": "iso"}),
+    )
+    .await;
     let prod = app.with_key(&app.production_key);
-    assert_eq!(prod.delete("/v1/events/trigger/iso").await.data(), &json!(false));
+    assert_eq!(
+        prod.delete("/v1/events/trigger/iso").await.data(),
+        &json!(false)
+    );
     let res = prod.get("/v1/notifications").await;
     assert_eq!(res.body["data"], json!([]));
-    assert_eq!(app.delete("/v1/events/trigger/iso").await.data(), &json!(true));
+    assert_eq!(
+        app.delete("/v1/events/trigger/iso").await.data(),
+        &json!(true)
+    );
 }
 
 async fn the_activity_reads_validate_their_queries(app: TestApp) {
     app.get("/v1/messages?limit=1001")
         .await
         .assert_bad_request("Limit can not be larger then 1000");
-    app.get("/v1/messages?channel=fax").await.assert_validation(&[
-        "channel must be one of the following values: in_app, email, sms, chat, push",
-    ]);
+    app.get("/v1/messages?channel=fax")
+        .await
+        .assert_validation(&[
+            "channel must be one of the following values: in_app, email, sms, chat, push",
+        ]);
     app.get("/v1/messages?subscriberId=nobody")
         .await
         .assert_not_found("Subscriber not found for id nobody");
@@ -225,9 +329,15 @@ async fn the_activity_reads_validate_their_queries(app: TestApp) {
         .await
         .assert_not_found("Subscriber not found for id x");
     let empty = app.get("/v1/notifications").await;
-    assert_eq!(empty.body, json!({"page": 0, "hasMore": false, "pageSize": 10, "data": []}));
+    assert_eq!(
+        empty.body,
+        json!({"page": 0, "hasMore": false, "pageSize": 10, "data": []})
+    );
     let page = app.get("/v1/messages").await;
-    assert_eq!(page.body, json!({"page": 0, "totalCount": 0, "hasMore": false, "pageSize": 10, "data": []}));
+    assert_eq!(
+        page.body,
+        json!({"page": 0, "totalCount": 0, "hasMore": false, "pageSize": 10, "data": []})
+    );
 }
 
 backend_tests!(
