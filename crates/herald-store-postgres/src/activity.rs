@@ -224,6 +224,14 @@ const NOTIFICATION_SELECT: &str = "SELECT n.pk, n.id, n.environment_id, e.organi
      n.subscriber_pk, n.subscriber_ref, n.subscriber_id, e.payload, n.created_at \
      FROM notifications n JOIN events e ON e.pk = n.event_pk ";
 
+/// The profile fields the feed shows of a notification's subscriber.
+type SummaryRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 async fn notification(
     conn: &mut PgConnection,
     row: NotificationRow,
@@ -237,12 +245,7 @@ async fn notification(
             channels.push(c);
         }
     }
-    let profile: Option<(
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let profile: Option<SummaryRow> = sqlx::query_as(
         "SELECT first_name, last_name, email, phone FROM subscribers WHERE pk = $1 AND id = $2",
     )
     .bind(row.subscriber_pk)

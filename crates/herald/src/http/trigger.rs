@@ -22,7 +22,7 @@ pub(super) enum RecipientSpec {
     /// A subscriber id.
     Id(String),
     /// A subscriber object: created or updated before the event is accepted, as Novu does.
-    Inline(CreateRequest),
+    Inline(Box<CreateRequest>),
     /// `{type: "Topic", topicKey, exclude?}`.
     Topic(TopicRecipient),
 }
@@ -109,7 +109,7 @@ fn parse_recipient(f: &mut Fields<'_>, prefix: String, v: &Value) -> Option<Reci
             let mut s = Fields::nested(obj, format!("{prefix}."));
             let parsed = parse_create(&mut s);
             f.absorb(s);
-            parsed.map(RecipientSpec::Inline)
+            parsed.map(|c| RecipientSpec::Inline(Box::new(c)))
         }
         _ => {
             f.error(format!(
@@ -205,12 +205,11 @@ pub(super) async fn accept(
     };
     let reserved = workflow.reserved_variables();
     let mut missing = Vec::new();
-    if reserved.tenant
-        && !req
-            .tenant
-            .as_ref()
-            .is_some_and(|t| t.get("identifier").is_some())
-    {
+    let has_tenant = req
+        .tenant
+        .as_ref()
+        .is_some_and(|t| t.get("identifier").is_some());
+    if reserved.tenant && !has_tenant {
         missing.push("tenant object, identifier property of tenant");
     }
     if reserved.actor && req.actor.is_none() {
