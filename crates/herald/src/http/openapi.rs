@@ -29,6 +29,9 @@ use super::validate::MAX_ID_LEN;
         (name = "Integrations", description = "Configured chat and push providers"),
         (name = "Topics", description = "Groups of subscribers (v1 and v2)"),
         (name = "Workflows", description = "Workflows with chat and push steps (v1 and v2), and v1 notification groups"),
+        (name = "Events", description = "Triggers: start a workflow for subscribers, topics or everyone"),
+        (name = "Messages", description = "What was sent (one message per subscriber channel)"),
+        (name = "Notifications", description = "The activity feed: each trigger per subscriber, with its jobs and execution details"),
         (name = "Health", description = "Liveness"),
     )
 )]
@@ -905,6 +908,16 @@ mod tests {
         ("patch", "/v2/workflows/{workflowId}"),
         ("delete", "/v2/workflows/{workflowId}"),
         ("put", "/v2/workflows/{workflowId}/sync"),
+        ("post", "/v1/events/trigger"),
+        ("post", "/v1/events/trigger/bulk"),
+        ("post", "/v1/events/trigger/broadcast"),
+        ("delete", "/v1/events/trigger/{transactionId}"),
+        ("get", "/v1/messages"),
+        ("delete", "/v1/messages/{messageId}"),
+        ("delete", "/v1/messages/transaction/{transactionId}"),
+        ("get", "/v1/notifications"),
+        ("get", "/v1/notifications/{notificationId}"),
+        ("get", "/v1/execution-details"),
         ("get", "/v1/health-check"),
     ];
 
