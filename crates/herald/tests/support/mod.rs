@@ -149,7 +149,10 @@ pub struct App {
 }
 
 impl App {
-    pub async fn spawn(backend: Backend, settings: ServerSettings) -> Option<App> {
+    /// The server runs no delivery worker (nothing is delivered behind a test's back); a test that
+    /// delivers runs one itself ([`App::deliver`]).
+    pub async fn spawn(backend: Backend, mut settings: ServerSettings) -> Option<App> {
+        settings.delivery.worker_enabled = false;
         let db = Database::fresh(backend).await?;
         let store = db.open().await;
         let production_key = herald::startup::bootstrap(&*store, Some(DEV_KEY))
@@ -178,6 +181,20 @@ impl App {
             db,
             shutdown,
         })
+    }
+
+    /// Runs a delivery worker over this app's store until nothing is due. Its outbound policy is
+    /// the default one (nothing internal reachable), so only providers that need no network, or
+    /// refuse before sending, may be involved.
+    pub async fn deliver(&self) -> herald::delivery::Drained {
+        herald::delivery::worker(
+            self.store.clone(),
+            &herald::delivery::DeliverySettings::default(),
+            Arc::new(tokio::sync::Notify::new()),
+        )
+        .expect("a worker")
+        .run_until_idle()
+        .await
     }
 
     /// The id of the environment named `name` (`Development` or `Production`).

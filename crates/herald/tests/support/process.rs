@@ -98,6 +98,32 @@ impl HeraldProcess {
         }
     }
 
+    /// SIGTERM, then waits for the process to exit (a graceful shutdown: in-flight requests and
+    /// jobs finish). Returns everything the process wrote and whether it exited with 0.
+    pub async fn terminate(mut self) -> (Output, bool) {
+        let pid = self.child.id().expect("a running process").to_string();
+        let sent = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("running kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = tokio::time::timeout(START_TIMEOUT, self.child.wait())
+            .await
+            .expect("herald exits after SIGTERM")
+            .expect("waiting for herald");
+        let _ = (&mut self.stdout.1).await;
+        let _ = (&mut self.stderr.1).await;
+        let take = |s: &Arc<Mutex<String>>| std::mem::take(&mut *s.lock().expect("output buffer"));
+        (
+            Output {
+                stdout: take(&self.stdout.0),
+                stderr: take(&self.stderr.0),
+            },
+            status.success(),
+        )
+    }
+
     /// SIGKILL (what `Child::kill` sends on Unix): no shutdown code runs, as in a crash. Returns
     /// everything the process wrote.
     pub async fn kill(mut self) -> Output {
