@@ -921,3 +921,322 @@ fn message_status(kind: StepKind, t: &Touched) -> (MessageStatus, Option<String>
         Some("Canceled before it was sent".to_string()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! The runner's rules with a scripted sender: what a first run plans, how answers become
+    //! delivery states, message statuses and the job's outcome, and what a retry re-sends.
+
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use herald_core::delivery::event::{EventInfo, SnapshotOrigin, StepSnapshot, WorkflowSnapshot};
+    use herald_core::delivery::job::{
+        DeliveryState, JobInfo, MessageState, TokenTarget,
+    };
+    use herald_core::{ChannelCredentials, ChannelType, Profile, Subscriber};
+
+    use super::*;
+
+    /// Answers each call with the next scripted outcome (`Delivered` when the script is empty)
+    /// and records which target it was for.
+    #[derive(Default)]
+    struct Script {
+        outcomes: Mutex<VecDeque<Outcome>>,
+        calls: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Sender for Script {
+        async fn send(&self, req: &SendRequest<'_>) -> Attempt {
+            let target = match &req.target {
+                Target::Push { token } => token.to_string(),
+                Target::Chat { credentials } => credentials.webhook_url.clone().unwrap_or_default(),
+            };
+            self.calls.lock().unwrap().push(target);
+            let outcome = self
+                .outcomes
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Outcome::Delivered);
+            Attempt::new(outcome, "scripted")
+        }
+    }
+
+    fn runner(script: Arc<Script>, max_attempts: u32) -> Runner {
+        Runner::new(
+            script,
+            Arc::new(Renderer::new()),
+            RetryPolicy {
+                initial_delay: Duration::from_millis(1000),
+                max_delay: Duration::from_secs(60),
+                max_attempts,
+            },
+        )
+    }
+
+    fn integration(provider: ProviderId, active: bool) -> Integration {
+        Integration {
+            id: ObjectId::new(),
+            environment_id: ObjectId::new(),
+            organization_id: ObjectId::new(),
+            provider_id: provider,
+            channel: provider.channel(),
+            name: provider.display_name().into(),
+            identifier: provider.as_str().into(),
+            credentials: Map::new(),
+            active,
+            primary: false,
+            priority: 0,
+            conditions: Vec::new(),
+            deleted: false,
+            deleted_at: None,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        }
+    }
+
+    fn context(kind: &str, channels: Vec<ChannelTarget>, integrations: Vec<Integration>) -> JobContext {
+        let now = Timestamp::now();
+        JobContext {
+            job: JobInfo {
+                id: ObjectId::new(),
+                environment_id: ObjectId::new(),
+                organization_id: ObjectId::new(),
+                notification_id: ObjectId::new(),
+                subscriber_internal_id: ObjectId::new(),
+                subscriber_id: "ada".into(),
+                step_index: 0,
+                runs: 1,
+            },
+            event: EventInfo {
+                id: ObjectId::new(),
+                environment_id: ObjectId::new(),
+                organization_id: ObjectId::new(),
+                transaction_id: "tx".into(),
+                workflow: WorkflowSnapshot {
+                    id: ObjectId::new(),
+                    identifier: "wf".into(),
+                    name: "wf".into(),
+                    origin: SnapshotOrigin::V2,
+                    critical: false,
+                    steps: vec![StepSnapshot {
+                        id: ObjectId::new(),
+                        step_id: "s".into(),
+                        name: "s".into(),
+                        kind: kind.into(),
+                        content: "hello {{subscriber.subscriberId}}".into(),
+                        title: Some("t".into()),
+                        provider_overrides: Map::new(),
+                    }],
+                },
+                payload: Map::new(),
+                overrides: Map::new(),
+                actor: None,
+                tenant: None,
+                canceled: false,
+                created_at: now,
+            },
+            subscriber: Some(Subscriber {
+                id: ObjectId::new(),
+                organization_id: ObjectId::new(),
+                environment_id: ObjectId::new(),
+                subscriber_id: "ada".into(),
+                profile: Profile::default(),
+                channels: Vec::new(),
+                is_online: None,
+                last_online_at: None,
+                created_at: now,
+                updated_at: now,
+                version: Some(0),
+            }),
+            channels,
+            integrations,
+            messages: Vec::new(),
+        }
+    }
+
+    fn push_channel(i: &Integration, tokens: &[&str]) -> ChannelTarget {
+        ChannelTarget {
+            provider_id: i.provider_id,
+            integration_id: i.id.clone(),
+            credentials: ChannelCredentials::default(),
+            tokens: tokens
+                .iter()
+                .map(|t| TokenTarget {
+                    hash: format!("hash-{t}"),
+                    token: t.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    fn details(run: &JobRun) -> Vec<&str> {
+        run.details.iter().map(|d| d.detail.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_first_run_renders_and_sends_every_token_of_every_push_channel() {
+        let script = Arc::new(Script::default());
+        let i = integration(ProviderId::PushWebhook, true);
+        let ctx = context("push", vec![push_channel(&i, &["a", "b"])], vec![i]);
+        let run = runner(script.clone(), 3).run(&ctx, "w").await;
+        assert_eq!(run.outcome, JobOutcome::Completed);
+        let mut calls = script.calls.lock().unwrap().clone();
+        calls.sort();
+        assert_eq!(calls, ["a", "b"]);
+        let m = &run.new_messages[0];
+        assert_eq!((m.content.as_str(), m.title.as_deref()), ("hello ada", Some("t")));
+        assert_eq!(m.status, MessageStatus::Sent);
+        assert_eq!(m.deliveries.len(), 2);
+        assert!(m.deliveries.iter().all(|d| d.state.status == DeliveryStatus::Sent));
+        assert_eq!(m.deliveries[0].target, "hash-a");
+        assert!(!m.deliveries[0].target_hint.contains("hash"));
+        assert_eq!(run.provider_id, Some(ProviderId::PushWebhook));
+        assert_eq!(
+            details(&run),
+            [
+                "Integration instance selected",
+                "Message created: push-webhook",
+                "Message sent: push-webhook",
+                "Message sent: push-webhook",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_keeps_the_delivery_pending_and_reschedules_the_job() {
+        let script = Arc::new(Script::default());
+        script.outcomes.lock().unwrap().extend([
+            Outcome::Delivered,
+            Outcome::Retry {
+                after: Some(Duration::from_secs(30)),
+            },
+        ]);
+        let i = integration(ProviderId::PushWebhook, true);
+        let ctx = context("push", vec![push_channel(&i, &["a", "b"])], vec![i]);
+        let before = Timestamp::now().millis();
+        let run = runner(script, 3).run(&ctx, "w").await;
+        let JobOutcome::RetryAt(at) = run.outcome else {
+            panic!("expected a retry, got {:?}", run.outcome);
+        };
+        assert!(at.millis() >= before + 30_000, "Retry-After wins over the policy's delay");
+        let m = &run.new_messages[0];
+        assert_eq!(m.status, MessageStatus::Warning);
+        let statuses: Vec<DeliveryStatus> = m.deliveries.iter().map(|d| d.state.status).collect();
+        assert_eq!(statuses, [DeliveryStatus::Sent, DeliveryStatus::Pending]);
+        assert!(details(&run).contains(&"Retry scheduled"));
+    }
+
+    #[tokio::test]
+    async fn a_retry_resends_only_pending_deliveries_to_tokens_still_registered() {
+        let script = Arc::new(Script::default());
+        let i = integration(ProviderId::PushWebhook, true);
+        // The channel now holds `b` and `c`; `a` was sent, `b` and `gone` are pending.
+        let mut ctx = context("push", vec![push_channel(&i, &["b", "c"])], vec![i.clone()]);
+        let state = |id: &str, target: &str, status| DeliveryState {
+            id: ObjectId::from_stored(id.into()),
+            target: target.into(),
+            status,
+            attempts: 1,
+        };
+        ctx.messages = vec![MessageState {
+            id: ObjectId::new(),
+            provider_id: i.provider_id,
+            integration_id: i.id.clone(),
+            content: "rendered earlier".into(),
+            title: None,
+            overrides: Map::new(),
+            error_text: Some("Not delivered yet, a retry is scheduled: busy".into()),
+            deliveries: vec![
+                state("d1", "hash-a", DeliveryStatus::Sent),
+                state("d2", "hash-b", DeliveryStatus::Pending),
+                state("d3", "hash-gone", DeliveryStatus::Pending),
+            ],
+        }];
+        let run = runner(script.clone(), 3).run(&ctx, "w").await;
+        assert_eq!(*script.calls.lock().unwrap(), ["b"]);
+        assert_eq!(run.outcome, JobOutcome::Completed);
+        let updates: Vec<(&str, DeliveryStatus, u32)> = run
+            .delivery_updates
+            .iter()
+            .map(|u| (u.id.as_str(), u.status, u.attempts))
+            .collect();
+        assert!(updates.contains(&("d2", DeliveryStatus::Sent, 2)), "{updates:?}");
+        assert!(updates.contains(&("d3", DeliveryStatus::Canceled, 1)), "{updates:?}");
+        assert_eq!(run.message_updates[0].status, MessageStatus::Sent);
+        assert!(run.details.iter().any(|d| d.is_retry));
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_and_exhausted_retries_end_the_message_in_error() {
+        for (outcome, attempts_allowed) in [
+            (Outcome::Rejected, 3),
+            (Outcome::TokenDead, 3),
+            (Outcome::CredentialInvalid, 3),
+            (Outcome::Retry { after: None }, 1),
+        ] {
+            let script = Arc::new(Script::default());
+            script.outcomes.lock().unwrap().push_back(outcome.clone());
+            let i = integration(ProviderId::PushWebhook, true);
+            let ctx = context("push", vec![push_channel(&i, &["a"])], vec![i]);
+            let run = runner(script, attempts_allowed).run(&ctx, "w").await;
+            assert_eq!(run.outcome, JobOutcome::Failed, "{outcome:?}");
+            let m = &run.new_messages[0];
+            assert_eq!(m.status, MessageStatus::Error, "{outcome:?}");
+            assert_eq!(m.error_id.as_deref(), Some("unexpected_push_error"));
+            assert_eq!(
+                details(&run).last(),
+                Some(&"There was one or more errors when trying to execute the notification")
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_inactive_integration_or_a_canceled_event_sends_nothing() {
+        let script = Arc::new(Script::default());
+        let i = integration(ProviderId::PushWebhook, false);
+        let ctx = context("push", vec![push_channel(&i, &["a"])], vec![i]);
+        let run = runner(script.clone(), 3).run(&ctx, "w").await;
+        assert_eq!(run.outcome, JobOutcome::Failed);
+        assert_eq!(details(&run)[0], "Subscriber does not have an active integration");
+        let i = integration(ProviderId::PushWebhook, true);
+        let mut ctx = context("push", vec![push_channel(&i, &["a"])], vec![i]);
+        ctx.event.canceled = true;
+        let run = runner(script.clone(), 3).run(&ctx, "w").await;
+        assert_eq!(run.outcome, JobOutcome::Canceled);
+        assert!(script.calls.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_job_that_keeps_crashing_its_worker_gives_up() {
+        let script = Arc::new(Script::default());
+        let i = integration(ProviderId::PushWebhook, true);
+        let mut ctx = context("push", vec![push_channel(&i, &["a"])], vec![i]);
+        ctx.job.runs = 7;
+        let run = runner(script.clone(), 3).run(&ctx, "w").await;
+        assert_eq!(run.outcome, JobOutcome::Failed);
+        assert!(details(&run)[0].starts_with("Gave up after 7 runs"));
+        assert!(script.calls.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn chat_channels_without_a_webhook_url_get_novus_warning() {
+        let script = Arc::new(Script::default());
+        let i = integration(ProviderId::Slack, true);
+        let channel = ChannelTarget {
+            provider_id: i.provider_id,
+            integration_id: i.id.clone(),
+            credentials: ChannelCredentials::default(),
+            tokens: Vec::new(),
+        };
+        let ctx = context("chat", vec![channel], vec![i]);
+        let run = runner(script.clone(), 3).run(&ctx, "w").await;
+        let m = &run.new_messages[0];
+        assert_eq!(m.channel, ChannelType::Chat);
+        assert_eq!((m.status, m.error_id.as_deref()), (MessageStatus::Warning, Some("no_subscriber_chat_channel_id")));
+        assert!(script.calls.lock().unwrap().is_empty());
+        assert_eq!(run.outcome, JobOutcome::Failed);
+    }
+}
