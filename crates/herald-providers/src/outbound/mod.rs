@@ -33,6 +33,9 @@ pub(crate) struct ProviderRequest {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Vec<u8>,
     pub content_type: &'static str,
+    /// Response bytes read at most, when this call's answers run larger than the configured
+    /// cap (Expo's tickets and receipts for hundreds of tokens).
+    pub response_cap: Option<usize>,
 }
 
 pub(crate) const JSON: &str = "application/json";
@@ -49,6 +52,7 @@ impl ProviderRequest {
             headers: Vec::new(),
             body,
             content_type: JSON,
+            response_cap: None,
         }
     }
 
@@ -120,6 +124,10 @@ impl Outbound {
     /// failure. No detail contains the URL beyond its host.
     pub async fn post(&self, req: ProviderRequest) -> Result<Response, Attempt> {
         self.check_url(&req.url)?;
+        let cap = req
+            .response_cap
+            .unwrap_or(self.max_response_bytes)
+            .max(self.max_response_bytes);
         let mut builder = self
             .client
             .post(req.url.clone())
@@ -148,10 +156,10 @@ impl Outbound {
         let mut body = Vec::new();
         // An error while reading the body still leaves an answer (the status line arrived):
         // classify what was read rather than resend a message the provider may have taken.
-        while body.len() < self.max_response_bytes {
+        while body.len() < cap {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    let room = self.max_response_bytes - body.len();
+                    let room = cap - body.len();
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 Ok(None) | Err(_) => break,

@@ -34,6 +34,9 @@ pub(crate) const BASE: &str = "https://exp.host";
 pub(crate) const MAX_BATCH: usize = 100;
 /// Ids per receipts request (Expo's limit).
 pub(crate) const MAX_RECEIPTS: usize = 1000;
+/// Response bytes read for one request: a ticket or receipt with an error message runs to a
+/// few hundred bytes, and a request carries up to 1000 of them.
+const RESPONSE_CAP: usize = 1024 * 1024;
 
 /// Override keys that are not spread into the message: `sound` and `badge` are placed
 /// explicitly, `deviceTokens` chose the targets.
@@ -130,9 +133,10 @@ fn no_ticket() -> Attempt {
 
 async fn post(p: &Providers, url: &Url, access: &str, tokens: &[&str], m: &Message<'_>) -> Answer {
     let body = Value::Array(tokens.iter().map(|t| message(t, m)).collect());
-    let request = ProviderRequest::json(url.clone(), &body)
+    let mut request = ProviderRequest::json(url.clone(), &body)
         .bearer(access)
         .header("accept", "application/json");
+    request.response_cap = Some(RESPONSE_CAP);
     let resp = match p.outbound.post(request).await {
         Ok(r) => r,
         Err(a) => return Answer::Whole(a),
@@ -242,9 +246,10 @@ pub(crate) async fn receipts(
     )?;
     let mut found = HashMap::new();
     for chunk in ids.chunks(MAX_RECEIPTS) {
-        let request = ProviderRequest::json(url.clone(), &json!({ "ids": chunk }))
+        let mut request = ProviderRequest::json(url.clone(), &json!({ "ids": chunk }))
             .bearer(access)
             .header("accept", "application/json");
+        request.response_cap = Some(RESPONSE_CAP);
         let resp = p
             .outbound
             .post(request)

@@ -269,13 +269,27 @@ async fn receipts_classify_each_id_and_leave_out_the_ones_not_ready() {
     // 1001 ids: two requests of at most 1000.
     let ids: Vec<String> = (0..1001).map(|i| format!("id{i}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    fake.reply_on(RECEIPTS, Reply::new(200, r#"{"data":{}}"#));
+    // The first answer is larger than the default 64 KiB response cap.
+    let many: Map<String, Value> = (0..1000)
+        .map(|i| {
+            (
+                format!("id{i}"),
+                json!({"status": "error", "message": format!("{} is not a registered push notification recipient", "x".repeat(100)),
+                       "details": {"error": "DeviceNotRegistered"}}),
+            )
+        })
+        .collect();
+    let big = json!({ "data": many }).to_string();
+    assert!(big.len() > 128 * 1024);
+    fake.reply_on(RECEIPTS, Reply::new(200, big));
     fake.reply_on(
         RECEIPTS,
         Reply::new(200, r#"{"data":{"id1000":{"status":"ok"}}}"#),
     );
     let got = p.expo_receipts(&integration(), &refs).await.unwrap();
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 1001);
+    assert_eq!(got["id999"].outcome, Outcome::TokenDead);
+    assert_eq!(got["id1000"].outcome, Outcome::Delivered);
     let sent = fake.take_all();
     assert_eq!(sent[0].json()["ids"].as_array().unwrap().len(), 1000);
     assert_eq!(sent[1].json()["ids"], json!(["id1000"]));

@@ -12,6 +12,7 @@ mod discord;
 mod dispatch;
 mod expo;
 mod fcm;
+mod hosts;
 mod mattermost;
 mod msteams;
 mod onesignal;
