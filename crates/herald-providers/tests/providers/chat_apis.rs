@@ -251,7 +251,12 @@ async fn sendblue_sends_to_the_subscribers_phone_with_its_key_headers() {
             Reply::new(400, r#"{"message":"bad number"}"#),
             Outcome::Rejected,
         ),
-        (Reply::new(429, "slow"), Outcome::Retry { after: None }),
+        (
+            Reply::new(429, "slow").header("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
+            Outcome::Retry {
+                after: Some(Duration::ZERO),
+            },
+        ),
         (Reply::new(500, "x"), Outcome::Retry { after: None }),
     ];
     for (reply, outcome) in cases {

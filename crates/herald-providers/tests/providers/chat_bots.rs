@@ -188,10 +188,19 @@ async fn line_pushes_to_the_user_with_a_retry_key_and_a_seen_key_counts_as_deliv
         (401, Outcome::CredentialInvalid),
         (403, Outcome::CredentialInvalid),
         (400, Outcome::Rejected),
-        (429, Outcome::Retry { after: None }),
+        (
+            429,
+            Outcome::Retry {
+                after: Some(Duration::from_secs(8)),
+            },
+        ),
         (500, Outcome::Retry { after: None }),
     ] {
-        fake.reply(Reply::new(status, r#"{"message":"why"}"#));
+        let mut reply = Reply::new(status, r#"{"message":"why"}"#);
+        if status == 429 {
+            reply = reply.header("retry-after", "8");
+        }
+        fake.reply(reply);
         let a = chat_to(
             &p,
             ProviderId::Line,

@@ -128,13 +128,26 @@ async fn pusher_beams_publishes_to_the_user_on_its_instance() {
         (404, Outcome::CredentialInvalid),
         (400, Outcome::Rejected),
         (413, Outcome::Rejected),
-        (429, Outcome::Retry { after: None }),
-        (503, Outcome::Retry { after: None }),
+        (
+            429,
+            Outcome::Retry {
+                after: Some(Duration::from_secs(7)),
+            },
+        ),
+        (
+            503,
+            Outcome::Retry {
+                after: Some(Duration::from_secs(7)),
+            },
+        ),
     ] {
-        fake.reply(Reply::new(
-            status,
-            r#"{"error":"Bad thing","description":"what went wrong"}"#,
-        ));
+        fake.reply(
+            Reply::new(
+                status,
+                r#"{"error":"Bad thing","description":"what went wrong"}"#,
+            )
+            .header("retry-after", "7"),
+        );
         let a = push_to(
             &p,
             ProviderId::PusherBeams,

@@ -75,7 +75,12 @@ async fn graph_error_codes_fall_into_their_classes() {
         (graph_error(401, 190), Outcome::CredentialInvalid),
         (graph_error(403, 200), Outcome::CredentialInvalid),
         (graph_error(400, 133010), Outcome::CredentialInvalid),
-        (graph_error(429, 130429), Outcome::Retry { after: None }),
+        (
+            graph_error(429, 130429).header("retry-after", "60"),
+            Outcome::Retry {
+                after: Some(std::time::Duration::from_secs(60)),
+            },
+        ),
         (graph_error(400, 131056), Outcome::Retry { after: None }),
         (graph_error(500, 131000), Outcome::Retry { after: None }),
         (graph_error(400, 131026), Outcome::Rejected),
