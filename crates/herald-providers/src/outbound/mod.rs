@@ -24,23 +24,62 @@ use crate::response::Response;
 use policy::{Policy, Refusal};
 use resolver::{GuardedResolver, RefusedDestination};
 
-/// One provider call: always a `POST` of a JSON body.
+/// One provider call: always a `POST`, of a JSON body unless `content_type` says otherwise (the
+/// FCM token endpoint takes a form).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ProviderRequest {
     pub url: Url,
-    /// Headers besides `Content-Type: application/json` and the user agent.
+    /// Headers besides `Content-Type` and the user agent.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Vec<u8>,
+    pub content_type: &'static str,
+    /// Response bytes read at most, when this call's answers run larger than the configured
+    /// cap (Expo's tickets and receipts for hundreds of tokens).
+    pub response_cap: Option<usize>,
 }
+
+pub(crate) const JSON: &str = "application/json";
 
 impl ProviderRequest {
     pub fn json(url: Url, body: &serde_json::Value) -> Self {
+        ProviderRequest::bytes(url, serde_json::to_vec(body).unwrap_or_default())
+    }
+
+    /// A JSON body already serialized (signed bodies: the signature covers these exact bytes).
+    pub fn bytes(url: Url, body: Vec<u8>) -> Self {
         ProviderRequest {
             url,
             headers: Vec::new(),
-            body: serde_json::to_vec(body).unwrap_or_default(),
+            body,
+            content_type: JSON,
+            response_cap: None,
         }
     }
+
+    /// Adds a header; a value that is not a valid header value (a credential with a line
+    /// break) is left out rather than sent mangled, and the provider's answer says what is
+    /// missing.
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((HeaderName::from_static(name), v));
+        }
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+}
+
+/// Which HTTP versions a client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Http {
+    /// HTTP/1.1, or HTTP/2 where TLS negotiates it.
+    Any,
+    /// HTTP/2 only: negotiated over TLS, with prior knowledge (h2c) over plain `http://`
+    /// (APNs, and its fakes on loopback).
+    Http2Only,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,20 +95,23 @@ pub(crate) struct Outbound {
 const USER_AGENT_VALUE: &str = concat!("Herald/", env!("CARGO_PKG_VERSION"));
 
 impl Outbound {
-    pub fn new(cfg: &OutboundConfig) -> Result<Self, BuildError> {
+    pub fn new(cfg: &OutboundConfig, http: Http) -> Result<Self, BuildError> {
         let policy = Arc::new(Policy::new(cfg.allow.clone()));
         let resolver = GuardedResolver {
             policy: Arc::clone(&policy),
             static_hosts: Arc::new(cfg.static_hosts.clone()),
         };
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.timeout)
-            .dns_resolver(Arc::new(resolver))
-            .build()?;
+            .dns_resolver(Arc::new(resolver));
+        if http == Http::Http2Only {
+            builder = builder.http2_prior_knowledge();
+        }
+        let client = builder.build()?;
         Ok(Outbound {
             client,
             policy,
@@ -82,10 +124,14 @@ impl Outbound {
     /// failure. No detail contains the URL beyond its host.
     pub async fn post(&self, req: ProviderRequest) -> Result<Response, Attempt> {
         self.check_url(&req.url)?;
+        let cap = req
+            .response_cap
+            .unwrap_or(self.max_response_bytes)
+            .max(self.max_response_bytes);
         let mut builder = self
             .client
             .post(req.url.clone())
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, req.content_type)
             .header(USER_AGENT, USER_AGENT_VALUE);
         for (name, value) in req.headers {
             builder = builder.header(name, value);
@@ -110,10 +156,10 @@ impl Outbound {
         let mut body = Vec::new();
         // An error while reading the body still leaves an answer (the status line arrived):
         // classify what was read rather than resend a message the provider may have taken.
-        while body.len() < self.max_response_bytes {
+        while body.len() < cap {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    let room = self.max_response_bytes - body.len();
+                    let room = cap - body.len();
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 Ok(None) | Err(_) => break,
@@ -215,7 +261,7 @@ mod tests {
             allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
             ..OutboundConfig::default()
         };
-        Outbound::new(&cfg).unwrap()
+        Outbound::new(&cfg, Http::Any).unwrap()
     }
 
     fn check(o: &Outbound, url: &str) -> Result<(), Attempt> {

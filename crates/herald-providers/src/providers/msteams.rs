@@ -29,11 +29,7 @@ pub(crate) fn is_workflows_url(url: &Url) -> bool {
 pub(crate) fn request(url: Url, message: &Message<'_>) -> ProviderRequest {
     let content = message.content;
     if matches!(serde_json::from_str::<Value>(content), Ok(Value::Object(_))) {
-        return ProviderRequest {
-            url,
-            headers: Vec::new(),
-            body: content.as_bytes().to_vec(),
-        };
+        return ProviderRequest::bytes(url, content.as_bytes().to_vec());
     }
     let body = if is_workflows_url(&url) {
         json!({

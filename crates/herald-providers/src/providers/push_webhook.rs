@@ -6,13 +6,14 @@
 
 use herald_core::delivery::{Attempt, Outcome};
 use hmac::{Hmac, Mac};
-use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 use url::Url;
 
+use super::{Classifier, Ctx};
 use crate::outbound::ProviderRequest;
 use crate::response::{field_string, Response};
+use crate::settings::invalid_config;
 use crate::Message;
 
 pub(crate) const SIGNATURE_HEADER: &str = "x-novu-signature";
@@ -46,6 +47,28 @@ pub(crate) fn body(token: &str, message: &Message<'_>) -> Value {
     Value::Object(body)
 }
 
+pub(crate) fn prepare(ctx: &mut Ctx<'_, '_>) -> Result<(ProviderRequest, Classifier), Attempt> {
+    if !matches!(ctx.req.target, crate::Target::Push { .. }) {
+        return Err(super::wrong_target(ctx.req.provider));
+    }
+    let (Some(raw), Some(secret)) = (ctx.settings().str("webhookUrl"), ctx.secret("secretKey"))
+    else {
+        return Err(invalid_config("push-webhook provider"));
+    };
+    ctx.secrets.add_url(raw);
+    let token = ctx.token()?;
+    let url = Url::parse(raw).map_err(|e| {
+        Attempt::new(
+            Outcome::CredentialInvalid,
+            format!("the push-webhook integration's webhookUrl is not a valid URL ({e})"),
+        )
+    })?;
+    Ok((
+        request(url, secret, token, ctx.req.message),
+        Classifier::PushWebhook,
+    ))
+}
+
 pub(crate) fn request(
     url: Url,
     secret: &str,
@@ -54,15 +77,7 @@ pub(crate) fn request(
 ) -> ProviderRequest {
     let bytes = serde_json::to_vec(&body(token, message)).unwrap_or_default();
     let sig = signature(secret, &bytes);
-    let mut headers = Vec::new();
-    if let Ok(value) = HeaderValue::from_str(&sig) {
-        headers.push((HeaderName::from_static(SIGNATURE_HEADER), value));
-    }
-    ProviderRequest {
-        url,
-        headers,
-        body: bytes,
-    }
+    ProviderRequest::bytes(url, bytes).header(SIGNATURE_HEADER, &sig)
 }
 
 pub(crate) fn classify(resp: &Response) -> Attempt {

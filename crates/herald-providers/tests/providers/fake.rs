@@ -1,19 +1,20 @@
 //! A local stand-in for a provider: an axum server on loopback port 0 that records every request
-//! it gets (method, path, query, headers, body bytes) and answers with scripted replies. A
-//! provider call has returned only after the fake answered, so a test reads the record right
-//! after `send` without waiting.
+//! it gets (method, path, query, headers, body bytes, HTTP version) and answers with scripted
+//! replies, per path or in arrival order. It speaks HTTP/1.1 and, with prior knowledge, HTTP/2
+//! (h2c), which the APNs client uses. A provider call has returned only after the fake answered,
+//! so a test reads the record right after `send` without waiting.
 //!
 //! And a silent listener: a bare TCP socket that only counts connections, for addresses the
 //! outbound policy must never reach.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +27,7 @@ pub struct Recorded {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    pub version: Version,
 }
 
 impl Recorded {
@@ -35,6 +37,10 @@ impl Recorded {
 
     pub fn body_text(&self) -> &str {
         std::str::from_utf8(&self.body).expect("a UTF-8 body")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
     }
 }
 
@@ -64,6 +70,9 @@ impl Reply {
 struct Script {
     requests: Mutex<Vec<Recorded>>,
     replies: Mutex<VecDeque<Reply>>,
+    by_path: Mutex<HashMap<String, VecDeque<Reply>>>,
+    /// What a path answers once its queue is empty.
+    defaults: Mutex<HashMap<String, Reply>>,
 }
 
 pub struct Fake {
@@ -100,8 +109,41 @@ impl Fake {
         self.script.replies.lock().unwrap().push_back(reply);
     }
 
+    /// Queues the answer to the next request for `path` (before the arrival-order queue).
+    pub fn reply_on(&self, path: &str, reply: Reply) {
+        self.script
+            .by_path
+            .lock()
+            .unwrap()
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(reply);
+    }
+
+    /// What `path` answers whenever nothing is queued for it.
+    pub fn always_on(&self, path: &str, reply: Reply) {
+        self.script
+            .defaults
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), reply);
+    }
+
+    /// The requests received for `path`, in order.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.script.requests.lock().unwrap().clone()
+    }
+
+    /// Every request received since the last call, in order.
+    pub fn take_all(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.script.requests.lock().unwrap())
     }
 
     /// The one request received since the last call.
@@ -120,22 +162,29 @@ impl Fake {
 async fn record(
     State(script): State<Arc<Script>>,
     method: Method,
+    version: Version,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let path = uri.path().to_owned();
     script.requests.lock().unwrap().push(Recorded {
         method,
-        path: uri.path().to_owned(),
+        path: path.clone(),
         query: uri.query().map(str::to_owned),
         headers,
         body,
+        version,
     });
-    let reply = script
-        .replies
+    let queued = script
+        .by_path
         .lock()
         .unwrap()
-        .pop_front()
+        .get_mut(&path)
+        .and_then(VecDeque::pop_front);
+    let reply = queued
+        .or_else(|| script.defaults.lock().unwrap().get(&path).cloned())
+        .or_else(|| script.replies.lock().unwrap().pop_front())
         .unwrap_or_else(|| Reply::new(200, "ok"));
     let mut resp = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
     for (name, value) in reply.headers {

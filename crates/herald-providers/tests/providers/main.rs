@@ -4,13 +4,25 @@
 
 mod fake;
 
+mod apns;
+mod batch;
+mod chat_apis;
+mod chat_bots;
+mod chat_webhooks;
 mod discord;
 mod dispatch;
+mod expo;
+mod fcm;
+mod fcm_auth;
+mod hosts;
 mod mattermost;
 mod msteams;
+mod onesignal;
 mod outbound;
+mod push_apis;
 mod push_webhook;
 mod slack;
+mod whatsapp;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,6 +32,7 @@ use herald_core::{ChannelCredentials, ProviderId};
 use herald_providers::{
     parse_allow_list, Message, OutboundConfig, Providers, ProvidersConfig, SendRequest, Target,
 };
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Map, Value};
 
 /// Providers allowed to reach `allow` only, with `hosts` answered instead of DNS.
@@ -47,6 +60,102 @@ pub fn providers_with(allow: &[&str], hosts: &[(&str, &[&str])]) -> Providers {
 /// Providers allowed to reach the fakes on 127.0.0.1.
 pub fn providers() -> Providers {
     providers_with(&["127.0.0.1"], &[])
+}
+
+/// Providers allowed to reach 127.0.0.1, with `HERALD_PROVIDER_ENDPOINT_<ID>` overrides.
+pub fn providers_at(endpoints: &[(ProviderId, &str)]) -> Providers {
+    Providers::new(ProvidersConfig {
+        outbound: OutboundConfig {
+            allow: parse_allow_list("127.0.0.1").unwrap(),
+            ..OutboundConfig::default()
+        },
+        endpoints: endpoints
+            .iter()
+            .map(|(p, u)| (*p, url::Url::parse(u).unwrap()))
+            .collect(),
+    })
+    .expect("providers build")
+}
+
+/// A JSON object literal as a map.
+pub fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().expect("an object").clone()
+}
+
+/// Sends `msg` through a push `provider` to `token` with the delivery key `key`.
+pub async fn push_to(
+    p: &Providers,
+    provider: ProviderId,
+    integration: &Map<String, Value>,
+    token: &str,
+    msg: &Msg,
+    key: &str,
+) -> Attempt {
+    let message = msg.message();
+    p.send(&SendRequest {
+        provider,
+        integration,
+        target: Target::Push { token },
+        message: &message,
+        idempotency_key: key,
+    })
+    .await
+}
+
+/// Sends `msg` through a chat `provider` to a channel and the subscriber's phone.
+pub async fn chat_to(
+    p: &Providers,
+    provider: ProviderId,
+    integration: &Map<String, Value>,
+    credentials: &ChannelCredentials,
+    phone: Option<&str>,
+    msg: &Msg,
+) -> Attempt {
+    let message = msg.message();
+    p.send(&SendRequest {
+        provider,
+        integration,
+        target: Target::Chat { credentials, phone },
+        message: &message,
+        idempotency_key: "65f1c0ffee0123456789abcd",
+    })
+    .await
+}
+
+/// A chat channel with only `channel` set, or only `webhookUrl`.
+pub fn channel(channel: Option<&str>, webhook: Option<&str>) -> ChannelCredentials {
+    ChannelCredentials {
+        channel: channel.map(str::to_owned),
+        webhook_url: webhook.map(str::to_owned),
+        ..ChannelCredentials::default()
+    }
+}
+
+/// The throwaway keys of `keys/` (see its README).
+pub const RSA_KEY: &str = include_str!("keys/test-only-rsa.pem");
+pub const RSA_PUBLIC: &str = include_str!("keys/test-only-rsa.pub.pem");
+pub const EC_KEY: &str = include_str!("keys/test-only-ec.p8");
+pub const EC_PUBLIC: &str = include_str!("keys/test-only-ec.pub.pem");
+
+/// The header and claims of an RS256 JWT whose signature verifies with [`RSA_PUBLIC`] and whose
+/// `aud` is `aud`.
+pub fn verify_rs256(jwt: &str, aud: &str) -> (jsonwebtoken::Header, Value) {
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_audience(&[aud]);
+    v.set_required_spec_claims(&["exp", "iat", "aud", "iss"]);
+    let key = DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes()).unwrap();
+    let data = jsonwebtoken::decode::<Value>(jwt, &key, &v).expect("a valid RS256 JWT");
+    (data.header, data.claims)
+}
+
+/// The header and claims of an ES256 JWT whose signature verifies with [`EC_PUBLIC`].
+pub fn verify_es256(jwt: &str) -> (jsonwebtoken::Header, Value) {
+    let mut v = Validation::new(Algorithm::ES256);
+    v.validate_exp = false;
+    v.set_required_spec_claims::<&str>(&[]);
+    let key = DecodingKey::from_ec_pem(EC_PUBLIC.as_bytes()).unwrap();
+    let data = jsonwebtoken::decode::<Value>(jwt, &key, &v).expect("a valid ES256 JWT");
+    (data.header, data.claims)
 }
 
 /// A message's parts, owned, so tests build one in a line.
@@ -108,8 +217,10 @@ pub async fn send_chat(
         integration: &integration,
         target: Target::Chat {
             credentials: &credentials,
+            phone: None,
         },
         message: &message,
+        idempotency_key: "",
     })
     .await
 }

@@ -29,6 +29,7 @@ async fn push(p: &Providers, integration: &Map<String, Value>, token: &str, msg:
         integration,
         target: Target::Push { token },
         message: &message,
+        idempotency_key: "65f1c0ffee0123456789abcd",
     })
     .await
 }
