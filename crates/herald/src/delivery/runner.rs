@@ -21,21 +21,31 @@ use herald_core::delivery::job::{
 use herald_core::delivery::{Attempt, Outcome, RetryPolicy};
 use herald_core::render::{self, Renderer};
 use herald_core::{ChannelType, Integration, ObjectId, ProviderId, StepKind, Timestamp};
-use herald_providers::{token_hint, webhook_hint, Message, Providers, SendRequest, Target};
+use herald_providers::{
+    token_hint, webhook_hint, Message, Providers, PushBatch, PushToken, SendRequest, Target,
+};
 use serde_json::{json, Map, Value};
 
 use super::overrides;
 
-/// Sends one request to a provider. [`Providers`] in production; a script in tests.
+/// Sends to a provider. [`Providers`] in production; a script in tests.
 #[async_trait]
 pub trait Sender: Send + Sync {
+    /// One chat message, or one push to one token.
     async fn send(&self, req: &SendRequest<'_>) -> Attempt;
+    /// One push message to several tokens of one integration: one attempt per token, in order
+    /// (Expo takes them in batches; the others one request each).
+    async fn send_push(&self, batch: &PushBatch<'_>) -> Vec<Attempt>;
 }
 
 #[async_trait]
 impl Sender for Providers {
     async fn send(&self, req: &SendRequest<'_>) -> Attempt {
         Providers::send(self, req).await
+    }
+
+    async fn send_push(&self, batch: &PushBatch<'_>) -> Vec<Attempt> {
+        Providers::send_push(self, batch).await
     }
 }
 
@@ -45,17 +55,18 @@ const PENDING_NOTE: &str = "Not delivered yet, a retry is scheduled";
 /// Provider calls of one job in flight at once (a push channel may hold up to 100 tokens).
 const SENDS_PER_JOB: usize = 8;
 
-/// Chat providers that post to a URL of their own (an integration credential or a fixed API
-/// host) rather than to the subscriber's `webhookUrl`.
+/// Chat providers that post to the subscriber's `webhookUrl` (Rocket.Chat: its server's base
+/// URL); the others address the subscriber through a fixed API host, by `channel` or phone.
 fn chat_needs_webhook(p: ProviderId) -> bool {
     !matches!(
         p,
-        ProviderId::RocketChat
-            | ProviderId::WhatsAppBusiness
+        ProviderId::WhatsAppBusiness
             | ProviderId::Telegram
             | ProviderId::Line
             | ProviderId::Sendblue
             | ProviderId::WebexMessaging
+            | ProviderId::NovuSlack
+            | ProviderId::NovuWebChat
     )
 }
 
@@ -224,17 +235,39 @@ impl Runner {
             }
         };
         let messages: Vec<Message<'_>> = sends.iter().map(message_of).collect();
-        let calls: Vec<_> = sends
+        let phone = ctx
+            .subscriber
+            .as_ref()
+            .and_then(|s| s.profile.phone.value())
+            .map(String::as_str);
+        // Chat: one call per channel. Push: one call per message, for all its due tokens.
+        let chat_calls: Vec<_> = sends
             .iter()
-            .zip(&messages)
             .enumerate()
-            .map(|(i, (s, m))| self.attempt(i, s, m))
+            .filter(|(_, s)| s.token.is_none())
+            .map(|(i, s)| self.attempt(i, s, &messages[i], phone))
             .collect();
-        let attempts: Vec<(usize, Attempt)> = stream::iter(calls)
-            .buffer_unordered(SENDS_PER_JOB)
-            .collect()
-            .await;
-        let mut attempts = attempts;
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, s) in sends.iter().enumerate().filter(|(_, s)| s.token.is_some()) {
+            match groups.iter_mut().find(|(m, _)| *m == s.message) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((s.message, vec![i])),
+            }
+        }
+        let push_calls: Vec<_> = groups
+            .iter()
+            .map(|(_, members)| self.attempt_push(members, &sends, &messages[members[0]]))
+            .collect();
+        let (chat, push) = futures::join!(
+            stream::iter(chat_calls)
+                .buffer_unordered(SENDS_PER_JOB)
+                .collect::<Vec<_>>(),
+            stream::iter(push_calls)
+                .buffer_unordered(SENDS_PER_JOB)
+                .collect::<Vec<_>>(),
+        );
+        let mut attempts: Vec<(usize, Attempt)> = chat;
+        attempts.extend(push.into_iter().flatten());
         attempts.sort_by_key(|(i, _)| *i);
 
         let now = Timestamp::now();
@@ -401,21 +434,51 @@ impl Runner {
         })
     }
 
-    /// One provider call for delivery `i`.
-    async fn attempt(&self, i: usize, s: &Due<'_>, message: &Message<'_>) -> (usize, Attempt) {
-        let target = match s.token {
-            Some(token) => Target::Push { token },
-            None => Target::Chat {
-                credentials: &s.channel.credentials,
-            },
-        };
+    /// One chat call for delivery `i`.
+    async fn attempt(
+        &self,
+        i: usize,
+        s: &Due<'_>,
+        message: &Message<'_>,
+        phone: Option<&str>,
+    ) -> (usize, Attempt) {
         let req = SendRequest {
             provider: s.provider,
             integration: &s.integration.credentials,
-            target,
+            target: Target::Chat {
+                credentials: &s.channel.credentials,
+                phone,
+            },
             message,
+            idempotency_key: s.delivery.as_str(),
         };
         (i, self.sender.send(&req).await)
+    }
+
+    /// One push call for the deliveries `members` (all of one message, so one provider and
+    /// integration), each token keyed by its delivery's id.
+    async fn attempt_push(
+        &self,
+        members: &[usize],
+        sends: &[Due<'_>],
+        message: &Message<'_>,
+    ) -> Vec<(usize, Attempt)> {
+        let first = &sends[members[0]];
+        let tokens: Vec<PushToken<'_>> = members
+            .iter()
+            .map(|&i| PushToken {
+                token: sends[i].token.unwrap_or_default(),
+                idempotency_key: sends[i].delivery.as_str(),
+            })
+            .collect();
+        let batch = PushBatch {
+            provider: first.provider,
+            integration: &first.integration.credentials,
+            tokens: &tokens,
+            message,
+        };
+        let attempts = self.sender.send_push(&batch).await;
+        members.iter().copied().zip(attempts).collect()
     }
 
     /// The first run: render, choose channels and targets. `None` if the step cannot run at all
@@ -931,9 +994,7 @@ mod tests {
     use std::sync::Mutex;
 
     use herald_core::delivery::event::{EventInfo, SnapshotOrigin, StepSnapshot, WorkflowSnapshot};
-    use herald_core::delivery::job::{
-        DeliveryState, JobInfo, MessageState, TokenTarget,
-    };
+    use herald_core::delivery::job::{DeliveryState, JobInfo, MessageState, TokenTarget};
     use herald_core::{ChannelCredentials, ChannelType, Profile, Subscriber};
 
     use super::*;
@@ -951,7 +1012,9 @@ mod tests {
         async fn send(&self, req: &SendRequest<'_>) -> Attempt {
             let target = match &req.target {
                 Target::Push { token } => token.to_string(),
-                Target::Chat { credentials } => credentials.webhook_url.clone().unwrap_or_default(),
+                Target::Chat { credentials, .. } => {
+                    credentials.webhook_url.clone().unwrap_or_default()
+                }
             };
             self.calls.lock().unwrap().push(target);
             let outcome = self
@@ -961,6 +1024,21 @@ mod tests {
                 .pop_front()
                 .unwrap_or(Outcome::Delivered);
             Attempt::new(outcome, "scripted")
+        }
+
+        async fn send_push(&self, batch: &PushBatch<'_>) -> Vec<Attempt> {
+            let mut out = Vec::new();
+            for t in batch.tokens {
+                let req = SendRequest {
+                    provider: batch.provider,
+                    integration: batch.integration,
+                    target: Target::Push { token: t.token },
+                    message: batch.message,
+                    idempotency_key: t.idempotency_key,
+                };
+                out.push(self.send(&req).await);
+            }
+            out
         }
     }
 
@@ -997,7 +1075,11 @@ mod tests {
         }
     }
 
-    fn context(kind: &str, channels: Vec<ChannelTarget>, integrations: Vec<Integration>) -> JobContext {
+    fn context(
+        kind: &str,
+        channels: Vec<ChannelTarget>,
+        integrations: Vec<Integration>,
+    ) -> JobContext {
         let now = Timestamp::now();
         JobContext {
             job: JobInfo {
@@ -1087,10 +1169,16 @@ mod tests {
         calls.sort();
         assert_eq!(calls, ["a", "b"]);
         let m = &run.new_messages[0];
-        assert_eq!((m.content.as_str(), m.title.as_deref()), ("hello ada", Some("t")));
+        assert_eq!(
+            (m.content.as_str(), m.title.as_deref()),
+            ("hello ada", Some("t"))
+        );
         assert_eq!(m.status, MessageStatus::Sent);
         assert_eq!(m.deliveries.len(), 2);
-        assert!(m.deliveries.iter().all(|d| d.state.status == DeliveryStatus::Sent));
+        assert!(m
+            .deliveries
+            .iter()
+            .all(|d| d.state.status == DeliveryStatus::Sent));
         assert_eq!(m.deliveries[0].target, "hash-a");
         assert!(!m.deliveries[0].target_hint.contains("hash"));
         assert_eq!(run.provider_id, Some(ProviderId::PushWebhook));
@@ -1121,7 +1209,10 @@ mod tests {
         let JobOutcome::RetryAt(at) = run.outcome else {
             panic!("expected a retry, got {:?}", run.outcome);
         };
-        assert!(at.millis() >= before + 30_000, "Retry-After wins over the policy's delay");
+        assert!(
+            at.millis() >= before + 30_000,
+            "Retry-After wins over the policy's delay"
+        );
         let m = &run.new_messages[0];
         assert_eq!(m.status, MessageStatus::Warning);
         let statuses: Vec<DeliveryStatus> = m.deliveries.iter().map(|d| d.state.status).collect();
@@ -1163,8 +1254,14 @@ mod tests {
             .iter()
             .map(|u| (u.id.as_str(), u.status, u.attempts))
             .collect();
-        assert!(updates.contains(&("d2", DeliveryStatus::Sent, 2)), "{updates:?}");
-        assert!(updates.contains(&("d3", DeliveryStatus::Canceled, 1)), "{updates:?}");
+        assert!(
+            updates.contains(&("d2", DeliveryStatus::Sent, 2)),
+            "{updates:?}"
+        );
+        assert!(
+            updates.contains(&("d3", DeliveryStatus::Canceled, 1)),
+            "{updates:?}"
+        );
         assert_eq!(run.message_updates[0].status, MessageStatus::Sent);
         assert!(run.details.iter().any(|d| d.is_retry));
     }
@@ -1200,7 +1297,10 @@ mod tests {
         let ctx = context("push", vec![push_channel(&i, &["a"])], vec![i]);
         let run = runner(script.clone(), 3).run(&ctx, "w").await;
         assert_eq!(run.outcome, JobOutcome::Failed);
-        assert_eq!(details(&run)[0], "Subscriber does not have an active integration");
+        assert_eq!(
+            details(&run)[0],
+            "Subscriber does not have an active integration"
+        );
         let i = integration(ProviderId::PushWebhook, true);
         let mut ctx = context("push", vec![push_channel(&i, &["a"])], vec![i]);
         ctx.event.canceled = true;
@@ -1235,7 +1335,13 @@ mod tests {
         let run = runner(script.clone(), 3).run(&ctx, "w").await;
         let m = &run.new_messages[0];
         assert_eq!(m.channel, ChannelType::Chat);
-        assert_eq!((m.status, m.error_id.as_deref()), (MessageStatus::Warning, Some("no_subscriber_chat_channel_id")));
+        assert_eq!(
+            (m.status, m.error_id.as_deref()),
+            (
+                MessageStatus::Warning,
+                Some("no_subscriber_chat_channel_id")
+            )
+        );
         assert!(script.calls.lock().unwrap().is_empty());
         assert_eq!(run.outcome, JobOutcome::Failed);
     }
