@@ -1,9 +1,14 @@
 //! Tenant isolation: a key of one environment can neither read, list, change nor delete another
 //! environment's subscribers, credentials, integrations, topics, topic memberships, workflows or
-//! notification groups. Every route of [`ROUTES`] is tried with the intruder's key against the owner's data; each answers as if
-//! that data did not exist (the message Herald gives for a missing resource), lists hold only the
-//! intruder's items, creating an id or key the owner uses makes the intruder's own, and the
-//! owner's snapshot is unchanged afterwards. A revoked key is refused on every route.
+//! notification groups. Every route of [`ROUTES`] is tried with the intruder's key against the
+//! owner's data; each answers as if that data did not exist (the message Herald gives for a
+//! missing resource), lists hold only the intruder's items, creating an id or key the owner uses
+//! makes the intruder's own, and the owner's snapshot is unchanged afterwards. A revoked key is
+//! refused on every route.
+//!
+//! One route writes into another environment by design: `PUT /v2/workflows/{id}/sync` copies a
+//! workflow of the key's own environment into another environment of the organization. It
+//! cannot read or copy another environment's workflow, which is what is checked here.
 
 use std::time::Duration;
 
