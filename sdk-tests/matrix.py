@@ -52,6 +52,15 @@ OPERATIONS = [
     ("topic subscription get", {"api": "topics.subscriptions.getSubscription", "py": "topics.subscriptions.get_subscription"}),
     ("topic membership check (v1)", {"api": "topics.subscribers.retrieve", "py": "topics.subscribers.retrieve", "node": "topics.getSubscriber", "pyc": "TopicApi.subscribed"}),
     ("subscriber's topics", {"api": "subscribers.topics.list", "py": "subscribers.topics.list"}),
+    ("notification groups list", {"node": "notificationGroups.get", "pyc": "NotificationGroupApi.list"}),
+    ("notification group create", {"node": "notificationGroups.create", "pyc": "NotificationGroupApi.create"}),
+    ("workflow create", {"api": "workflows.create", "py": "workflows.create", "node": "notificationTemplates.create", "pyc": "NotificationTemplateApi.create"}),
+    ("workflow get", {"api": "workflows.get", "py": "workflows.get", "node": "notificationTemplates.getOne", "pyc": "NotificationTemplateApi.get"}),
+    ("workflows list", {"api": "workflows.list", "py": "workflows.list", "node": "notificationTemplates.getAll", "pyc": "NotificationTemplateApi.list"}),
+    ("workflow update", {"api": "workflows.update", "py": "workflows.update", "node": "notificationTemplates.update", "pyc": "NotificationTemplateApi.update"}),
+    ("workflow patch / status", {"api": "workflows.patch", "py": "workflows.patch", "node": "notificationTemplates.updateStatus", "pyc": "NotificationTemplateApi.update_status"}),
+    ("workflow delete", {"api": "workflows.delete", "py": "workflows.delete", "node": "notificationTemplates.delete", "pyc": "NotificationTemplateApi.delete"}),
+    ("workflow sync", {"api": "workflows.sync", "py": "workflows.sync"}),
 ]
 OPERATION_OF = {}
 for _row, _methods in OPERATIONS:

@@ -7,7 +7,10 @@
 //! - [`step_id`]: the default `stepId` of a v2 step is `@novu/shared`'s own slugify port (2.6.6:
 //!   transliterate, decamelize, lowercase, runs of other characters become `-`), a different
 //!   algorithm. Its replacement table is embedded from that package
-//!   (`novu_slugify_replacements.json`, ISC licence per its `package.json`).
+//!   (`novu_slugify_replacements.json`: the package's `builtinReplacements` followed by the three
+//!   replacements its `slugify` adds, in order). `@novu/shared` is Novu's
+//!   (https://github.com/novuhq/novu), published under the ISC licence its `package.json`
+//!   declares; its slugify is, as its source says, adapted from `sindresorhus/slugify` (MIT).
 //! - [`short_id`]: the `-<suffix>` Novu appends (`shortid.generate()`) when a slug is taken.
 //! - [`workflow_slug`] / [`workflow_id_from_slug`]: the v2 `slug` of a workflow, `wf_` + the
 //!   base62 of its `_id` (Novu's `notification-template-mapper`), and back.

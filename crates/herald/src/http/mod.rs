@@ -27,6 +27,7 @@ pub mod workflow_docs;
 pub mod workflow_input;
 pub mod workflow_input_v2;
 pub mod workflow_response;
+pub mod workflow_response_v1;
 pub mod workflows_v1;
 pub mod workflows_v2;
 

@@ -16,7 +16,7 @@ use super::openapi as oa;
 use super::validate::Fields;
 use super::workflow_docs as docs;
 use super::workflow_input::required_name;
-use super::workflow_response::{
+use super::workflow_response_v1::{
     NotificationGroupDto, NotificationGroupEnvelope, NotificationGroupListEnvelope,
 };
 use crate::state::AppState;

@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryMap};
 use super::openapi as oa;
 use super::workflow_docs as docs;
-use super::workflow_response::{DeletedV1Envelope, WorkflowV1Envelope, WorkflowsPageV1};
+use super::workflow_response_v1::{DeletedV1Envelope, WorkflowV1Envelope, WorkflowsPageV1};
 use super::workflows_v1 as v1;
 use crate::state::AppState;
 

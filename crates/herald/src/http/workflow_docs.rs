@@ -58,7 +58,9 @@ pub struct PreferenceSettingsRequestDto {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWorkflowV1RequestDto {
-    /// The trigger identifier is its slug (npm `slugify` rules), `-<suffix>` when taken.
+    /// The trigger identifier is its slug (npm `slugify` rules), `-<suffix>` when taken; it must
+    /// have a letter or digit.
+    #[schema(min_length = 1, pattern = "[A-Za-z0-9]")]
     pub name: String,
     /// A group of this environment (`GET /v1/notification-groups`).
     #[schema(pattern = "^[0-9a-fA-F]{24}$")]
@@ -101,6 +103,8 @@ pub struct WorkflowStatusRequestDto {
 /// `POST /v1/notification-groups`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateNotificationGroupRequestDto {
+    /// Not blank, at most 256 characters.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub name: String,
 }
 
@@ -111,6 +115,8 @@ pub struct StepUpsertDto {
     /// `chat` or `push`; any other step type is refused with a 400.
     #[serde(rename = "type")]
     pub kind: StepTypeDto,
+    /// Not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub name: String,
     /// Unique within the workflow; default: the slug of `name`.
     #[schema(pattern = "^[A-Za-z0-9._-]+$")]
@@ -139,9 +145,11 @@ pub enum SeverityRequestDto {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWorkflowDto {
+    /// Not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub name: String,
     /// The trigger identifier, unique in the environment.
-    #[schema(pattern = "^[A-Za-z0-9._-]+$", max_length = 256)]
+    #[schema(pattern = "^[A-Za-z0-9._-]+$", min_length = 1, max_length = 256)]
     pub workflow_id: String,
     pub steps: Vec<StepUpsertDto>,
     /// The SDKs send `false` unless told otherwise: an inactive workflow's triggers answer

@@ -27,7 +27,7 @@ use super::openapi as oa;
 use super::validate::Fields;
 use super::workflow_docs as docs;
 use super::workflow_input::{parse_v1, V1Body};
-use super::workflow_response::{
+use super::workflow_response_v1::{
     DeletedV1Envelope, WorkflowV1Envelope, WorkflowV1ResponseDto, WorkflowsPageV1,
 };
 use crate::state::AppState;

@@ -56,6 +56,7 @@ mod subscribers_v2_api;
 mod topic_subscriptions_v2;
 mod topics_v1;
 mod topics_v2_api;
+mod workflow_model;
 mod workflow_schemas;
 mod workflows_v1_api;
 mod workflows_v2_api;

@@ -92,6 +92,8 @@ impl Fixture {
             provider: "fcm",
             integration: &self.fcm_id,
             topic: "t1",
+            workflow: "w1",
+            group: "g1",
         }
     }
 
@@ -269,6 +271,8 @@ async fn a_10_kb_id_in_the_path_is_400(backend: Backend) {
             provider: &huge,
             integration: &huge,
             topic: &huge,
+            workflow: &huge,
+            group: &huge,
         }
         .fill(template);
         // Membership calls name the fixture's real subscriber, so a topic would be made.
@@ -299,6 +303,8 @@ async fn control_characters_in_path_ids_are_400(backend: Backend) {
                 provider: &format!("fcm{control}"),
                 integration: &format!("{}{control}", fx.fcm_id),
                 topic: &format!("t1{control}"),
+                workflow: &format!("w1{control}"),
+                group: &format!("g1{control}"),
             }
             .fill(template);
             let body = sample_body(method, template, "hostile");

@@ -1,9 +1,14 @@
 //! Tenant isolation: a key of one environment can neither read, list, change nor delete another
-//! environment's subscribers, credentials, integrations, topics or topic memberships. Every route
-//! of [`ROUTES`] is tried with the intruder's key against the owner's data; each answers as if
-//! that data did not exist (the message Herald gives for a missing resource), lists hold only the
-//! intruder's items, creating an id or key the owner uses makes the intruder's own, and the
-//! owner's snapshot is unchanged afterwards. A revoked key is refused on every route.
+//! environment's subscribers, credentials, integrations, topics, topic memberships, workflows or
+//! notification groups. Every route of [`ROUTES`] is tried with the intruder's key against the
+//! owner's data; each answers as if that data did not exist (the message Herald gives for a
+//! missing resource), lists hold only the intruder's items, creating an id or key the owner uses
+//! makes the intruder's own, and the owner's snapshot is unchanged afterwards. A revoked key is
+//! refused on every route.
+//!
+//! One route writes into another environment by design: `PUT /v2/workflows/{id}/sync` copies a
+//! workflow of the key's own environment into another environment of the organization. It
+//! cannot read or copy another environment's workflow, which is what is checked here.
 
 use std::time::Duration;
 
@@ -34,6 +39,11 @@ struct Owned {
     topics: Vec<(String, String)>,
     /// `_id` of every subscription of the owner's topics.
     subscriptions: Vec<String>,
+    /// The v1 workflow "Owner flow" (identifier `owner-flow`) and the v2 workflow `owner.v2`:
+    /// `(identifier, _id, slug)` each.
+    workflows: Vec<(String, String, String)>,
+    /// `_id` of the owner's notification group `Owners`.
+    group: String,
 }
 
 impl Owned {
@@ -152,6 +162,34 @@ async fn seed_owner(api: &Api) -> Owned {
         }
     }
     assert_eq!(subscriptions.len(), 5);
+    let general = api.get("/v1/notification-groups").await;
+    let general = general.data(200)[0]["_id"]
+        .as_str()
+        .expect("_id")
+        .to_string();
+    let group = created(api, "/v1/notification-groups", json!({"name": "Owners"})).await;
+    let v1 = created(
+        api,
+        "/v1/workflows",
+        json!({"name": "Owner flow", "notificationGroupId": general, "active": true,
+               "steps": [{"template": {"type": "chat", "content": "secret {{orderId}}"}}]}),
+    )
+    .await;
+    let v2 = created(
+        api,
+        "/v2/workflows",
+        json!({"name": "Owner v2", "workflowId": "owner.v2", "active": true,
+               "steps": [{"name": "Push", "type": "push", "controlValues": {"subject": "s", "body": "b"}}]}),
+    )
+    .await;
+    let mut workflows = Vec::new();
+    for (identifier, w) in [("owner-flow", &v1), ("owner.v2", &v2)] {
+        let id = w["_id"].as_str().expect("_id").to_string();
+        let res = api.get(&format!("/v2/workflows/{id}")).await;
+        let slug = res.data(200)["slug"].as_str().expect("slug").to_string();
+        workflows.push((identifier.to_string(), id, slug));
+    }
+    assert_eq!(v1["triggers"][0]["identifier"], "owner-flow");
     Owned {
         env: fcm["_environmentId"].as_str().expect("env").to_string(),
         fcm_id: fcm["_id"].as_str().expect("_id").to_string(),
@@ -162,6 +200,8 @@ async fn seed_owner(api: &Api) -> Owned {
             ("alerts".into(), alerts["_id"].as_str().expect("_id").into()),
         ],
         subscriptions,
+        workflows,
+        group: group["_id"].as_str().expect("_id").to_string(),
     }
 }
 
@@ -304,6 +344,8 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
         provider: "fcm",
         integration: &owned.fcm_id,
         topic: "news",
+        workflow: &owned.workflows[0].1,
+        group: &owned.group,
     };
     let path = target.fill(template);
     let absent_subscriber = json!("Subscriber not found for id alice");
@@ -608,6 +650,172 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
             assert_none_foreign(&res.body["data"], &owner_subscriptions);
             remove_own_topic(intruder, "alerts").await;
         }
+        _ if template.contains("workflows") || template.contains("notification-") => {
+            attempt_workflows(intruder, method, template, owned, intruder_env).await
+        }
+        _ => panic!("no isolation expectation for {method} {template}: add one to `attempt`"),
+    }
+}
+
+/// Workflow and notification-group routes: the owner's workflows (by `_id`, identifier and slug)
+/// and groups answer as absent, lists hold the intruder's own only, and creating the owner's
+/// names makes the intruder's own (without the `-<suffix>` a taken slug would get, which would
+/// tell that the name exists elsewhere).
+async fn attempt_workflows(
+    intruder: &Api,
+    method: &str,
+    template: &str,
+    owned: &Owned,
+    intruder_env: &str,
+) {
+    let owner_ids: Vec<&str> = owned
+        .workflows
+        .iter()
+        .map(|(_, id, _)| id.as_str())
+        .collect();
+    let own_general = intruder.get("/v1/notification-groups").await;
+    let own_general = own_general.data(200)[0]["_id"]
+        .as_str()
+        .expect("_id")
+        .to_string();
+    let v1_prefix = if template.starts_with("/v1/workflows") {
+        "/v1/workflows"
+    } else {
+        "/v1/notification-templates"
+    };
+    match (method, template) {
+        ("GET", "/v1/notification-groups") => {
+            let res = intruder.get(template).await;
+            let groups = res.data(200);
+            assert_only_own(groups, intruder_env, &[owned.group.as_str()]);
+            assert_eq!(groups.as_array().map(Vec::len), Some(1), "{groups}");
+        }
+        ("POST", "/v1/notification-groups") => {
+            let res = intruder.post(template, json!({"name": "Owners"})).await;
+            let made = res.data(201);
+            assert_ne!(made["_id"], json!(owned.group), "{made}");
+            assert_eq!(made["_environmentId"], json!(intruder_env), "{made}");
+        }
+        ("GET", "/v1/notification-groups/{id}") => {
+            let id = &owned.group;
+            intruder
+                .get(&format!("/v1/notification-groups/{id}"))
+                .await
+                .assert_error(
+                    404,
+                    json!(format!("Notification group with id {id} not found")),
+                );
+        }
+        ("GET", "/v1/workflows") | ("GET", "/v1/notification-templates") => {
+            for q in ["", "?query=owner", "?limit=100"] {
+                let res = intruder.get(&format!("{template}{q}")).await;
+                assert_eq!(res.status, 200, "{}", res.text);
+                assert_only_own(&res.body["data"], intruder_env, &owner_ids);
+            }
+            let res = intruder.get(&format!("{template}?query=owner")).await;
+            assert_eq!(res.body["totalCount"], json!(0), "{}", res.text);
+        }
+        ("POST", "/v1/workflows") | ("POST", "/v1/notification-templates") => {
+            let step = json!([{"template": {"type": "chat", "content": "x"}}]);
+            intruder
+                .post(
+                    template,
+                    json!({"name": "x", "notificationGroupId": owned.group, "steps": step}),
+                )
+                .await
+                .assert_error(
+                    400,
+                    json!(format!(
+                        "Notification group with id {} not found",
+                        owned.group
+                    )),
+                );
+            let res = intruder
+                .post(template, json!({"name": "Owner flow", "notificationGroupId": own_general, "steps": step}))
+                .await;
+            let made = res.data(201).clone();
+            assert_eq!(made["triggers"][0]["identifier"], "owner-flow", "{made}");
+            assert_eq!(made["_environmentId"], json!(intruder_env), "{made}");
+            let id = made["_id"].as_str().expect("_id");
+            assert_eq!(
+                intruder.delete(&format!("{template}/{id}")).await.status,
+                200
+            );
+        }
+        (_, t) if t.starts_with("/v1/") => {
+            // The owner's workflows by `_id`, identifier and slug.
+            for (identifier, id, slug) in &owned.workflows {
+                for key in [id, identifier, slug] {
+                    let path = format!("{v1_prefix}/{key}");
+                    let res = match (method, t.ends_with("/status")) {
+                        ("GET", _) => intruder.get(&path).await,
+                        ("DELETE", _) => intruder.delete(&path).await,
+                        ("PUT", true) => {
+                            intruder
+                                .put(&format!("{path}/status"), json!({"active": false}))
+                                .await
+                        }
+                        _ => intruder.put(&path, json!({"name": "Hijacked"})).await,
+                    };
+                    let message = match (method, t.ends_with("/status")) {
+                        ("GET", _) | ("PUT", true) => format!("Template with id {key} not found"),
+                        ("DELETE", _) => format!("Could not find workflow with id {key}"),
+                        _ => format!("Notification template with id {key} not found"),
+                    };
+                    res.assert_error(404, json!(message));
+                }
+            }
+        }
+        ("GET", "/v2/workflows") => {
+            for q in ["", "?query=owner", "?tags=x&status=ACTIVE"] {
+                let res = intruder.get(&format!("/v2/workflows{q}")).await;
+                let data = res.data(200);
+                for w in data["workflows"].as_array().expect("workflows") {
+                    assert_not_foreign(w, &owner_ids);
+                }
+            }
+            let res = intruder.get("/v2/workflows?query=owner").await;
+            assert_eq!(res.data(200)["totalCount"], json!(0));
+        }
+        ("POST", "/v2/workflows") => {
+            // A 409 here would tell the intruder what another environment holds.
+            let body = sample_body(method, template, "owner.v2");
+            let res = intruder.post(template, body).await;
+            let made = res.data(201).clone();
+            assert!(
+                !owner_ids.contains(&made["_id"].as_str().unwrap_or_default()),
+                "{made}"
+            );
+            assert_eq!(made["steps"][0]["type"], "chat", "{made}");
+            assert_eq!(intruder.delete("/v2/workflows/owner.v2").await.status, 204);
+        }
+        (_, t) if t.starts_with("/v2/workflows/{workflowId}") => {
+            // Syncing the owner's workflow anywhere (here: into the owner's environment) needs
+            // reading it first.
+            let env_of_owner = &owned.env;
+            for (identifier, id, slug) in &owned.workflows {
+                for key in [id, identifier, slug] {
+                    let path = Target {
+                        subscriber: "alice",
+                        provider: "fcm",
+                        integration: &owned.fcm_id,
+                        topic: "news",
+                        workflow: key,
+                        group: &owned.group,
+                    }
+                    .fill(t);
+                    let body = if t.ends_with("/sync") {
+                        json!({"targetEnvironmentId": env_of_owner})
+                    } else {
+                        sample_body(method, t, "hijack")
+                    };
+                    intruder
+                        .call(http_method(method), &path, &body)
+                        .await
+                        .assert_error(404, json!(format!("Workflow {key} not found")));
+                }
+            }
+        }
         _ => panic!("no isolation expectation for {method} {template}: add one to `attempt`"),
     }
 }
@@ -798,6 +1006,8 @@ async fn a_revoked_key_is_401_on_every_route(backend: Backend) {
         provider: "fcm",
         integration: &owned.fcm_id,
         topic: "news",
+        workflow: &owned.workflows[0].1,
+        group: &owned.group,
     };
     for (method, template) in ROUTES {
         let path = target.fill(template);

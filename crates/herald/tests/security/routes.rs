@@ -64,6 +64,28 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v2/topics/{topicKey}/subscriptions"),
     ("DELETE", "/v2/topics/{topicKey}/subscriptions"),
     ("GET", "/v2/topics/{topicKey}/subscriptions/{identifier}"),
+    ("GET", "/v1/notification-groups"),
+    ("POST", "/v1/notification-groups"),
+    ("GET", "/v1/notification-groups/{id}"),
+    ("POST", "/v1/workflows"),
+    ("GET", "/v1/workflows"),
+    ("GET", "/v1/workflows/{workflowId}"),
+    ("PUT", "/v1/workflows/{workflowId}"),
+    ("DELETE", "/v1/workflows/{workflowId}"),
+    ("PUT", "/v1/workflows/{workflowId}/status"),
+    ("POST", "/v1/notification-templates"),
+    ("GET", "/v1/notification-templates"),
+    ("GET", "/v1/notification-templates/{templateId}"),
+    ("PUT", "/v1/notification-templates/{templateId}"),
+    ("DELETE", "/v1/notification-templates/{templateId}"),
+    ("PUT", "/v1/notification-templates/{templateId}/status"),
+    ("POST", "/v2/workflows"),
+    ("GET", "/v2/workflows"),
+    ("GET", "/v2/workflows/{workflowId}"),
+    ("PUT", "/v2/workflows/{workflowId}"),
+    ("PATCH", "/v2/workflows/{workflowId}"),
+    ("DELETE", "/v2/workflows/{workflowId}"),
+    ("PUT", "/v2/workflows/{workflowId}/sync"),
 ];
 
 /// Routes served without a key: liveness, the OpenAPI document and its rendering.
@@ -80,6 +102,10 @@ pub struct Target<'a> {
     pub provider: &'a str,
     pub integration: &'a str,
     pub topic: &'a str,
+    /// A workflow's `_id` (v1 routes take nothing else; v2 routes take it too).
+    pub workflow: &'a str,
+    /// A notification group's `_id`.
+    pub group: &'a str,
 }
 
 impl Target<'_> {
@@ -96,6 +122,9 @@ impl Target<'_> {
             .replace("{providerId}", self.provider)
             .replace("{integrationId}", self.integration)
             .replace("{topicKey}", self.topic)
+            .replace("{workflowId}", self.workflow)
+            .replace("{templateId}", self.workflow)
+            .replace("{id}", self.group)
     }
 }
 
@@ -131,6 +160,18 @@ pub fn sample_body(method: &str, template: &str, id: &str) -> Value {
         (_, "/v2/topics/{topicKey}/subscriptions") if method != "GET" => {
             json!({"subscriberIds": [id]})
         }
+        ("POST", "/v1/notification-groups") => json!({"name": id}),
+        ("PUT", "/v1/workflows/{workflowId}/status")
+        | ("PUT", "/v1/notification-templates/{templateId}/status") => json!({"active": true}),
+        ("PUT", "/v1/workflows/{workflowId}")
+        | ("PUT", "/v1/notification-templates/{templateId}") => {
+            json!({"name": "Sample", "tags": ["sample"]})
+        }
+        ("POST", "/v2/workflows") => json!({"name": "Sample", "workflowId": id, "steps": [
+            {"name": "Chat", "type": "chat", "controlValues": {"body": "Sample"}}]}),
+        ("PUT", "/v2/workflows/{workflowId}") => json!({"name": "Sample", "preferences": {},
+            "steps": [{"name": "Chat", "type": "chat", "controlValues": {"body": "Sample"}}]}),
+        ("PATCH", "/v2/workflows/{workflowId}") => json!({"name": "Sample", "active": true}),
         _ => Value::Null,
     }
 }

@@ -275,8 +275,9 @@ pub async fn all_pages(api: &Api, path: &str) -> Vec<Value> {
 }
 
 /// Everything a key's environment holds, as the API shows it: the subscribers (each read on its
-/// own, so channels and credentials are included), the integrations, and the topics (v2 and v1
-/// views, with every subscription). Equal snapshots mean nothing was changed.
+/// own, so channels and credentials are included), the integrations, the topics (v2 and v1
+/// views, with every subscription), the workflows (v2 and v1 views) and the notification groups.
+/// Equal snapshots mean nothing was changed.
 pub async fn snapshot(api: &Api) -> Value {
     let mut subscribers = Vec::new();
     for listed in all_subscribers(api).await {
@@ -296,10 +297,21 @@ pub async fn snapshot(api: &Api) -> Value {
             "subscriptions": subscriptions,
         }));
     }
+    let listed = api.get("/v2/workflows?limit=100&orderDirection=ASC").await;
+    let mut workflows = Vec::new();
+    for w in listed.data(200)["workflows"].as_array().expect("workflows") {
+        let id = w["_id"].as_str().expect("_id");
+        let v2 = api.get(&format!("/v2/workflows/{id}")).await;
+        let v1 = api.get(&format!("/v1/workflows/{id}")).await;
+        workflows.push(serde_json::json!({"v2": v2.data(200), "v1": v1.data(200)}));
+    }
+    let groups = api.get("/v1/notification-groups").await;
     serde_json::json!({
         "subscribers": subscribers,
         "integrations": integrations.data(200),
         "topics": topics,
+        "workflows": workflows,
+        "notification_groups": groups.data(200),
     })
 }
 
