@@ -10,7 +10,7 @@ use crate::routes::{sample_body, Target, ROUTES};
 use crate::support::{device_tokens, encode, snapshot, App, Backend, Res};
 
 both_backends!(
-    a_body_over_100_kb_is_413_on_every_route_that_reads_one,
+    a_body_over_the_limit_is_413_on_every_route_that_reads_one,
     json_nested_10000_levels_deep_is_400,
     ten_thousand_device_tokens_are_400_and_nothing_is_stored,
     a_json_body_that_is_not_utf8_is_400,
@@ -94,6 +94,9 @@ impl Fixture {
             topic: "t1",
             workflow: "w1",
             group: "g1",
+            transaction: "tx1",
+            message: "0123456789abcdef01234567",
+            notification: "0123456789abcdef01234567",
         }
     }
 
@@ -110,13 +113,18 @@ fn http_method(name: &str) -> Method {
     Method::from_bytes(name.as_bytes()).expect("an HTTP method")
 }
 
-async fn a_body_over_100_kb_is_413_on_every_route_that_reads_one(backend: Backend) {
+async fn a_body_over_the_limit_is_413_on_every_route_that_reads_one(backend: Backend) {
     let Some(fx) = Fixture::new(backend).await else {
         return;
     };
-    let padding = "x".repeat(101 * 1024);
     for (method, path, mut body) in fx.body_routes() {
-        body["padding"] = json!(padding);
+        // Event routes take bodies up to 2 MiB (a bulk of 100 triggers); the others 100 KB.
+        let limit = if path.starts_with("/v1/events") {
+            herald::http::events::EVENT_BODY_LIMIT
+        } else {
+            herald::http::BODY_LIMIT
+        };
+        body["padding"] = json!("x".repeat(limit + 1024));
         let res = fx.app.dev.call(method.clone(), &path, &body).await;
         res.assert_error(413, json!("request entity too large"));
         assert_eq!(res.body["error"], "Payload Too Large", "{method} {path}");
@@ -273,6 +281,9 @@ async fn a_10_kb_id_in_the_path_is_400(backend: Backend) {
             topic: &huge,
             workflow: &huge,
             group: &huge,
+            transaction: &huge,
+            message: &huge,
+            notification: &huge,
         }
         .fill(template);
         // Membership calls name the fixture's real subscriber, so a topic would be made.
@@ -305,6 +316,9 @@ async fn control_characters_in_path_ids_are_400(backend: Backend) {
                 topic: &format!("t1{control}"),
                 workflow: &format!("w1{control}"),
                 group: &format!("g1{control}"),
+                transaction: &format!("tx1{control}"),
+                message: &format!("m1{control}"),
+                notification: &format!("n1{control}"),
             }
             .fill(template);
             let body = sample_body(method, template, "hostile");

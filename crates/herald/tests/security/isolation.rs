@@ -44,6 +44,10 @@ struct Owned {
     workflows: Vec<(String, String, String)>,
     /// `_id` of the owner's notification group `Owners`.
     group: String,
+    /// The owner's trigger of `owner.v2` to alice (`owner-tx`), delivered: its message's and its
+    /// notification's `_id`.
+    message: String,
+    notification: String,
 }
 
 impl Owned {
@@ -78,7 +82,7 @@ async fn created(api: &Api, path: &str, body: Value) -> Value {
 /// Integrations `fcm-main` and `slack-main`, subscribers alice (a device token and a webhook URL),
 /// bob, carol, dave and erin, topic `news` (v1: alice, bob) and topic `alerts` (v2, with data:
 /// alice, dave). The intruder's attempts create its own carol, dave and erin, never alice or bob.
-async fn seed_owner(api: &Api) -> Owned {
+async fn seed_owner(app: &App, api: &Api) -> Owned {
     let fcm = created(
         api,
         "/v1/integrations",
@@ -190,7 +194,30 @@ async fn seed_owner(api: &Api) -> Owned {
         workflows.push((identifier.to_string(), id, slug));
     }
     assert_eq!(v1["triggers"][0]["identifier"], "owner-flow");
+    // A delivered trigger: its push to alice's fcm token fails without network (the integration
+    // has no service account), which leaves a message, a notification and execution details.
+    let res = api
+        .post(
+            "/v1/events/trigger",
+            json!({"name": "owner.v2", "to": "alice", "transactionId": "owner-tx",
+                   "payload": {"secret": "owner"}}),
+        )
+        .await;
+    assert_eq!(res.data(201)["status"], "processed");
+    app.deliver().await;
+    let messages = api.get("/v1/messages?transactionId=owner-tx").await;
+    assert_eq!(messages.status, 200, "{}", messages.text);
+    let message = &messages.body["data"][0];
+    assert_eq!(
+        message["errorText"], "Config is not valid for fcm",
+        "{message}"
+    );
     Owned {
+        message: message["_id"].as_str().expect("_id").to_string(),
+        notification: message["_notificationId"]
+            .as_str()
+            .expect("_id")
+            .to_string(),
         env: fcm["_environmentId"].as_str().expect("env").to_string(),
         fcm_id: fcm["_id"].as_str().expect("_id").to_string(),
         slack_id: slack["_id"].as_str().expect("_id").to_string(),
@@ -232,8 +259,8 @@ async fn seed_intruder(api: &Api) -> String {
 }
 
 /// Tries every route with `intruder` against `owner`'s data and checks the owner sees no change.
-async fn assert_isolated(owner: &Api, intruder: &Api) {
-    let owned = seed_owner(owner).await;
+async fn assert_isolated(app: &App, owner: &Api, intruder: &Api) {
+    let owned = seed_owner(app, owner).await;
     let intruder_env = seed_intruder(intruder).await;
     let before = snapshot(owner).await;
     let intruder_before = snapshot(intruder).await;
@@ -346,6 +373,9 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
         topic: "news",
         workflow: &owned.workflows[0].1,
         group: &owned.group,
+        transaction: "owner-tx",
+        message: &owned.message,
+        notification: &owned.notification,
     };
     let path = target.fill(template);
     let absent_subscriber = json!("Subscriber not found for id alice");
@@ -653,6 +683,104 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
         _ if template.contains("workflows") || template.contains("notification-") => {
             attempt_workflows(intruder, method, template, owned, intruder_env).await
         }
+        _ => attempt_delivery(intruder, method, template, owned, intruder_env).await,
+    }
+}
+
+/// Event and activity routes: the owner's workflows cannot be triggered, its transaction
+/// cancelled, its messages, notifications and execution details neither read nor deleted.
+async fn attempt_delivery(
+    intruder: &Api,
+    method: &str,
+    template: &str,
+    owned: &Owned,
+    intruder_env: &str,
+) {
+    let not_found_workflow = json!("workflow_not_found");
+    match (method, template) {
+        ("POST", "/v1/events/trigger") | ("POST", "/v1/events/trigger/broadcast") => {
+            for (identifier, _, _) in &owned.workflows {
+                let body = json!({"name": identifier, "to": "mallory", "payload": {}});
+                intruder
+                    .post(template, body)
+                    .await
+                    .assert_error(422, not_found_workflow.clone());
+            }
+        }
+        ("POST", "/v1/events/trigger/bulk") => {
+            let events: Vec<Value> = owned
+                .workflows
+                .iter()
+                .map(|(identifier, _, _)| json!({"name": identifier, "to": "mallory"}))
+                .collect();
+            let res = intruder.post(template, json!({ "events": events })).await;
+            for item in res.data(201).as_array().expect("a list") {
+                assert_eq!(item["error"], json!(["workflow_not_found"]), "{item}");
+            }
+        }
+        ("DELETE", "/v1/events/trigger/{transactionId}") => {
+            let res = intruder.delete("/v1/events/trigger/owner-tx").await;
+            assert_eq!(res.data(200), &json!(false));
+        }
+        ("GET", "/v1/messages") => {
+            let res = intruder.get("/v1/messages?limit=1000").await;
+            assert_eq!(res.status, 200, "{}", res.text);
+            assert_only_own(&res.body["data"], intruder_env, &[owned.message.as_str()]);
+            let res = intruder.get("/v1/messages?transactionId=owner-tx").await;
+            assert_eq!(res.body["totalCount"], json!(0), "{}", res.text);
+            intruder
+                .get("/v1/messages?subscriberId=alice")
+                .await
+                .assert_error(404, json!("Subscriber not found for id alice"));
+        }
+        ("DELETE", "/v1/messages/{messageId}") => {
+            let id = &owned.message;
+            intruder
+                .delete(&format!("/v1/messages/{id}"))
+                .await
+                .assert_error(404, json!(format!("Message with id {id} not found")));
+        }
+        ("DELETE", "/v1/messages/transaction/{transactionId}") => {
+            intruder
+                .delete("/v1/messages/transaction/owner-tx")
+                .await
+                .assert_error(404, json!("Invalid transactionId or channel"));
+        }
+        ("GET", "/v1/notifications") => {
+            let res = intruder.get("/v1/notifications?limit=100").await;
+            assert_eq!(res.status, 200, "{}", res.text);
+            assert_only_own(
+                &res.body["data"],
+                intruder_env,
+                &[owned.notification.as_str()],
+            );
+            for filter in ["transactionId=owner-tx", "subscriberIds=alice"] {
+                let res = intruder.get(&format!("/v1/notifications?{filter}")).await;
+                assert_eq!(res.body["data"], json!([]), "{filter}");
+            }
+        }
+        ("GET", "/v1/notifications/{notificationId}") => {
+            let id = &owned.notification;
+            intruder
+                .get(&format!("/v1/notifications/{id}"))
+                .await
+                .assert_error(404, json!(format!("Notification with id {id} not found")));
+        }
+        ("GET", "/v1/execution-details") => {
+            let id = &owned.notification;
+            intruder
+                .get(&format!(
+                    "/v1/execution-details?notificationId={id}&subscriberId=alice"
+                ))
+                .await
+                .assert_error(404, json!("Subscriber not found for id alice"));
+            let res = intruder
+                .get(&format!(
+                    "/v1/execution-details?notificationId={id}&subscriberId=mallory"
+                ))
+                .await;
+            assert_eq!(res.data(200), &json!([]));
+        }
         _ => panic!("no isolation expectation for {method} {template}: add one to `attempt`"),
     }
 }
@@ -802,6 +930,9 @@ async fn attempt_workflows(
                         topic: "news",
                         workflow: key,
                         group: &owned.group,
+                        transaction: "owner-tx",
+                        message: &owned.message,
+                        notification: &owned.notification,
                     }
                     .fill(t);
                     let body = if t.ends_with("/sync") {
@@ -828,14 +959,14 @@ async fn a_production_key_cannot_reach_development_data(backend: Backend) {
     let Some(app) = App::spawn(backend, ServerSettings::default()).await else {
         return;
     };
-    assert_isolated(&app.dev, &app.prod).await;
+    assert_isolated(&app, &app.dev, &app.prod).await;
 }
 
 async fn a_development_key_cannot_reach_production_data(backend: Backend) {
     let Some(app) = App::spawn(backend, ServerSettings::default()).await else {
         return;
     };
-    assert_isolated(&app.prod, &app.dev).await;
+    assert_isolated(&app, &app.prod, &app.dev).await;
 }
 
 /// The intruder uses the owner's subscriber ids and topic keys for data of its own, and goes
@@ -847,7 +978,7 @@ async fn the_same_ids_and_keys_in_two_environments_stay_apart(backend: Backend) 
         return;
     };
     let (owner, intruder) = (&app.dev, &app.prod);
-    let owned = seed_owner(owner).await;
+    let owned = seed_owner(&app, owner).await;
     let intruder_env = seed_intruder(intruder).await;
     let before = snapshot(owner).await;
     let foreign_subscriptions: Vec<&str> = owned.subscriptions.iter().map(String::as_str).collect();
@@ -987,7 +1118,7 @@ async fn a_revoked_key_is_401_on_every_route(backend: Backend) {
     let Some(app) = App::spawn(backend, settings).await else {
         return;
     };
-    let owned = seed_owner(&app.dev).await;
+    let owned = seed_owner(&app, &app.dev).await;
     let before = snapshot(&app.dev).await;
     let key = "herald-second-development-key-4be1";
     let development = app.environment("Development").await;
@@ -1008,6 +1139,9 @@ async fn a_revoked_key_is_401_on_every_route(backend: Backend) {
         topic: "news",
         workflow: &owned.workflows[0].1,
         group: &owned.group,
+        transaction: "owner-tx",
+        message: &owned.message,
+        notification: &owned.notification,
     };
     for (method, template) in ROUTES {
         let path = target.fill(template);

@@ -86,6 +86,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v2/workflows/{workflowId}"),
     ("DELETE", "/v2/workflows/{workflowId}"),
     ("PUT", "/v2/workflows/{workflowId}/sync"),
+    ("POST", "/v1/events/trigger"),
+    ("POST", "/v1/events/trigger/bulk"),
+    ("POST", "/v1/events/trigger/broadcast"),
+    ("DELETE", "/v1/events/trigger/{transactionId}"),
+    ("GET", "/v1/messages"),
+    ("DELETE", "/v1/messages/{messageId}"),
+    ("DELETE", "/v1/messages/transaction/{transactionId}"),
+    ("GET", "/v1/notifications"),
+    ("GET", "/v1/notifications/{notificationId}"),
+    ("GET", "/v1/execution-details"),
 ];
 
 /// Routes served without a key: liveness, the OpenAPI document and its rendering.
@@ -106,6 +116,10 @@ pub struct Target<'a> {
     pub workflow: &'a str,
     /// A notification group's `_id`.
     pub group: &'a str,
+    /// A trigger's `transactionId`, one of its messages' `_id` and its notification's `_id`.
+    pub transaction: &'a str,
+    pub message: &'a str,
+    pub notification: &'a str,
 }
 
 impl Target<'_> {
@@ -125,6 +139,9 @@ impl Target<'_> {
             .replace("{workflowId}", self.workflow)
             .replace("{templateId}", self.workflow)
             .replace("{id}", self.group)
+            .replace("{transactionId}", self.transaction)
+            .replace("{messageId}", self.message)
+            .replace("{notificationId}", self.notification)
     }
 }
 
@@ -172,6 +189,11 @@ pub fn sample_body(method: &str, template: &str, id: &str) -> Value {
         ("PUT", "/v2/workflows/{workflowId}") => json!({"name": "Sample", "preferences": {},
             "steps": [{"name": "Chat", "type": "chat", "controlValues": {"body": "Sample"}}]}),
         ("PATCH", "/v2/workflows/{workflowId}") => json!({"name": "Sample", "active": true}),
+        ("POST", "/v1/events/trigger") => json!({"name": "owner.v2", "to": id}),
+        ("POST", "/v1/events/trigger/bulk") => {
+            json!({"events": [{"name": "owner.v2", "to": id}]})
+        }
+        ("POST", "/v1/events/trigger/broadcast") => json!({"name": "owner.v2", "payload": {}}),
         _ => Value::Null,
     }
 }

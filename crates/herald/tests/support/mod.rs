@@ -306,12 +306,18 @@ pub async fn snapshot(api: &Api) -> Value {
         workflows.push(serde_json::json!({"v2": v2.data(200), "v1": v1.data(200)}));
     }
     let groups = api.get("/v1/notification-groups").await;
+    let messages = api.get("/v1/messages?limit=1000").await;
+    assert_eq!(messages.status, 200, "{}", messages.brief());
+    let notifications = api.get("/v1/notifications?limit=100").await;
+    assert_eq!(notifications.status, 200, "{}", notifications.brief());
     serde_json::json!({
         "subscribers": subscribers,
         "integrations": integrations.data(200),
         "topics": topics,
         "workflows": workflows,
         "notification_groups": groups.data(200),
+        "messages": messages.body["data"],
+        "notifications": notifications.body["data"],
     })
 }
 
