@@ -190,11 +190,24 @@ impl PgStore {
         if lock_live(&mut tx, env, subscriber_id).await?.is_none() {
             return Ok(None);
         }
-        match self.pass(&mut tx, env, subscriber_id, update).await? {
-            Ok(subscriber) => {
-                tx.commit().await?;
-                Ok(subscriber)
-            }
+        let subscriber = self
+            .update_credentials_locked(&mut tx, env, subscriber_id, update)
+            .await?;
+        tx.commit().await?;
+        Ok(subscriber)
+    }
+
+    /// A credentials write inside a transaction that already holds the subscriber's row lock
+    /// (a create or bulk item writing its channels). `None`: no such live subscriber.
+    pub(crate) async fn update_credentials_locked(
+        &self,
+        tx: &mut PgConnection,
+        env: &ObjectId,
+        subscriber_id: &str,
+        update: &CredentialsUpdate,
+    ) -> Result<Option<Subscriber>> {
+        match self.pass(tx, env, subscriber_id, update).await? {
+            Ok(subscriber) => Ok(subscriber),
             // Cannot happen: the row is locked, so it stays at the version just read.
             Err(Raced) => Err(Error::Store(StoreError::Conflict(format!(
                 "subscriber {subscriber_id:?} changed under its row lock; try again"

@@ -12,10 +12,10 @@ use herald_core::secrets::Vault;
 use herald_core::topic::{CursorPage, CursorQuery, SubscriberFilter};
 use herald_core::{
     BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreError,
-    StoreResult, Subscriber, SubscriberPatch, SubscriberStore, Timestamp,
+    StoreResult, Subscriber, SubscriberPatch, SubscriberStore, SubscriberWrite, Timestamp,
 };
 use sqlx::postgres::PgConnection;
-use sqlx::FromRow;
+use sqlx::{Connection, FromRow};
 
 use crate::error::{db, retrying, Error, Result};
 use crate::pagination::{ilike, page_keys, push_contains, snapshot};
@@ -155,25 +155,24 @@ fn unsettled(subscriber_id: &str) -> Error {
 }
 
 impl PgStore {
-    async fn upsert_once(
-        &self,
+    /// Locks or inserts the subscriber as an upsert does, inside `tx`; its key and whether it
+    /// was created.
+    async fn upsert_in(
+        tx: &mut PgConnection,
         env: &ObjectId,
         org: &ObjectId,
         new: &NewSubscriber,
         patch: &SubscriberPatch,
-    ) -> Result<(Subscriber, bool)> {
-        let mut tx = self.pool.begin().await?;
-        let now = now();
+        now: i64,
+    ) -> Result<(i64, bool)> {
         for _ in 0..UPSERT_ROUNDS {
-            match lock_any(&mut tx, env, &new.subscriber_id).await? {
+            match lock_any(tx, env, &new.subscriber_id).await? {
                 Some(row) if !row.deleted => {
                     let mut profile = row.profile.into_profile();
                     if profile.apply(&patch.profile) {
-                        write_profile(&mut tx, row.pk, &profile, now).await?;
+                        write_profile(tx, row.pk, &profile, now).await?;
                     }
-                    let subscriber = read_by_pk(&mut tx, &self.vault, row.pk).await?;
-                    tx.commit().await?;
-                    return Ok((subscriber, false));
+                    return Ok((row.pk, false));
                 }
                 // A soft-deleted subscriber is replaced by a fresh one: a new row (new `_id`,
                 // new position in lists, no channels), not a revival of the old one.
@@ -185,43 +184,109 @@ impl PgStore {
                 }
                 None => {}
             }
-            if let Some(pk) = insert(&mut tx, env, org, new, Some(0), now).await? {
-                let subscriber = read_by_pk(&mut tx, &self.vault, pk).await?;
-                tx.commit().await?;
-                return Ok((subscriber, true));
+            if let Some(pk) = insert(tx, env, org, new, Some(0), now).await? {
+                return Ok((pk, true));
             }
             // Another transaction inserted it after our SELECT: lock theirs on the next round.
         }
         Err(unsettled(&new.subscriber_id))
     }
 
+    /// Writes `channels` in order to the subscriber whose row `tx` holds locked.
+    async fn write_channels_in(
+        &self,
+        tx: &mut PgConnection,
+        env: &ObjectId,
+        subscriber_id: &str,
+        channels: &[CredentialsUpdate],
+    ) -> Result<()> {
+        for update in channels {
+            self.update_credentials_locked(tx, env, subscriber_id, update)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn upsert_once(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewSubscriber,
+        patch: &SubscriberPatch,
+        channels: &[CredentialsUpdate],
+    ) -> Result<(Subscriber, bool)> {
+        let mut tx = self.pool.begin().await?;
+        let (pk, created) = Self::upsert_in(&mut tx, env, org, new, patch, now()).await?;
+        self.write_channels_in(&mut tx, env, &new.subscriber_id, channels)
+            .await?;
+        let subscriber = read_by_pk(&mut tx, &self.vault, pk).await?;
+        tx.commit().await?;
+        Ok((subscriber, created))
+    }
+
+    /// Upserts one `/bulk` item inside `tx` (Novu's bulkWrite) and reports whether it was created.
+    async fn bulk_upsert_in(
+        tx: &mut PgConnection,
+        env: &ObjectId,
+        org: &ObjectId,
+        item: &NewSubscriber,
+        now: i64,
+    ) -> Result<BulkOutcome> {
+        for _ in 0..UPSERT_ROUNDS {
+            // Subscribers created by a bulk upsert have no `__v`, as in Novu.
+            if insert(tx, env, org, item, None, now).await?.is_some() {
+                return Ok(BulkOutcome::Created);
+            }
+            if let Some(row) = lock_any(tx, env, &item.subscriber_id).await? {
+                let mut profile = row.profile.into_profile();
+                // A soft-deleted subscriber is revived in place, keeping its fields.
+                if profile.apply(&item.profile) || row.deleted {
+                    write_profile(tx, row.pk, &profile, now).await?;
+                }
+                return Ok(BulkOutcome::Updated);
+            }
+        }
+        Err(unsettled(&item.subscriber_id))
+    }
+
+    /// The whole `/bulk` request in one transaction, each item inside its own savepoint: an item
+    /// rejected for what it asks ([`StoreError::rejects_input`]) is rolled back alone and
+    /// reported; any other error fails the transaction, and with it every item.
     async fn bulk_once(
         &self,
         env: &ObjectId,
         org: &ObjectId,
-        items: &[NewSubscriber],
-    ) -> Result<Vec<BulkOutcome>> {
+        items: &[SubscriberWrite],
+    ) -> Result<Vec<StoreResult<BulkOutcome>>> {
         let mut tx = self.pool.begin().await?;
         let now = now();
         let mut outcomes = Vec::with_capacity(items.len());
-        'items: for item in items {
-            for _ in 0..UPSERT_ROUNDS {
-                // Subscribers created by a bulk upsert have no `__v`, as in Novu.
-                if insert(&mut tx, env, org, item, None, now).await?.is_some() {
-                    outcomes.push(BulkOutcome::Created);
-                    continue 'items;
+        for item in items {
+            let mut savepoint = Connection::begin(&mut *tx).await?;
+            let written =
+                match Self::bulk_upsert_in(&mut savepoint, env, org, &item.subscriber, now).await {
+                    Ok(outcome) => self
+                        .write_channels_in(
+                            &mut savepoint,
+                            env,
+                            &item.subscriber.subscriber_id,
+                            &item.channels,
+                        )
+                        .await
+                        .map(|()| outcome),
+                    Err(e) => Err(e),
+                };
+            match written {
+                Ok(outcome) => {
+                    savepoint.commit().await?;
+                    outcomes.push(Ok(outcome));
                 }
-                if let Some(row) = lock_any(&mut tx, env, &item.subscriber_id).await? {
-                    let mut profile = row.profile.into_profile();
-                    // A soft-deleted subscriber is revived in place, keeping its fields.
-                    if profile.apply(&item.profile) || row.deleted {
-                        write_profile(&mut tx, row.pk, &profile, now).await?;
-                    }
-                    outcomes.push(BulkOutcome::Updated);
-                    continue 'items;
+                Err(Error::Store(e)) if e.rejects_input() => {
+                    savepoint.rollback().await?;
+                    outcomes.push(Err(e));
                 }
+                Err(e) => return Err(e),
             }
-            return Err(unsettled(&item.subscriber_id));
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -409,22 +474,23 @@ impl SubscriberStore for PgStore {
             .transpose()?)
     }
 
-    async fn upsert_subscriber(
+    async fn upsert_subscriber_with_channels(
         &self,
         env: &ObjectId,
         org: &ObjectId,
         new: &NewSubscriber,
         patch: &SubscriberPatch,
+        channels: &[CredentialsUpdate],
     ) -> StoreResult<(Subscriber, bool)> {
-        retrying(|| self.upsert_once(env, org, new, patch)).await
+        retrying(|| self.upsert_once(env, org, new, patch, channels)).await
     }
 
-    async fn bulk_upsert_subscribers(
+    async fn bulk_write_subscribers(
         &self,
         env: &ObjectId,
         org: &ObjectId,
-        items: &[NewSubscriber],
-    ) -> StoreResult<Vec<BulkOutcome>> {
+        items: &[SubscriberWrite],
+    ) -> StoreResult<Vec<StoreResult<BulkOutcome>>> {
         retrying(|| self.bulk_once(env, org, items)).await
     }
 
