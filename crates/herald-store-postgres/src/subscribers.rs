@@ -18,7 +18,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::{Connection, FromRow};
 
 use crate::error::{db, retrying, Error, Result};
-use crate::pagination::{ilike, page_keys, push_contains, snapshot};
+use crate::pagination::{fold_collation, page_keys, push_contains};
 use crate::rows::{now, ProfileRow, SubscriberRow, PROFILE_COLUMNS, SELECT_SUBSCRIBER};
 use crate::PgStore;
 
@@ -348,9 +348,9 @@ impl PgStore {
         filter: &SubscriberFilter,
         page: &CursorQuery,
     ) -> Result<CursorPage<Subscriber>> {
-        let ilike = ilike(self).await?;
-        let mut tx = snapshot(&self.pool).await?;
-        let keys = page_keys(&mut tx, env, "subscribers", page, |q| {
+        let collation = fold_collation(self).await?;
+        let mut scan = self.scan().await?;
+        let keys = page_keys(&mut scan, env, "subscribers", page, |q| {
             q.push("SELECT s.pk FROM subscribers s WHERE s.environment_id = ")
                 .push_bind(env.as_str().to_owned())
                 .push(" AND NOT s.deleted");
@@ -362,7 +362,7 @@ impl PgStore {
             for (column, needle) in columns {
                 if let Some(needle) = needle {
                     q.push(" AND ");
-                    push_contains(q, ilike, column, needle);
+                    push_contains(q, collation, column, needle);
                 }
             }
             if let Some(name) = &filter.name {
@@ -375,7 +375,7 @@ impl PgStore {
                 q.push(" AND (FALSE");
                 for column in names {
                     q.push(" OR ");
-                    push_contains(q, ilike, column, name);
+                    push_contains(q, collation, column, name);
                 }
                 q.push(")");
             }
@@ -387,9 +387,9 @@ impl PgStore {
              ORDER BY o.n"
         ))
         .bind(&keys.pks)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *scan)
         .await?;
-        tx.commit().await?;
+        scan.finish().await?;
         let subscribers = rows
             .into_iter()
             .map(|row| row.into_subscriber(&self.vault))
@@ -438,21 +438,25 @@ impl SubscriberStore for PgStore {
         limit: u64,
     ) -> StoreResult<Vec<Subscriber>> {
         let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let rows: Vec<SubscriberRow> = sqlx::query_as(&format!(
-            "{SELECT_SUBSCRIBER}
-             WHERE s.environment_id = $1 AND NOT s.deleted
-             ORDER BY s.pk OFFSET $2 LIMIT $3"
-        ))
-        .bind(env.as_str())
-        .bind(clamp(offset))
-        .bind(clamp(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| row.into_subscriber(&self.vault))
-            .collect::<Result<_>>()?)
+        // An offset walks every row before the page: a scan.
+        let list = async {
+            let mut scan = self.scan().await?;
+            let rows: Vec<SubscriberRow> = sqlx::query_as(&format!(
+                "{SELECT_SUBSCRIBER}
+                 WHERE s.environment_id = $1 AND NOT s.deleted
+                 ORDER BY s.pk OFFSET $2 LIMIT $3"
+            ))
+            .bind(env.as_str())
+            .bind(clamp(offset))
+            .bind(clamp(limit))
+            .fetch_all(&mut *scan)
+            .await?;
+            scan.finish().await?;
+            rows.into_iter()
+                .map(|row| row.into_subscriber(&self.vault))
+                .collect::<Result<Vec<_>>>()
+        };
+        Ok(list.await?)
     }
 
     async fn get_subscriber(

@@ -12,6 +12,7 @@ use herald_core::{
 };
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::connection::fold_needle;
 use crate::error::{DbError, DbResult};
 use crate::paging::{fetch_page, text, Listing};
 use crate::rows::{attach_channels, find_live_subscriber, load_subscriber, SUBSCRIBER_COLUMNS};
@@ -337,14 +338,18 @@ fn search(
         ("phone", &filter.phone),
     ] {
         if let Some(value) = value {
-            list.and(&format!("herald_contains({column}, ?)"), [text(value)]);
+            list.and(
+                &format!("herald_contains({column}, ?)"),
+                [text(&fold_needle(value))],
+            );
         }
     }
     if let Some(name) = &filter.name {
+        let name = fold_needle(name);
         list.and(
             "(herald_contains(first_name, ?) OR herald_contains(last_name, ?)
               OR herald_contains(first_name || ' ' || last_name, ?))",
-            [text(name), text(name), text(name)],
+            [text(&name), text(&name), text(&name)],
         );
     }
     let page = fetch_page(conn, &list, env, page, |row| {

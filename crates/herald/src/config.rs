@@ -49,6 +49,18 @@ pub struct GlobalArgs {
     )]
     pub pg_max_connections: u32,
 
+    /// Longest a database statement may run, in seconds (`0`: no limit). PostgreSQL: the
+    /// `statement_timeout` of every pooled connection; SQLite: searches and lists (point reads
+    /// and writes follow an index and are not timed). A request whose statement is stopped
+    /// answers 503.
+    #[arg(
+        long,
+        global = true,
+        env = "HERALD_STATEMENT_TIMEOUT",
+        default_value_t = 10
+    )]
+    pub statement_timeout: u64,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info`, `herald=debug`.
     #[arg(long, global = true, env = "HERALD_LOG", default_value = "info")]
     pub log: String,
@@ -66,11 +78,19 @@ pub struct GlobalArgs {
     pub secret_key_file: Option<PathBuf>,
 }
 
+impl GlobalArgs {
+    /// `--statement-timeout` as a duration (`None` for `0`: no limit).
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        (self.statement_timeout > 0).then(|| std::time::Duration::from_secs(self.statement_timeout))
+    }
+}
+
 impl fmt::Debug for GlobalArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GlobalArgs")
             .field("database_url", &redact_url(&self.database_url))
             .field("pg_max_connections", &self.pg_max_connections)
+            .field("statement_timeout", &self.statement_timeout)
             .field("log", &self.log)
             .field(
                 "secret_key",
