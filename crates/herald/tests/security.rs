@@ -1,8 +1,8 @@
 //! Security properties of the API, beyond single endpoints: tenant isolation on every route, API
 //! key revocation, hostile input (oversized, deeply nested, non-UTF-8, huge or control-character
 //! ids, path traversal), secrets kept out of logs and encrypted at rest (key files, wrong keys,
-//! rotation through the binary), searches that cannot starve other requests. Cases run on SQLite
-//! and PostgreSQL.
+//! rotation through the binary), searches that cannot starve other requests, slow and stalled
+//! connections. Cases run on SQLite and PostgreSQL.
 
 #[macro_use]
 mod support;
@@ -19,3 +19,5 @@ mod routes;
 mod searches;
 #[path = "security/secrets.rs"]
 mod secrets;
+#[path = "security/slow_clients.rs"]
+mod slow_clients;

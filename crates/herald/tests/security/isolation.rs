@@ -774,6 +774,7 @@ async fn a_revoked_key_is_401_on_every_route(backend: Backend) {
     // No auth cache, so a revocation applies to the very next request.
     let settings = ServerSettings {
         cache_ttl: Duration::ZERO,
+        ..ServerSettings::default()
     };
     let Some(app) = App::spawn(backend, settings).await else {
         return;

@@ -218,6 +218,7 @@ async fn an_in_process_server_never_logs_secrets(backend: Backend) {
     let logs = captured_logs();
     let settings = ServerSettings {
         cache_ttl: Duration::ZERO,
+        ..ServerSettings::default()
     };
     let Some(app) = App::spawn(backend, settings).await else {
         return;
