@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "secrets",
         sql: include_str!("../migrations/0004_secrets.sql"),
     },
+    Migration {
+        version: 5,
+        name: "owner_bound_secrets",
+        sql: include_str!("../migrations/0005_owner_bound_secrets.sql"),
+    },
 ];
 
 /// Advisory lock key serialising migrations across processes ("herald" + 1 in ASCII).

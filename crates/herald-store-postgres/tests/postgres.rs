@@ -109,7 +109,7 @@ async fn a_version_2_database_keeps_its_subscriptions_under_their_derived_identi
     );
     sqlx::raw_sql(&setup).execute(&mut conn).await.unwrap();
 
-    assert_eq!(migrate(&mut conn).await.unwrap(), [3, 4]);
+    assert_eq!(migrate(&mut conn).await.unwrap(), [3, 4, 5]);
     let rows: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT id, identifier, name FROM topic_subscriptions ORDER BY pk")
             .fetch_all(&mut conn)
