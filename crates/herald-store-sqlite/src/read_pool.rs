@@ -85,6 +85,10 @@ pub(crate) struct ReadPool {
     scan_timeout: Option<Duration>,
 }
 
+/// How long a scan waits for a scan connection before answering [`StoreError::Busy`], as a
+/// PostgreSQL request waits for a pooled connection.
+const SCAN_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// SQLite virtual machine instructions between two checks of a scan's progress handler (a clock
 /// read and a flag): frequent enough that a stop takes effect within a few rows even when each
 /// row calls an expensive function, rare enough that the checks cost nothing measurable.
@@ -146,12 +150,14 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
     {
-        let permit = self
-            .scans
-            .permits
-            .clone()
-            .acquire_owned()
+        let waiting = self.scans.permits.clone().acquire_owned();
+        let permit = tokio::time::timeout(SCAN_QUEUE_TIMEOUT, waiting)
             .await
+            .map_err(|_| {
+                StoreError::Busy(format!(
+                    "no scan connection became free within {SCAN_QUEUE_TIMEOUT:?}"
+                ))
+            })?
             .map_err(|_| StoreError::backend(Closed))?;
         let stop = Arc::new(AtomicBool::new(false));
         let _stop_on_drop = StopOnDrop(stop.clone());
