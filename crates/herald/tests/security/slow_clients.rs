@@ -133,17 +133,18 @@ async fn unfinished_headers_are_cut_off_at_the_header_read_timeout_even_when_tri
     })
     .await;
 
-    // Half a request line, then nothing.
-    let mut stalled = connect(&app).await;
+    // Half a request line, then nothing. (Timed from before the connect: the server's deadline
+    // starts at its accept, which cannot precede it.)
     let started = Instant::now();
+    let mut stalled = connect(&app).await;
     stalled.write_all(b"GET /v1/health-ch").await.unwrap();
     assert_eq!(closed_by_server(&mut stalled).await, b"");
     let took = started.elapsed();
     assert!(took >= limit, "closed after {took:?}");
 
     // One header byte every 50 ms: the deadline is for the whole head, not per byte.
-    let mut trickling = connect(&app).await;
     let started = Instant::now();
+    let mut trickling = connect(&app).await;
     let request = b"GET /v1/health-check HTTP/1.1\r\nHost: herald\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut ticks = tokio::time::interval(Duration::from_millis(50));
     let mut cut_off = false;
@@ -179,13 +180,17 @@ async fn an_idle_kept_alive_connection_is_closed_at_the_idle_timeout() {
     })
     .await;
     let mut conn = connect(&app).await;
+    // Timed from before the request: the server's idle period starts once it has answered.
+    let sent = Instant::now();
     conn.write_all(HEALTH).await.unwrap();
     assert_eq!(read_response(&mut conn).await.unwrap().status, 200);
-    let idle_from = Instant::now();
+    let answered = sent.elapsed();
     assert_eq!(closed_by_server(&mut conn).await, b"");
-    let took = idle_from.elapsed();
-    assert!(took >= limit, "closed after {took:?}");
-    eprintln!("idle timeout {limit:?}: an idle kept-alive connection closed after {took:?}");
+    let took = sent.elapsed();
+    assert!(took >= limit, "closed {took:?} after the request");
+    eprintln!(
+        "idle timeout {limit:?}: answered after {answered:?}, closed {took:?} after the request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
