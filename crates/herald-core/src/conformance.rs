@@ -9,6 +9,7 @@
 //! Cases never sleep. Where time matters they compare values instead: a no-op keeps `updated_at`
 //! equal, and "newest" relies on creation order (stores break `created_at` ties by insertion order).
 
+mod atomic_writes;
 mod credentials;
 mod delivery;
 mod delivery_jobs;
@@ -28,6 +29,7 @@ mod workflows;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use atomic_writes::*;
 pub use credentials::*;
 pub use delivery::*;
 pub use delivery_jobs::*;
@@ -82,6 +84,11 @@ macro_rules! conformance_tests {
             bulk_upsert_sets_the_given_fields_and_keeps_the_others,
             set_online_sets_last_online_at_only_when_going_offline,
             set_online_of_an_unknown_subscriber_returns_none,
+            // writes that bind channels: whole or absent
+            upsert_with_channels_writes_the_profile_and_every_channel,
+            upsert_with_a_channel_over_the_token_limit_writes_nothing,
+            bulk_write_rolls_back_only_the_item_that_fails,
+            bulk_write_of_a_failing_new_subscriber_creates_nothing_for_it,
             // credentials
             a_new_channel_stores_all_eight_fields_and_the_integration_identifier,
             a_new_channel_without_device_tokens_has_no_device_tokens,

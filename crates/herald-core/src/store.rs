@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use crate::secrets::KeyId;
-use crate::subscriber::{BulkOutcome, TooManyDeviceTokens};
+use crate::subscriber::{BulkOutcome, SubscriberWrite, TooManyDeviceTokens};
 use crate::topic::{
     AddSubscribersOutcome, CursorPage, CursorQuery, NewSubscription, NewTopic, SubscriberFilter,
     Topic, TopicFilter, TopicPatch, TopicSubscription,
@@ -25,6 +25,10 @@ pub enum StoreError {
     /// A credentials write would leave more device tokens on one channel than allowed.
     #[error("a channel can hold at most {max} device tokens; this write would leave {count}", max = crate::MAX_DEVICE_TOKENS, count = .0.count)]
     TooManyDeviceTokens(TooManyDeviceTokens),
+    /// The database did not finish in time: a statement ran past its timeout, or no connection
+    /// became free. Not the client's fault, and nothing was changed; trying later may work.
+    #[error("the database is busy: {0}")]
+    Busy(String),
     /// The database failed or could not be reached. Not the client's fault.
     #[error("storage failure: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -33,6 +37,15 @@ pub enum StoreError {
 impl StoreError {
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Backend(Box::new(e))
+    }
+
+    /// Whether the error is about what was asked (a conflict, a limit), not about the database:
+    /// such an error fails one item of a bulk write, not the whole request.
+    pub fn rejects_input(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict(_) | StoreError::TooManyDeviceTokens(_)
+        )
     }
 }
 
@@ -107,6 +120,23 @@ pub trait SubscriberStore: Send + Sync {
         org: &ObjectId,
         new: &NewSubscriber,
         patch: &SubscriberPatch,
+    ) -> StoreResult<(Subscriber, bool)> {
+        self.upsert_subscriber_with_channels(env, org, new, patch, &[])
+            .await
+    }
+
+    /// [`SubscriberStore::upsert_subscriber`], then each of `channels` written in order as
+    /// [`SubscriberStore::update_credentials`] writes it, all in one transaction: when a channel
+    /// cannot be written (e.g. [`StoreError::TooManyDeviceTokens`]) nothing is, not even the
+    /// profile (`POST /v1/subscribers`). Returns the subscriber with its channels and whether it
+    /// was created.
+    async fn upsert_subscriber_with_channels(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewSubscriber,
+        patch: &SubscriberPatch,
+        channels: &[CredentialsUpdate],
     ) -> StoreResult<(Subscriber, bool)>;
 
     /// Bulk upsert in one transaction, Novu's `/bulk` semantics: each item's given fields are set,
@@ -117,7 +147,32 @@ pub trait SubscriberStore: Send + Sync {
         env: &ObjectId,
         org: &ObjectId,
         items: &[NewSubscriber],
-    ) -> StoreResult<Vec<BulkOutcome>>;
+    ) -> StoreResult<Vec<BulkOutcome>> {
+        let items: Vec<SubscriberWrite> = items
+            .iter()
+            .map(|s| SubscriberWrite {
+                subscriber: s.clone(),
+                channels: Vec::new(),
+            })
+            .collect();
+        self.bulk_write_subscribers(env, org, &items)
+            .await?
+            .into_iter()
+            .collect()
+    }
+
+    /// [`SubscriberStore::bulk_upsert_subscribers`] with each item's channels written right
+    /// after its profile (`POST /v1/subscribers/bulk`). One transaction for the request, and each
+    /// item is all-or-nothing inside it: an item one of whose channels cannot be written (a
+    /// client error such as [`StoreError::TooManyDeviceTokens`]) is rolled back alone, profile
+    /// included, and its error is its outcome; the other items are kept. A backend failure fails
+    /// the whole call and keeps nothing.
+    async fn bulk_write_subscribers(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        items: &[SubscriberWrite],
+    ) -> StoreResult<Vec<StoreResult<BulkOutcome>>>;
 
     /// Applies a profile patch. `None` if the subscriber does not exist. `updated_at` moves only
     /// when something changed.

@@ -320,6 +320,17 @@ pub enum BulkOutcome {
     Updated,
 }
 
+/// One item of a bulk upsert that also binds channels (`POST /v1/subscribers/bulk`): the
+/// subscriber to create or update, and the channels to write for it, already resolved against
+/// their integrations. The item is written whole or not at all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubscriberWrite {
+    /// Created as given, or (when the id exists) its given fields are set on the stored profile.
+    pub subscriber: NewSubscriber,
+    /// Written in order, each as a credentials write with its own mode.
+    pub channels: Vec<CredentialsUpdate>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! The activity reads ([`ActivityStore`]) on PostgreSQL: messages, notifications with their jobs
 //! and execution details, and the execution details of one notification. Each list is one snapshot
-//! (count, page and the rows hanging off it agree); filters are bound parameters.
+//! (count, page and the rows hanging off it agree) and a scan (`scan.rs`: it never takes the
+//! connections of point reads, and is cancelled when its request goes away); filters are bound
+//! parameters.
 
 use async_trait::async_trait;
 use herald_core::delivery::activity::{
@@ -319,7 +321,7 @@ impl PgStore {
         env: &ObjectId,
         query: &MessageQuery,
     ) -> Result<Option<(Vec<Message>, u64)>> {
-        let mut tx = snapshot(&self.pool).await?;
+        let mut tx = self.scan().await?;
         if let Some(s) = &query.subscriber_id {
             if !subscriber_exists(&mut tx, env, s).await? {
                 return Ok(None);
@@ -335,7 +337,7 @@ impl PgStore {
             .push(" OFFSET ")
             .push_bind(query.page.saturating_mul(query.limit) as i64);
         let rows: Vec<MessageRow> = page.build_query_as().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        tx.finish().await?;
         let messages = rows
             .into_iter()
             .map(MessageRow::into_message)
@@ -369,7 +371,7 @@ impl PgStore {
         env: &ObjectId,
         query: &NotificationQuery,
     ) -> Result<Vec<NotificationActivity>> {
-        let mut tx = snapshot(&self.pool).await?;
+        let mut tx = self.scan().await?;
         let mut q = Sql::new(NOTIFICATION_SELECT);
         q.push(" WHERE n.environment_id = ")
             .push_bind(env.as_str().to_string());
@@ -421,7 +423,7 @@ impl PgStore {
         for row in rows {
             out.push(notification(&mut tx, row).await?);
         }
-        tx.commit().await?;
+        tx.finish().await?;
         Ok(out)
     }
 

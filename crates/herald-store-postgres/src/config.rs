@@ -29,11 +29,15 @@ pub struct PgConfig {
     pub idle_timeout: Option<Duration>,
     /// Shown in `pg_stat_activity`, so operators can tell Herald's connections apart.
     pub application_name: String,
+    /// `statement_timeout` of every pooled connection: a statement still running after this long
+    /// is cancelled by PostgreSQL and the request answers 503 (`None`: no limit). The first
+    /// connection at startup, which migrates, is not limited.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl PgConfig {
     /// Defaults: 10 connections, none kept idle, 10 s to acquire, 10 s to connect, idle
-    /// connections closed after 10 minutes.
+    /// connections closed after 10 minutes, statements cancelled after 10 s.
     pub fn new(url: impl Into<String>) -> Self {
         PgConfig {
             url: url.into(),
@@ -43,7 +47,27 @@ impl PgConfig {
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(600)),
             application_name: "herald".to_string(),
+            statement_timeout: Some(Duration::from_secs(10)),
         }
+    }
+
+    /// How many scans (searches and lists) may hold a pooled connection at once: half the pool,
+    /// at least one. The other half is always left to point reads, authentication and writes, so
+    /// no number of slow searches can starve them.
+    pub fn max_scans(&self) -> u32 {
+        (self.max_connections.max(1) / 2).max(1)
+    }
+
+    /// The options of pooled connections: [`PgConfig::connect_options`] plus the statement
+    /// timeout.
+    pub(crate) fn pool_options(&self) -> Result<PgConnectOptions, PgOpenError> {
+        let options = self.connect_options()?;
+        Ok(match self.statement_timeout {
+            Some(t) => {
+                options.options([("statement_timeout", format!("{}ms", t.as_millis().max(1)))])
+            }
+            None => options,
+        })
     }
 
     /// The parsed URL. The error names no part of the URL, which may hold a password.
@@ -73,6 +97,7 @@ impl fmt::Debug for PgConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("application_name", &self.application_name)
+            .field("statement_timeout", &self.statement_timeout)
             .finish()
     }
 }

@@ -21,6 +21,7 @@
 //! values. Token rows hold a ciphertext plus a keyed hash; uniqueness is on `(channel_pk,
 //! token_hash)` and removals match hashes, so no token has to be decrypted to be found.
 
+use herald_core::secrets::Owner;
 use herald_core::{
     ChannelCredentials, ChannelSettings, CredentialsUpdate, ObjectId, ProviderId, StoreError,
     Subscriber, Timestamp,
@@ -145,6 +146,8 @@ const WRITE_NEW: &str = write_sql!(
 /// Which subscriber row and channel a write goes to.
 struct Target<'a> {
     subscriber_pk: i64,
+    /// The subscriber's `_id`, which the channel's secrets are bound to (with the integration's).
+    subscriber_id: &'a ObjectId,
     /// The subscriber row's `xmin` as read: the write happens only if it is unchanged.
     row_version: &'a str,
     env: &'a ObjectId,
@@ -190,11 +193,24 @@ impl PgStore {
         if lock_live(&mut tx, env, subscriber_id).await?.is_none() {
             return Ok(None);
         }
-        match self.pass(&mut tx, env, subscriber_id, update).await? {
-            Ok(subscriber) => {
-                tx.commit().await?;
-                Ok(subscriber)
-            }
+        let subscriber = self
+            .update_credentials_locked(&mut tx, env, subscriber_id, update)
+            .await?;
+        tx.commit().await?;
+        Ok(subscriber)
+    }
+
+    /// A credentials write inside a transaction that already holds the subscriber's row lock
+    /// (a create or bulk item writing its channels). `None`: no such live subscriber.
+    pub(crate) async fn update_credentials_locked(
+        &self,
+        tx: &mut PgConnection,
+        env: &ObjectId,
+        subscriber_id: &str,
+        update: &CredentialsUpdate,
+    ) -> Result<Option<Subscriber>> {
+        match self.pass(tx, env, subscriber_id, update).await? {
+            Ok(subscriber) => Ok(subscriber),
             // Cannot happen: the row is locked, so it stays at the version just read.
             Err(Raced) => Err(Error::Store(StoreError::Conflict(format!(
                 "subscriber {subscriber_id:?} changed under its row lock; try again"
@@ -236,6 +252,7 @@ impl PgStore {
             .unwrap_or_default();
         let target = Target {
             subscriber_pk: read.pk,
+            subscriber_id: &subscriber.id,
             row_version: &read.row_version,
             env,
             update,
@@ -277,7 +294,11 @@ impl PgStore {
         now: i64,
     ) -> Result<bool> {
         let env = target.env.as_str();
-        let fields = self.vault.seal_channel(env, merged)?;
+        let owner = Owner::Channel {
+            subscriber: target.subscriber_id.as_str(),
+            integration: target.update.integration_id.as_str(),
+        };
+        let fields = self.vault.seal_channel(env, owner, merged)?;
         let new_tokens = merged.device_tokens.as_deref().unwrap_or_default();
         let (remove, append): (Vec<&str>, &[String]) = match token_delta(old_tokens, new_tokens) {
             TokenDelta::Edit { remove, append } => (remove, append),
@@ -289,7 +310,7 @@ impl PgStore {
             .collect();
         let (mut sealed, mut hashes) = (Vec::new(), Vec::new());
         for token in append {
-            let (s, h) = self.vault.seal_token(env, token)?;
+            let (s, h) = self.vault.seal_token(env, owner, token)?;
             sealed.push(s);
             hashes.push(h);
         }

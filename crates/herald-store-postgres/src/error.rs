@@ -41,7 +41,7 @@ impl From<SecretError> for Error {
 impl From<Error> for StoreError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Sql(e) => StoreError::backend(e),
+            Error::Sql(e) => db(e),
             Error::Store(e) => e,
         }
     }
@@ -106,7 +106,17 @@ where
     }
 }
 
-/// For plain queries outside [`retrying`]: a database error as the trait's error.
+/// A database error as the trait's error. A statement cancelled by its `statement_timeout`
+/// (`57014`) and a pool with no free connection are [`StoreError::Busy`] (503): the database is
+/// overloaded, nothing was changed, and trying later may work.
 pub(crate) fn db(e: sqlx::Error) -> StoreError {
-    StoreError::backend(e)
+    match &e {
+        sqlx::Error::PoolTimedOut => {
+            StoreError::Busy("no database connection became free in time".into())
+        }
+        _ if sqlstate(&e).as_deref() == Some("57014") => {
+            StoreError::Busy("a statement ran past the statement timeout and was cancelled".into())
+        }
+        _ => StoreError::backend(e),
+    }
 }

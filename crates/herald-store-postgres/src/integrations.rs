@@ -89,9 +89,9 @@ impl PgStore {
             return Ok(Some(current));
         }
         follow_current_key(&mut tx, &self.vault).await?;
-        let credentials = self
-            .vault
-            .seal_credentials(env.as_str(), &next.credentials)?;
+        let credentials =
+            self.vault
+                .seal_credentials(env.as_str(), id.as_str(), &next.credentials)?;
         let row: IntegrationRow = sqlx::query_as(&format!(
             "UPDATE integrations SET name = $2, identifier = $3, credentials = $4, active = $5,
                  conditions = $6, updated_at = $7
@@ -202,9 +202,10 @@ impl IntegrationStore for PgStore {
     ) -> StoreResult<Integration> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         follow_current_key(&mut conn, &self.vault).await?;
+        let id = ObjectId::new();
         let credentials = self
             .vault
-            .seal_credentials(env.as_str(), &new.credentials)
+            .seal_credentials(env.as_str(), id.as_str(), &new.credentials)
             .map_err(StoreError::backend)?;
         // Chat and push integrations are never primary and keep priority 0 (Novu).
         let row: IntegrationRow = sqlx::query_as(&format!(
@@ -214,7 +215,7 @@ impl IntegrationStore for PgStore {
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, 0, $10, FALSE, $11, $11)
                RETURNING {INTEGRATION_COLUMNS}"#
         ))
-        .bind(ObjectId::new().as_str())
+        .bind(id.as_str())
         .bind(env.as_str())
         .bind(org.as_str())
         .bind(new.provider_id.as_str())

@@ -13,6 +13,7 @@ use herald_core::delivery::job::{
     JobRun, MessageState, TokenTarget,
 };
 use herald_core::delivery::{JobQueue, QueueState};
+use herald_core::secrets::Owner;
 use herald_core::{ObjectId, ProviderId, StoreResult, Timestamp};
 use serde_json::{Map, Value};
 use sqlx::postgres::PgConnection;
@@ -235,8 +236,13 @@ impl PgStore {
                 }
                 if last != Some(t.pk) {
                     last = Some(t.pk);
+                    let owner = Owner::Channel {
+                        subscriber: &row.subscriber_ref,
+                        integration: &t.integration_id,
+                    };
                     let credentials = self.vault.open_channel(
                         &t.environment_id,
+                        owner,
                         [
                             t.webhook_url,
                             t.channel,
@@ -255,7 +261,11 @@ impl PgStore {
                     });
                 }
                 if let (Some(hash), Some(token)) = (t.token_hash, t.token) {
-                    let token = self.vault.open_token(&t.environment_id, &token)?;
+                    let owner = Owner::Channel {
+                        subscriber: &row.subscriber_ref,
+                        integration: channels.last().map_or("", |c| c.integration_id.as_str()),
+                    };
+                    let token = self.vault.open_token(&t.environment_id, owner, &token)?;
                     if let Some(c) = channels.last_mut() {
                         c.tokens.push(TokenTarget { hash, token });
                     }

@@ -9,6 +9,11 @@
 //! ON CONFLICT`, and the one-time steps (migrations, bootstrap, registering encryption keys) run
 //! under transaction-scoped advisory locks. Credentials are stored encrypted (`secrets`): the
 //! store holds the vault that opens them, checked against the database at connect.
+//!
+//! Every pooled connection runs under a `statement_timeout`, and reads whose cost grows with the
+//! data (searches, lists) go through `scan`: at most half the pool at once, and cancelled on the
+//! server when the request that started them is dropped, so slow searches can neither outlive
+//! their client nor starve point reads and authentication.
 #![forbid(unsafe_code)]
 
 mod activity;
@@ -22,6 +27,7 @@ mod jobs;
 mod migrate;
 mod pagination;
 mod rows;
+mod scan;
 mod secrets;
 mod subscribers;
 mod subscriptions;
@@ -45,8 +51,14 @@ pub use migrate::{migrate, MigrateError, Migration, MIGRATIONS};
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
-    /// How the v2 searches compare ignoring case, found on first use (see `pagination::ilike`).
-    ilike: Arc<tokio::sync::OnceCell<&'static str>>,
+    /// The collation the v2 searches fold case under, found on first use (see
+    /// `pagination::fold_collation`).
+    fold: Arc<tokio::sync::OnceCell<&'static str>>,
+    /// Permits for scans (searches and lists): at most [`PgConfig::max_scans`] hold a pooled
+    /// connection at once (see `scan`).
+    scans: Arc<tokio::sync::Semaphore>,
+    /// How long a scan waits for a permit, as a request waits for a pooled connection.
+    acquire_timeout: std::time::Duration,
     /// Encrypts and decrypts the secret columns (see `secrets`).
     vault: Arc<Vault>,
 }
@@ -96,10 +108,12 @@ impl PgStore {
             .min_connections(cfg.min_connections.min(cfg.max_connections))
             .acquire_timeout(cfg.acquire_timeout)
             .idle_timeout(cfg.idle_timeout)
-            .connect_lazy_with(options);
+            .connect_lazy_with(cfg.pool_options()?);
         Ok(PgStore {
             pool,
-            ilike: Arc::default(),
+            fold: Arc::default(),
+            scans: Arc::new(tokio::sync::Semaphore::new(cfg.max_scans() as usize)),
+            acquire_timeout: cfg.acquire_timeout,
             vault: Arc::new(vault),
         })
     }

@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_secrets.sql"),
     },
     Migration {
+        version: 5,
+        name: "owner_bound_secrets",
+        sql: include_str!("../migrations/0005_owner_bound_secrets.sql"),
+    },
+    Migration {
         version: 6,
         name: "workflows",
         sql: include_str!("../migrations/0006_workflows.sql"),

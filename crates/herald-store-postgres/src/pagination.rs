@@ -26,14 +26,13 @@ pub(crate) async fn snapshot(pool: &PgPool) -> sqlx::Result<Transaction<'static,
         .await
 }
 
-/// The operator the v2 searches match with, between a column and a [`contains_pattern`]:
-/// `ILIKE` lower-cases both sides with their collation, and under the `C` locale (or any
-/// database whose collation is not Unicode-aware) that folds ASCII letters only. Where the server
-/// has ICU, the ICU root collation is applied to the column, so that the searches fold all of
-/// Unicode whatever the database's locale, as the SQLite store's do. Looked up once per store.
-pub(crate) async fn ilike(store: &PgStore) -> sqlx::Result<&'static str> {
+/// The collation the v2 searches fold case under, as a ` COLLATE …` clause to put after a text
+/// expression: where the server has ICU, the ICU root collation, so that the searches fold all of
+/// Unicode whatever the database's locale, as the SQLite store's do; elsewhere (no ICU, or not a
+/// UTF-8 database) the database's own, as `ILIKE` would use. Looked up once per store.
+pub(crate) async fn fold_collation(store: &PgStore) -> sqlx::Result<&'static str> {
     store
-        .ilike
+        .fold
         .get_or_try_init(|| async {
             // ICU collations exist only in servers built with ICU, and are usable only in UTF-8
             // databases.
@@ -44,17 +43,13 @@ pub(crate) async fn ilike(store: &PgStore) -> sqlx::Result<&'static str> {
             )
             .fetch_one(&store.pool)
             .await?;
-            Ok::<_, sqlx::Error>(if icu {
-                r#" COLLATE "und-x-icu" ILIKE "#
-            } else {
-                " ILIKE "
-            })
+            Ok::<_, sqlx::Error>(if icu { r#" COLLATE "und-x-icu""# } else { "" })
         })
         .await
         .copied()
 }
 
-/// An `ILIKE … ESCAPE '\'` pattern matching values that contain `needle`, with the pattern's own
+/// A `LIKE … ESCAPE '\'` pattern matching values that contain `needle`, with the pattern's own
 /// metacharacters in `needle` taken literally.
 pub(crate) fn contains_pattern(needle: &str) -> String {
     let mut p = String::with_capacity(needle.len() + 2);
@@ -69,13 +64,25 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
     p
 }
 
-/// Pushes `<column> <ilike> <pattern> ESCAPE '\'`: `column` contains `needle`, ignoring case.
-/// `ilike` comes from [`ilike`]; `column` is SQL (parenthesised if it is an expression).
-pub(crate) fn push_contains(q: &mut Sql, ilike: &'static str, column: &'static str, needle: &str) {
-    q.push(column)
-        .push(ilike)
+/// Pushes "`column` contains `needle`, ignoring case": `lower(column) LIKE (SELECT lower(pattern))`,
+/// both folded under `collation` (from [`fold_collation`]). This is what `ILIKE` computes, except
+/// that `ILIKE` lower-cases its pattern again for every row, so its cost per row grew with the
+/// needle (issue 14); the uncorrelated sub-select is evaluated once per statement. `column` is SQL
+/// (parenthesised if it is an expression), never input.
+pub(crate) fn push_contains(
+    q: &mut Sql,
+    collation: &'static str,
+    column: &'static str,
+    needle: &str,
+) {
+    q.push("lower(")
+        .push(column)
+        .push(collation)
+        .push(") LIKE (SELECT lower(")
         .push_bind(contains_pattern(needle))
-        .push(r" ESCAPE '\'");
+        .push("::text")
+        .push(collation)
+        .push(r")) ESCAPE '\'");
 }
 
 /// The keys of one page, in the requested order.

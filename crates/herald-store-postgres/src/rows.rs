@@ -1,11 +1,12 @@
 //! Rows as they come out of PostgreSQL, and their conversion into `herald-core` records. Every
 //! mapping from a column to a domain value lives here (STYLE.md 2), so a schema change touches one
 //! file. Secret columns are decrypted here too, bound to the environment of the row holding them
-//! (a device token to its channel's), so no caller ever sees a ciphertext.
+//! and to their owner (a channel's subscriber and integration, an integration), so no caller ever
+//! sees a ciphertext, and one moved to another row fails instead of decrypting there.
 
 use std::str::FromStr;
 
-use herald_core::secrets::Vault;
+use herald_core::secrets::{Owner, SecretError, UnreadableSecret, Vault};
 use herald_core::topic::{SubscriberRef, Topic, TopicSubscription};
 use herald_core::{
     ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId, Subscriber, Timestamp,
@@ -14,7 +15,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sqlx::FromRow;
 
-use crate::error::{corrupt, Result};
+use crate::error::{corrupt, Error, Result};
+
+/// A secret of `owner` that cannot be decrypted, as the store's error: it names the owner, never
+/// the value.
+fn unreadable(owner: Owner<'_>, e: SecretError) -> Error {
+    Error::Store(herald_core::StoreError::backend(UnreadableSecret::new(
+        owner, e,
+    )))
+}
 
 /// The profile columns, in `Profile::FIELD_ORDER`.
 pub(crate) const PROFILE_COLUMNS: &str =
@@ -133,27 +142,35 @@ impl SubscriberRow {
             .into_iter()
             .map(|c| {
                 let env = c.environment_id.as_str();
-                let mut credentials = vault.open_channel(
-                    env,
-                    [
-                        c.webhook_url,
-                        c.channel,
-                        c.alert_uid,
-                        c.title,
-                        c.image_url,
-                        c.state,
-                        c.external_url,
-                    ],
-                )?;
+                let owner = Owner::Channel {
+                    subscriber: &self.id,
+                    integration: &c.integration_id,
+                };
+                let mut credentials = vault
+                    .open_channel(
+                        env,
+                        owner,
+                        [
+                            c.webhook_url,
+                            c.channel,
+                            c.alert_uid,
+                            c.title,
+                            c.image_url,
+                            c.state,
+                            c.external_url,
+                        ],
+                    )
+                    .map_err(|e| unreadable(owner, e))?;
                 credentials.device_tokens = c
                     .tokens
                     .map(|tokens| {
                         tokens
                             .iter()
-                            .map(|t| vault.open_token(env, t))
+                            .map(|t| vault.open_token(env, owner, t))
                             .collect::<std::result::Result<Vec<_>, _>>()
                     })
-                    .transpose()?;
+                    .transpose()
+                    .map_err(|e| unreadable(owner, e))?;
                 Ok(ChannelSettings {
                     provider_id: provider(&c.provider_id)?,
                     integration_id: ObjectId::from_stored(c.integration_id),
@@ -205,8 +222,9 @@ pub(crate) struct IntegrationRow {
 impl IntegrationRow {
     /// The integration, its credentials decrypted.
     pub(crate) fn into_integration(self, vault: &Vault) -> Result<Integration> {
-        let credentials: Map<String, Value> =
-            vault.open_credentials(&self.environment_id, &self.credentials)?;
+        let credentials: Map<String, Value> = vault
+            .open_credentials(&self.environment_id, &self.id, &self.credentials)
+            .map_err(|e| unreadable(Owner::Integration(&self.id), e))?;
         let conditions: Vec<Value> = serde_json::from_str(&self.conditions)
             .map_err(|e| corrupt(format!("conditions of integration {}: {e}", self.id)))?;
         Ok(Integration {

@@ -1,10 +1,12 @@
 //! Encryption at rest on PostgreSQL: unlocking the database at connect, encrypting the rows an
-//! older Herald stored in plain text, and the key rotation steps behind `herald secrets`.
+//! older Herald stored in plain text, binding the values of a database from before schema version
+//! 5 to their owners, and the key rotation steps behind `herald secrets`.
 //!
 //! Which values are secret and how they are encrypted is `herald_core::secrets`; this module only
-//! knows where they are: the seven text columns of `subscriber_channels`, `device_tokens.token`
-//! (plus its `token_hash`) and `integrations.credentials`. Every value is bound to its
-//! environment; a device token to its channel's.
+//! knows where they are, and whom they belong to: the seven text columns of `subscriber_channels`
+//! and `device_tokens.token` (plus its `token_hash`) belong to their channel (its subscriber's
+//! `_id` and its integration's), `integrations.credentials` to its integration. Every value is
+//! bound to its environment and its owner.
 //!
 //! Several processes share the database, so the one-time steps (registering the first key and
 //! encrypting the old rows, promoting and retiring keys) run under a transaction-scoped advisory
@@ -16,8 +18,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use herald_core::secrets::{
-    key_id_of, Field, KeyId, KeyProvider, SecretError, StoredKey, Unlock, UnlockError, Vault,
-    PREFIX,
+    key_id_of, Field, KeyId, KeyProvider, Owner, SecretError, StoredKey, Unlock, UnlockError,
+    Vault, PREFIX,
 };
 use herald_core::{KeyUsage, SecretStore, StoreError, StoreResult};
 use sqlx::postgres::PgConnection;
@@ -102,6 +104,16 @@ pub(crate) async fn unlock(
     let stored = stored_keys(&mut tx).await?;
     match keys.unlock(&stored).map_err(UnlockFailure::Keys)? {
         Unlock::Ready(vault) => {
+            // Under the advisory lock: of several processes starting on a database just
+            // migrated to version 5, exactly one binds its values; the others find it done.
+            if owner_binding_pending(&mut tx).await? {
+                let bound = bind_owners(&mut tx, &vault).await?;
+                owner_binding_done(&mut tx).await?;
+                tracing::info!(
+                    values = bound,
+                    "bound every stored secret to its owner (schema version 5)"
+                );
+            }
             tx.commit().await?;
             Ok(vault)
         }
@@ -116,6 +128,8 @@ pub(crate) async fn unlock(
             .execute(&mut *tx)
             .await?;
             let converted = encrypt_plain_rows(&mut tx, &vault).await?;
+            // They were encrypted bound to their owners already.
+            owner_binding_done(&mut tx).await?;
             tx.commit().await?;
             tracing::info!(
                 values = converted,
@@ -131,6 +145,8 @@ pub(crate) async fn unlock(
 struct ChannelSecrets {
     pk: i64,
     environment_id: String,
+    integration_id: String,
+    subscriber_id: String,
     webhook_url: Option<String>,
     channel: Option<String>,
     alert_uid: Option<String>,
@@ -141,36 +157,63 @@ struct ChannelSecrets {
 }
 
 impl ChannelSecrets {
-    fn columns(self) -> [Option<String>; 7] {
+    fn columns(&self) -> [Option<String>; 7] {
         [
-            self.webhook_url,
-            self.channel,
-            self.alert_uid,
-            self.title,
-            self.image_url,
-            self.state,
-            self.external_url,
+            self.webhook_url.clone(),
+            self.channel.clone(),
+            self.alert_uid.clone(),
+            self.title.clone(),
+            self.image_url.clone(),
+            self.state.clone(),
+            self.external_url.clone(),
         ]
+    }
+
+    fn owner(&self) -> Owner<'_> {
+        Owner::Channel {
+            subscriber: &self.subscriber_id,
+            integration: &self.integration_id,
+        }
     }
 }
 
-/// A secret value with its row key and environment.
+/// A secret value with its row key, environment and owner.
 #[derive(FromRow)]
 struct Secret {
     pk: i64,
     environment_id: String,
+    /// The integration's `_id` (of the token's channel, or whose credentials these are).
+    integration_id: String,
+    /// The subscriber's `_id` (tokens only).
+    subscriber_id: Option<String>,
     value: String,
 }
 
-/// Channels with their secret columns: all of them, or (given the current key's prefix, `$1` in
-/// `filter`) those `filter` selects.
+impl Secret {
+    fn owner(&self) -> Owner<'_> {
+        match &self.subscriber_id {
+            Some(subscriber) => Owner::Channel {
+                subscriber,
+                integration: &self.integration_id,
+            },
+            None => Owner::Integration(&self.integration_id),
+        }
+    }
+}
+
+/// Channels with their secret columns and owners, from `subscriber_channels c` joined with
+/// `subscribers s`: all of them, or (given the current key's prefix, `$1` in `filter`) those
+/// `filter` selects.
 async fn channels(
     conn: &mut PgConnection,
     filter: &str,
     prefix: Option<&str>,
 ) -> Result<Vec<ChannelSecrets>> {
-    let cols = CHANNEL_COLUMNS.join(", ");
-    let sql = format!("SELECT pk, environment_id, {cols} FROM subscriber_channels {filter}");
+    let cols = CHANNEL_COLUMNS.map(|c| format!("c.{c}")).join(", ");
+    let sql = format!(
+        "SELECT c.pk, c.environment_id, c.integration_id, s.id AS subscriber_id, {cols}
+         FROM subscriber_channels c JOIN subscribers s ON s.pk = c.subscriber_pk {filter}"
+    );
     let mut q = sqlx::query_as(&sql);
     if let Some(prefix) = prefix {
         q = q.bind(prefix);
@@ -229,9 +272,14 @@ async fn write_values(
     Ok(())
 }
 
-const TOKENS: &str = "SELECT t.pk, c.environment_id, t.token AS value
-    FROM device_tokens t JOIN subscriber_channels c ON c.pk = t.channel_pk";
-const CREDENTIALS: &str = "SELECT pk, environment_id, credentials AS value FROM integrations";
+const TOKENS: &str = "SELECT t.pk, c.environment_id, c.integration_id, s.id AS subscriber_id,
+        t.token AS value
+    FROM device_tokens t
+    JOIN subscriber_channels c ON c.pk = t.channel_pk
+    JOIN subscribers s ON s.pk = c.subscriber_pk";
+const CREDENTIALS: &str = "SELECT pk, environment_id, id AS integration_id,
+        NULL::text AS subscriber_id, credentials AS value
+    FROM integrations";
 
 /// Encrypts every secret stored before version 4 (all of them are plain text then: the key
 /// table was empty). Returns how many values it encrypted.
@@ -239,20 +287,24 @@ async fn encrypt_plain_rows(conn: &mut PgConnection, vault: &Vault) -> Result<us
     let mut done = 0;
     let mut sealed_channels = Vec::new();
     for row in channels(conn, "", None).await? {
-        let (pk, env) = (row.pk, row.environment_id.clone());
         let mut sealed: [Option<String>; 7] = Default::default();
         for (i, value) in row.columns().iter().enumerate() {
-            sealed[i] = vault.encrypt_opt(Field::CHANNEL_TEXT[i], &env, value.as_deref())?;
+            sealed[i] = vault.encrypt_opt(
+                Field::CHANNEL_TEXT[i],
+                &row.environment_id,
+                row.owner(),
+                value.as_deref(),
+            )?;
             done += usize::from(value.is_some());
         }
-        sealed_channels.push((pk, sealed));
+        sealed_channels.push((row.pk, sealed));
     }
     write_channels(conn, sealed_channels).await?;
 
     let tokens: Vec<Secret> = sqlx::query_as(TOKENS).fetch_all(&mut *conn).await?;
     let (mut pks, mut sealed, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
     for t in tokens {
-        let (token, hash) = vault.seal_token(&t.environment_id, &t.value)?;
+        let (token, hash) = vault.seal_token(&t.environment_id, t.owner(), &t.value)?;
         pks.push(t.pk);
         sealed.push(token);
         hashes.push(hash);
@@ -274,11 +326,112 @@ async fn encrypt_plain_rows(conn: &mut PgConnection, vault: &Vault) -> Result<us
     for i in integrations {
         sealed.push((
             i.pk,
-            vault.encrypt(Field::IntegrationCredentials, &i.environment_id, &i.value)?,
+            vault.encrypt(
+                Field::IntegrationCredentials,
+                &i.environment_id,
+                i.owner(),
+                &i.value,
+            )?,
         ));
     }
     done += sealed.len();
     write_values(conn, "integrations", "credentials", sealed).await?;
+    Ok(done)
+}
+
+/// Whether the values of this database still have to be bound to their owners (schema version
+/// 5 was just applied to a database with encrypted secrets).
+async fn owner_binding_pending(conn: &mut PgConnection) -> Result<bool> {
+    let pending: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT applied_at FROM secret_upgrades WHERE name = 'owner-bound'")
+            .fetch_optional(conn)
+            .await?;
+    Ok(matches!(pending, Some(None)))
+}
+
+async fn owner_binding_done(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("UPDATE secret_upgrades SET applied_at = $1 WHERE name = 'owner-bound'")
+        .bind(now())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Rows read per statement by [`bind_owners`]: bounds the memory of the upgrade of a large
+/// database (all batches share its transaction).
+const BIND_BATCH: i64 = 1000;
+
+/// Rewrites every value written before schema version 5 (format 1, bound to its field and
+/// environment only) under the current key, bound to its owner. Runs once, in the unlock
+/// transaction, when that version has been applied. Returns how many values it rewrote.
+async fn bind_owners(conn: &mut PgConnection, vault: &Vault) -> Result<usize> {
+    let mut done = 0;
+    let mut after = 0i64;
+    loop {
+        let batch = channels(
+            conn,
+            &format!("WHERE c.pk > {after} ORDER BY c.pk LIMIT {BIND_BATCH}"),
+            None,
+        )
+        .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.pk;
+        let mut rewritten = Vec::new();
+        for row in &batch {
+            let mut columns = row.columns();
+            let mut changed = false;
+            for (i, value) in columns.iter_mut().enumerate() {
+                let Some(v) = value.as_mut() else { continue };
+                if let Some(bound) = vault.bind_to_owner(
+                    Field::CHANNEL_TEXT[i],
+                    &row.environment_id,
+                    row.owner(),
+                    v,
+                )? {
+                    *v = bound;
+                    changed = true;
+                    done += 1;
+                }
+            }
+            if changed {
+                rewritten.push((row.pk, columns));
+            }
+        }
+        write_channels(conn, rewritten).await?;
+    }
+    for (table, column, select, key, field) in [
+        ("device_tokens", "token", TOKENS, "t.pk", Field::DeviceToken),
+        (
+            "integrations",
+            "credentials",
+            CREDENTIALS,
+            "pk",
+            Field::IntegrationCredentials,
+        ),
+    ] {
+        let mut after = 0i64;
+        loop {
+            let batch: Vec<Secret> = sqlx::query_as(&format!(
+                "{select} WHERE {key} > $1 ORDER BY {key} LIMIT $2"
+            ))
+            .bind(after)
+            .bind(BIND_BATCH)
+            .fetch_all(&mut *conn)
+            .await?;
+            let Some(last) = batch.last() else { break };
+            after = last.pk;
+            let mut rewritten = Vec::new();
+            for row in &batch {
+                if let Some(bound) =
+                    vault.bind_to_owner(field, &row.environment_id, row.owner(), &row.value)?
+                {
+                    rewritten.push((row.pk, bound));
+                }
+            }
+            done += rewritten.len();
+            write_values(conn, table, column, rewritten).await?;
+        }
+    }
     Ok(done)
 }
 
@@ -396,19 +549,25 @@ impl PgStore {
         let prefix = format!("{PREFIX}{current}:");
         let mut done = 0;
 
-        let any_stale = CHANNEL_COLUMNS.map(stale).join(" OR ");
-        let filter = format!("WHERE {any_stale} ORDER BY pk LIMIT {limit} FOR UPDATE");
+        let any_stale = CHANNEL_COLUMNS
+            .map(|c| stale(&format!("c.{c}")))
+            .join(" OR ");
+        let filter = format!("WHERE {any_stale} ORDER BY c.pk LIMIT {limit} FOR UPDATE OF c");
         let mut rewritten = Vec::new();
         for row in channels(&mut tx, &filter, Some(&prefix)).await? {
-            let (pk, env) = (row.pk, row.environment_id.clone());
             let mut columns = row.columns();
             for (i, value) in columns.iter_mut().enumerate() {
                 if let Some(v) = value.as_mut().filter(|v| !vault.is_current(v)) {
-                    *v = vault.reencrypt(Field::CHANNEL_TEXT[i], &env, v)?;
+                    *v = vault.reencrypt(
+                        Field::CHANNEL_TEXT[i],
+                        &row.environment_id,
+                        row.owner(),
+                        v,
+                    )?;
                     done += 1;
                 }
             }
-            rewritten.push((pk, columns));
+            rewritten.push((row.pk, columns));
         }
         write_channels(&mut tx, rewritten).await?;
 
@@ -428,7 +587,7 @@ impl PgStore {
                 "credentials",
                 CREDENTIALS,
                 "credentials",
-                "FOR UPDATE",
+                "FOR UPDATE OF integrations",
                 Field::IntegrationCredentials,
             ),
         ] {
@@ -444,7 +603,7 @@ impl PgStore {
             for row in rows {
                 rewritten.push((
                     row.pk,
-                    vault.reencrypt(field, &row.environment_id, &row.value)?,
+                    vault.reencrypt(field, &row.environment_id, row.owner(), &row.value)?,
                 ));
             }
             done += rewritten.len();

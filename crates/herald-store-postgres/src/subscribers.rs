@@ -12,13 +12,13 @@ use herald_core::secrets::Vault;
 use herald_core::topic::{CursorPage, CursorQuery, SubscriberFilter};
 use herald_core::{
     BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreError,
-    StoreResult, Subscriber, SubscriberPatch, SubscriberStore, Timestamp,
+    StoreResult, Subscriber, SubscriberPatch, SubscriberStore, SubscriberWrite, Timestamp,
 };
 use sqlx::postgres::PgConnection;
-use sqlx::FromRow;
+use sqlx::{Connection, FromRow};
 
 use crate::error::{db, retrying, Error, Result};
-use crate::pagination::{ilike, page_keys, push_contains, snapshot};
+use crate::pagination::{fold_collation, page_keys, push_contains};
 use crate::rows::{now, ProfileRow, SubscriberRow, PROFILE_COLUMNS, SELECT_SUBSCRIBER};
 use crate::PgStore;
 
@@ -155,25 +155,24 @@ pub(crate) fn unsettled(subscriber_id: &str) -> Error {
 }
 
 impl PgStore {
-    async fn upsert_once(
-        &self,
+    /// Locks or inserts the subscriber as an upsert does, inside `tx`; its key and whether it
+    /// was created.
+    async fn upsert_in(
+        tx: &mut PgConnection,
         env: &ObjectId,
         org: &ObjectId,
         new: &NewSubscriber,
         patch: &SubscriberPatch,
-    ) -> Result<(Subscriber, bool)> {
-        let mut tx = self.pool.begin().await?;
-        let now = now();
+        now: i64,
+    ) -> Result<(i64, bool)> {
         for _ in 0..UPSERT_ROUNDS {
-            match lock_any(&mut tx, env, &new.subscriber_id).await? {
+            match lock_any(tx, env, &new.subscriber_id).await? {
                 Some(row) if !row.deleted => {
                     let mut profile = row.profile.into_profile();
                     if profile.apply(&patch.profile) {
-                        write_profile(&mut tx, row.pk, &profile, now).await?;
+                        write_profile(tx, row.pk, &profile, now).await?;
                     }
-                    let subscriber = read_by_pk(&mut tx, &self.vault, row.pk).await?;
-                    tx.commit().await?;
-                    return Ok((subscriber, false));
+                    return Ok((row.pk, false));
                 }
                 // A soft-deleted subscriber is replaced by a fresh one: a new row (new `_id`,
                 // new position in lists, no channels), not a revival of the old one.
@@ -185,43 +184,109 @@ impl PgStore {
                 }
                 None => {}
             }
-            if let Some(pk) = insert(&mut tx, env, org, new, Some(0), now).await? {
-                let subscriber = read_by_pk(&mut tx, &self.vault, pk).await?;
-                tx.commit().await?;
-                return Ok((subscriber, true));
+            if let Some(pk) = insert(tx, env, org, new, Some(0), now).await? {
+                return Ok((pk, true));
             }
             // Another transaction inserted it after our SELECT: lock theirs on the next round.
         }
         Err(unsettled(&new.subscriber_id))
     }
 
+    /// Writes `channels` in order to the subscriber whose row `tx` holds locked.
+    async fn write_channels_in(
+        &self,
+        tx: &mut PgConnection,
+        env: &ObjectId,
+        subscriber_id: &str,
+        channels: &[CredentialsUpdate],
+    ) -> Result<()> {
+        for update in channels {
+            self.update_credentials_locked(tx, env, subscriber_id, update)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn upsert_once(
+        &self,
+        env: &ObjectId,
+        org: &ObjectId,
+        new: &NewSubscriber,
+        patch: &SubscriberPatch,
+        channels: &[CredentialsUpdate],
+    ) -> Result<(Subscriber, bool)> {
+        let mut tx = self.pool.begin().await?;
+        let (pk, created) = Self::upsert_in(&mut tx, env, org, new, patch, now()).await?;
+        self.write_channels_in(&mut tx, env, &new.subscriber_id, channels)
+            .await?;
+        let subscriber = read_by_pk(&mut tx, &self.vault, pk).await?;
+        tx.commit().await?;
+        Ok((subscriber, created))
+    }
+
+    /// Upserts one `/bulk` item inside `tx` (Novu's bulkWrite) and reports whether it was created.
+    async fn bulk_upsert_in(
+        tx: &mut PgConnection,
+        env: &ObjectId,
+        org: &ObjectId,
+        item: &NewSubscriber,
+        now: i64,
+    ) -> Result<BulkOutcome> {
+        for _ in 0..UPSERT_ROUNDS {
+            // Subscribers created by a bulk upsert have no `__v`, as in Novu.
+            if insert(tx, env, org, item, None, now).await?.is_some() {
+                return Ok(BulkOutcome::Created);
+            }
+            if let Some(row) = lock_any(tx, env, &item.subscriber_id).await? {
+                let mut profile = row.profile.into_profile();
+                // A soft-deleted subscriber is revived in place, keeping its fields.
+                if profile.apply(&item.profile) || row.deleted {
+                    write_profile(tx, row.pk, &profile, now).await?;
+                }
+                return Ok(BulkOutcome::Updated);
+            }
+        }
+        Err(unsettled(&item.subscriber_id))
+    }
+
+    /// The whole `/bulk` request in one transaction, each item inside its own savepoint: an item
+    /// rejected for what it asks ([`StoreError::rejects_input`]) is rolled back alone and
+    /// reported; any other error fails the transaction, and with it every item.
     async fn bulk_once(
         &self,
         env: &ObjectId,
         org: &ObjectId,
-        items: &[NewSubscriber],
-    ) -> Result<Vec<BulkOutcome>> {
+        items: &[SubscriberWrite],
+    ) -> Result<Vec<StoreResult<BulkOutcome>>> {
         let mut tx = self.pool.begin().await?;
         let now = now();
         let mut outcomes = Vec::with_capacity(items.len());
-        'items: for item in items {
-            for _ in 0..UPSERT_ROUNDS {
-                // Subscribers created by a bulk upsert have no `__v`, as in Novu.
-                if insert(&mut tx, env, org, item, None, now).await?.is_some() {
-                    outcomes.push(BulkOutcome::Created);
-                    continue 'items;
+        for item in items {
+            let mut savepoint = Connection::begin(&mut *tx).await?;
+            let written =
+                match Self::bulk_upsert_in(&mut savepoint, env, org, &item.subscriber, now).await {
+                    Ok(outcome) => self
+                        .write_channels_in(
+                            &mut savepoint,
+                            env,
+                            &item.subscriber.subscriber_id,
+                            &item.channels,
+                        )
+                        .await
+                        .map(|()| outcome),
+                    Err(e) => Err(e),
+                };
+            match written {
+                Ok(outcome) => {
+                    savepoint.commit().await?;
+                    outcomes.push(Ok(outcome));
                 }
-                if let Some(row) = lock_any(&mut tx, env, &item.subscriber_id).await? {
-                    let mut profile = row.profile.into_profile();
-                    // A soft-deleted subscriber is revived in place, keeping its fields.
-                    if profile.apply(&item.profile) || row.deleted {
-                        write_profile(&mut tx, row.pk, &profile, now).await?;
-                    }
-                    outcomes.push(BulkOutcome::Updated);
-                    continue 'items;
+                Err(Error::Store(e)) if e.rejects_input() => {
+                    savepoint.rollback().await?;
+                    outcomes.push(Err(e));
                 }
+                Err(e) => return Err(e),
             }
-            return Err(unsettled(&item.subscriber_id));
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -283,9 +348,9 @@ impl PgStore {
         filter: &SubscriberFilter,
         page: &CursorQuery,
     ) -> Result<CursorPage<Subscriber>> {
-        let ilike = ilike(self).await?;
-        let mut tx = snapshot(&self.pool).await?;
-        let keys = page_keys(&mut tx, env, "subscribers", page, |q| {
+        let collation = fold_collation(self).await?;
+        let mut scan = self.scan().await?;
+        let keys = page_keys(&mut scan, env, "subscribers", page, |q| {
             q.push("SELECT s.pk FROM subscribers s WHERE s.environment_id = ")
                 .push_bind(env.as_str().to_owned())
                 .push(" AND NOT s.deleted");
@@ -297,7 +362,7 @@ impl PgStore {
             for (column, needle) in columns {
                 if let Some(needle) = needle {
                     q.push(" AND ");
-                    push_contains(q, ilike, column, needle);
+                    push_contains(q, collation, column, needle);
                 }
             }
             if let Some(name) = &filter.name {
@@ -310,7 +375,7 @@ impl PgStore {
                 q.push(" AND (FALSE");
                 for column in names {
                     q.push(" OR ");
-                    push_contains(q, ilike, column, name);
+                    push_contains(q, collation, column, name);
                 }
                 q.push(")");
             }
@@ -322,9 +387,9 @@ impl PgStore {
              ORDER BY o.n"
         ))
         .bind(&keys.pks)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *scan)
         .await?;
-        tx.commit().await?;
+        scan.finish().await?;
         let subscribers = rows
             .into_iter()
             .map(|row| row.into_subscriber(&self.vault))
@@ -373,21 +438,25 @@ impl SubscriberStore for PgStore {
         limit: u64,
     ) -> StoreResult<Vec<Subscriber>> {
         let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let rows: Vec<SubscriberRow> = sqlx::query_as(&format!(
-            "{SELECT_SUBSCRIBER}
-             WHERE s.environment_id = $1 AND NOT s.deleted
-             ORDER BY s.pk OFFSET $2 LIMIT $3"
-        ))
-        .bind(env.as_str())
-        .bind(clamp(offset))
-        .bind(clamp(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| row.into_subscriber(&self.vault))
-            .collect::<Result<_>>()?)
+        // An offset walks every row before the page: a scan.
+        let list = async {
+            let mut scan = self.scan().await?;
+            let rows: Vec<SubscriberRow> = sqlx::query_as(&format!(
+                "{SELECT_SUBSCRIBER}
+                 WHERE s.environment_id = $1 AND NOT s.deleted
+                 ORDER BY s.pk OFFSET $2 LIMIT $3"
+            ))
+            .bind(env.as_str())
+            .bind(clamp(offset))
+            .bind(clamp(limit))
+            .fetch_all(&mut *scan)
+            .await?;
+            scan.finish().await?;
+            rows.into_iter()
+                .map(|row| row.into_subscriber(&self.vault))
+                .collect::<Result<Vec<_>>>()
+        };
+        Ok(list.await?)
     }
 
     async fn get_subscriber(
@@ -409,22 +478,23 @@ impl SubscriberStore for PgStore {
             .transpose()?)
     }
 
-    async fn upsert_subscriber(
+    async fn upsert_subscriber_with_channels(
         &self,
         env: &ObjectId,
         org: &ObjectId,
         new: &NewSubscriber,
         patch: &SubscriberPatch,
+        channels: &[CredentialsUpdate],
     ) -> StoreResult<(Subscriber, bool)> {
-        retrying(|| self.upsert_once(env, org, new, patch)).await
+        retrying(|| self.upsert_once(env, org, new, patch, channels)).await
     }
 
-    async fn bulk_upsert_subscribers(
+    async fn bulk_write_subscribers(
         &self,
         env: &ObjectId,
         org: &ObjectId,
-        items: &[NewSubscriber],
-    ) -> StoreResult<Vec<BulkOutcome>> {
+        items: &[SubscriberWrite],
+    ) -> StoreResult<Vec<StoreResult<BulkOutcome>>> {
         retrying(|| self.bulk_once(env, org, items)).await
     }
 

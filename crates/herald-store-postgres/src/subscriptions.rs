@@ -22,7 +22,7 @@ use herald_core::topic::{
 use herald_core::{ObjectId, StoreResult};
 
 use crate::error::{db, Result};
-use crate::pagination::{page_keys, snapshot};
+use crate::pagination::page_keys;
 use crate::rows::{now, SubscriptionRow, SUBSCRIPTION_COLUMNS, SUBSCRIPTION_JOINS};
 use crate::topics::topic_for_membership;
 use crate::PgStore;
@@ -217,7 +217,7 @@ impl PgStore {
         page: &CursorQuery,
         filter: impl FnOnce(&mut crate::pagination::Sql),
     ) -> StoreResult<CursorPage<TopicSubscription>> {
-        let mut tx = snapshot(&self.pool).await.map_err(db)?;
+        let mut tx = self.scan().await?;
         let keys = page_keys(&mut tx, env, "topic_subscriptions", page, |q| {
             q.push("SELECT ts.pk FROM topic_subscriptions ts ")
                 .push(SUBSCRIPTION_JOINS)
@@ -237,7 +237,7 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        tx.finish().await?;
         Ok(keys.with_items(into_subscriptions(rows)?))
     }
 
@@ -289,16 +289,20 @@ impl PgStore {
         env: &ObjectId,
         key: &str,
     ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar(&format!(
+        // Every member of the topic: a scan.
+        let mut scan = self.scan().await?;
+        let ids = sqlx::query_scalar(&format!(
             "SELECT s.subscriber_id FROM topic_subscriptions ts {SUBSCRIPTION_JOINS}
              WHERE ts.environment_id = $1 AND t.key = $2 AND NOT s.deleted
              ORDER BY ts.pk"
         ))
         .bind(env.as_str())
         .bind(key)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *scan)
         .await
-        .map_err(db)
+        .map_err(db)?;
+        scan.finish().await?;
+        Ok(ids)
     }
 }
 

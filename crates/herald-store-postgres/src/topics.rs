@@ -14,7 +14,7 @@ use herald_core::{ObjectId, StoreError, StoreResult, TopicStore};
 use sqlx::postgres::PgConnection;
 
 use crate::error::{db, retrying, Error, Result};
-use crate::pagination::{ilike, page_keys, push_contains, snapshot};
+use crate::pagination::{fold_collation, page_keys, push_contains};
 use crate::rows::{json_text, now, TopicRow, TOPIC_COLUMNS};
 use crate::PgStore;
 
@@ -175,7 +175,7 @@ impl PgStore {
         limit: u64,
     ) -> StoreResult<(Vec<Topic>, u64)> {
         let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let mut tx = snapshot(&self.pool).await.map_err(db)?;
+        let mut tx = self.scan().await?;
         let rows: Vec<TopicRow> = sqlx::query_as(&format!(
             "SELECT {TOPIC_COLUMNS} FROM topics t
              WHERE t.environment_id = $1 AND ($2::text IS NULL OR t.key = $2)
@@ -197,7 +197,7 @@ impl PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        tx.finish().await?;
         let topics = rows
             .into_iter()
             .map(TopicRow::into_topic)
@@ -211,8 +211,8 @@ impl PgStore {
         filter: &TopicFilter,
         page: &CursorQuery,
     ) -> StoreResult<CursorPage<Topic>> {
-        let ilike = ilike(self).await.map_err(db)?;
-        let mut tx = snapshot(&self.pool).await.map_err(db)?;
+        let collation = fold_collation(self).await.map_err(db)?;
+        let mut tx = self.scan().await?;
         let keys = page_keys(&mut tx, env, "topics", page, |q| {
             q.push("SELECT t.pk FROM topics t WHERE t.environment_id = ")
                 .push_bind(env.as_str().to_owned());
@@ -221,7 +221,7 @@ impl PgStore {
             }
             if let Some(name) = &filter.name {
                 q.push(" AND ");
-                push_contains(q, ilike, "t.name", name);
+                push_contains(q, collation, "t.name", name);
             }
         })
         .await
@@ -235,7 +235,7 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        tx.finish().await?;
         let topics = rows
             .into_iter()
             .map(TopicRow::into_topic)

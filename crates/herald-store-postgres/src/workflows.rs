@@ -16,7 +16,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::FromRow;
 
 use crate::error::{corrupt, db, is_unique_violation, Result};
-use crate::pagination::{ilike, push_contains, snapshot, Sql};
+use crate::pagination::{fold_collation, push_contains, snapshot, Sql};
 use crate::rows::now;
 use crate::PgStore;
 
@@ -287,7 +287,7 @@ impl WorkflowStore for PgStore {
         env: &ObjectId,
         query: &WorkflowQuery,
     ) -> StoreResult<(Vec<Workflow>, u64)> {
-        let ilike = ilike(self).await.map_err(db)?;
+        let ilike = fold_collation(self).await.map_err(db)?;
         let mut tx = snapshot(&self.pool).await.map_err(db)?;
         let mut count = Sql::new("SELECT count(*)");
         Self::push_filters(&mut count, env, query, ilike);

@@ -155,7 +155,7 @@ async fn no_table_holds_a_secret_in_plain_text() {
     );
     let key = test_keyring().primary().to_base64();
     let rows = all_rows(db.url()).await;
-    assert!(rows.contains("hv1:"), "the secrets are there, encrypted");
+    assert!(rows.contains("hv2:"), "the secrets are there, encrypted");
     assert_absent(
         &rows,
         &[TOKEN, WEBHOOK, API_SECRET, "#secret-channel", &key],
@@ -291,7 +291,7 @@ async fn another_process_keeps_reading_and_writing_while_one_rotates_the_keys() 
     }
     assert!(batches >= 2, "{batches} batches");
     let values = stored_values(db.url()).await;
-    let new_prefix = format!("hv1:{}:", new.id());
+    let new_prefix = format!("hv2:{}:", new.id());
     assert_eq!(values.len(), 6, "{values:?}");
     assert!(
         values.iter().all(|v| v.starts_with(&new_prefix)),

@@ -15,14 +15,14 @@
 
 use std::collections::HashMap;
 
-use herald_core::secrets::{Field, Vault};
+use herald_core::secrets::{Field, Owner, Vault};
 use herald_core::{
     ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, StoreError, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{DbError, DbResult};
-use crate::rows::find_live_subscriber_pk;
+use crate::rows::{find_live_subscriber_key, find_live_subscriber_pk, unreadable};
 use crate::secrets::{follow_current_key, write_channel_columns};
 
 /// A channel as stored: its `pk` and its credentials, each device token given by its keyed hash.
@@ -39,6 +39,7 @@ fn find_channel(
     env: &ObjectId,
     subscriber_pk: i64,
     integration_id: &ObjectId,
+    owner: Owner<'_>,
 ) -> DbResult<Option<StoredChannel>> {
     let found = conn
         .prepare_cached(
@@ -58,7 +59,9 @@ fn find_channel(
     let Some((pk, columns, tokens_set)) = found else {
         return Ok(None);
     };
-    let mut credentials = vault.open_channel(env.as_str(), columns)?;
+    let mut credentials = vault
+        .open_channel(env.as_str(), owner, columns)
+        .map_err(|e| unreadable(owner, e))?;
     if tokens_set {
         let mut stmt = conn.prepare_cached(
             "SELECT token, token_hash FROM device_tokens WHERE channel_pk = ?1 ORDER BY pk",
@@ -70,7 +73,9 @@ fn find_channel(
             let hash = match row.get::<_, Option<String>>(1)? {
                 Some(hash) => hash,
                 None => {
-                    let token = vault.open_token(env.as_str(), &row.get::<_, String>(0)?)?;
+                    let token = vault
+                        .open_token(env.as_str(), owner, &row.get::<_, String>(0)?)
+                        .map_err(|e| unreadable(owner, e))?;
                     vault.token_hash(env.as_str(), &token)
                 }
             };
@@ -99,7 +104,8 @@ fn hash_tokens(
 }
 
 fn write_text(conn: &Connection, key: &ChannelKey, c: &ChannelCredentials) -> DbResult<()> {
-    write_channel_columns(conn, key.pk, &key.vault.seal_channel(key.env.as_str(), c)?)?;
+    let sealed = key.vault.seal_channel(key.env.as_str(), key.owner, c)?;
+    write_channel_columns(conn, key.pk, &sealed)?;
     conn.prepare_cached("UPDATE subscriber_channels SET tokens_set = ?2 WHERE pk = ?1")?
         .execute((key.pk, c.device_tokens.is_some()))?;
     Ok(())
@@ -123,6 +129,8 @@ struct ChannelKey<'a> {
     env: &'a ObjectId,
     subscriber_pk: i64,
     integration_id: &'a ObjectId,
+    /// The subscriber's `_id` and the integration's, which the secrets are bound to.
+    owner: Owner<'a>,
     vault: &'a Vault,
 }
 
@@ -148,7 +156,7 @@ fn insert_tokens(
         })?;
         let sealed = key
             .vault
-            .encrypt(Field::DeviceToken, key.env.as_str(), token)?;
+            .encrypt(Field::DeviceToken, key.env.as_str(), key.owner, token)?;
         stmt.execute((
             key.pk,
             key.env.as_str(),
@@ -195,10 +203,22 @@ pub(crate) fn update(
     subscriber_id: &str,
     update: &CredentialsUpdate,
 ) -> DbResult<Option<i64>> {
-    let Some(subscriber_pk) = find_live_subscriber_pk(conn, env, subscriber_id)? else {
+    let Some((subscriber_pk, subscriber)) = find_live_subscriber_key(conn, env, subscriber_id)?
+    else {
         return Ok(None);
     };
-    let existing = find_channel(conn, vault, env, subscriber_pk, &update.integration_id)?;
+    let owner = Owner::Channel {
+        subscriber: subscriber.as_str(),
+        integration: update.integration_id.as_str(),
+    };
+    let existing = find_channel(
+        conn,
+        vault,
+        env,
+        subscriber_pk,
+        &update.integration_id,
+        owner,
+    )?;
     let (hashed, plain) = hash_tokens(vault, env, update);
     let merged = hashed.merged(existing.as_ref().map(|c| &c.credentials))?;
     follow_current_key(conn, vault)?;
@@ -207,6 +227,7 @@ pub(crate) fn update(
         env,
         subscriber_pk,
         integration_id: &update.integration_id,
+        owner,
         vault,
     };
     let merged_tokens = merged.device_tokens.as_deref().unwrap_or_default();
@@ -229,7 +250,7 @@ pub(crate) fn update(
             )?;
         }
         None => {
-            let c = vault.seal_channel(env.as_str(), &merged)?;
+            let c = vault.seal_channel(env.as_str(), owner, &merged)?;
             conn.prepare_cached(
                 "INSERT INTO subscriber_channels (subscriber_pk, environment_id, integration_id,
                      provider_id, webhook_url, channel, alert_uid, title, image_url, state,

@@ -63,8 +63,8 @@ fn create(
 ) -> DbResult<Integration> {
     check_identifier_free(conn, env, &new.identifier, None)?;
     follow_current_key(conn, vault)?;
-    let credentials = vault.seal_credentials(env.as_str(), &new.credentials)?;
     let id = ObjectId::new();
+    let credentials = vault.seal_credentials(env.as_str(), id.as_str(), &new.credentials)?;
     let now = Timestamp::now().millis();
     conn.prepare_cached(
         "INSERT INTO integrations (id, environment_id, organization_id, provider_id, channel,
@@ -118,7 +118,7 @@ fn update(
         current.conditions = conditions.clone();
     }
     follow_current_key(conn, vault)?;
-    let credentials = vault.seal_credentials(env.as_str(), &current.credentials)?;
+    let credentials = vault.seal_credentials(env.as_str(), id.as_str(), &current.credentials)?;
     conn.prepare_cached(
         "UPDATE integrations SET name = ?2, identifier = ?3, credentials = ?4, active = ?5,
              conditions = ?6, updated_at = ?7

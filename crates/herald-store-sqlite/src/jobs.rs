@@ -15,7 +15,7 @@ use herald_core::delivery::job::{
     JobRun, MessageState, TokenTarget,
 };
 use herald_core::delivery::{JobQueue, QueueState};
-use herald_core::secrets::Vault;
+use herald_core::secrets::{Owner, Vault};
 use herald_core::{ObjectId, ProviderId, StoreResult, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
@@ -95,9 +95,10 @@ fn claim(
 fn channel_targets(
     conn: &Connection,
     vault: &Vault,
-    subscriber_pk: i64,
+    subscriber: (i64, &str),
     channel: &str,
 ) -> DbResult<Vec<ChannelTarget>> {
+    let (subscriber_pk, subscriber_ref) = subscriber;
     let mut stmt = conn.prepare_cached(
         "SELECT c.pk, c.provider_id, c.integration_id, c.webhook_url, c.channel, c.alert_uid,
                 c.title, c.image_url, c.state, c.external_url, c.environment_id, t.token_hash,
@@ -116,12 +117,17 @@ fn channel_targets(
             continue;
         }
         let env: String = row.get(10)?;
+        let integration: String = row.get(2)?;
+        let owner = Owner::Channel {
+            subscriber: subscriber_ref,
+            integration: &integration,
+        };
         if last != Some(channel_pk) {
             last = Some(channel_pk);
             out.push(ChannelTarget {
                 provider_id,
-                integration_id: ObjectId::from_stored(row.get(2)?),
-                credentials: channel_text(row, 3, vault, &env)?,
+                credentials: channel_text(row, 3, vault, &env, owner)?,
+                integration_id: ObjectId::from_stored(integration.clone()),
                 tokens: Vec::new(),
             });
         }
@@ -129,7 +135,7 @@ fn channel_targets(
             row.get::<_, Option<String>>(11)?,
             row.get::<_, Option<String>>(12)?,
         ) {
-            let token = vault.open_token(&env, &token)?;
+            let token = vault.open_token(&env, owner, &token)?;
             if let Some(c) = out.last_mut() {
                 c.tokens.push(TokenTarget { hash, token });
             }
@@ -264,7 +270,7 @@ pub(crate) fn load_job(
         .optional()?
         .map(|(_, s)| s);
     let channels = match subscriber {
-        Some(_) => channel_targets(conn, vault, subscriber_pk, &channel)?,
+        Some(_) => channel_targets(conn, vault, (subscriber_pk, &subscriber_ref), &channel)?,
         None => Vec::new(),
     };
     let mut integrations = Vec::new();

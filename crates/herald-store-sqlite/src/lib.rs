@@ -5,9 +5,11 @@
 //! thread** (`writer`) that batches whatever is queued into one transaction and one fsync
 //! (group commit), with a savepoint per request so that one failing request does not take the
 //! others down. Reads run concurrently on a small pool of query-only connections (`read_pool`),
-//! //! which WAL mode lets proceed while the writer commits; indexed point reads run right on the calling
-//! runtime thread, anything that scans on a blocking thread. A third thread (`checkpointer`) copies
-//! the WAL back into the database file, so that the writer never spends its time on that.
+//! which WAL mode lets proceed while the writer commits; indexed point reads run right on the
+//! calling runtime thread, anything that scans on a blocking thread, each kind on connections of
+//! its own so that scans can never keep point reads (and authentication) waiting. A third thread
+//! (`checkpointer`) copies the WAL back into the database file, so that the writer never spends
+//! its time on that.
 //!
 //! The SQL for each capability lives next to its trait implementation (`environments`,
 //! `subscribers`, `credentials`, `integrations`, `topics` with `subscriptions`, `workflows`); row mapping lives
@@ -48,12 +50,33 @@ pub use error::SqliteOpenError;
 pub use writer::WriteStats;
 
 use checkpointer::Checkpointer;
-use read_pool::ReadPool;
+use read_pool::{ReadPool, ReadPoolSize};
 use writer::Writer;
 
-/// How many read connections the pool keeps. Reads are short indexed lookups, so a few
+/// How many read connections serve point reads. Those are short indexed lookups, so a few
 /// connections saturate a small machine; more would only add memory.
-const READ_CONNECTIONS: usize = 4;
+const POINT_CONNECTIONS: usize = 4;
+/// How many read connections serve scans (lists, searches). Scans have their own connections so
+/// that any number of them never keeps a point read (authentication, a subscriber by id) waiting;
+/// beyond two, concurrent scans queue.
+const SCAN_CONNECTIONS: usize = 2;
+
+/// Settings of a SQLite store beyond its location and keys.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    /// A scan (list or search) still running after this long is stopped and answers
+    /// [`herald_core::StoreError::Busy`]; `None`: no limit. Point reads and writes are bounded
+    /// by their indexes and are not timed.
+    pub statement_timeout: Option<std::time::Duration>,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            statement_timeout: Some(std::time::Duration::from_secs(10)),
+        }
+    }
+}
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -73,18 +96,37 @@ impl SqliteStore {
         url_or_path: &str,
         keys: impl Into<KeyProvider>,
     ) -> Result<SqliteStore, SqliteOpenError> {
+        Self::open_with(url_or_path, keys, SqliteOptions::default()).await
+    }
+
+    /// [`SqliteStore::open`] with `options` instead of the defaults.
+    pub async fn open_with(
+        url_or_path: &str,
+        keys: impl Into<KeyProvider>,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, SqliteOpenError> {
         let path = database_path(url_or_path)?;
         let keys = keys.into();
-        let opened = tokio::task::spawn_blocking(move || Self::open_blocking(path, &keys))
-            .await
-            .map_err(|e| SqliteOpenError::Thread(std::io::Error::other(e.to_string())))??;
+        let opened =
+            tokio::task::spawn_blocking(move || Self::open_blocking(path, &keys, &options))
+                .await
+                .map_err(|e| SqliteOpenError::Thread(std::io::Error::other(e.to_string())))??;
         Ok(opened)
     }
 
-    fn open_blocking(path: PathBuf, keys: &KeyProvider) -> Result<SqliteStore, SqliteOpenError> {
+    fn open_blocking(
+        path: PathBuf,
+        keys: &KeyProvider,
+        options: &SqliteOptions,
+    ) -> Result<SqliteStore, SqliteOpenError> {
         let mut conn = connection::open_writer(&path)?;
         let vault = Arc::new(migrations::apply(&mut conn, keys)?);
-        let readers = ReadPool::open(&path, READ_CONNECTIONS)?;
+        let size = ReadPoolSize {
+            points: POINT_CONNECTIONS,
+            scans: SCAN_CONNECTIONS,
+            scan_timeout: options.statement_timeout,
+        };
+        let readers = ReadPool::open(&path, size)?;
         let writer = Writer::start(conn, Some(Checkpointer::open(&path)?))?;
         tracing::info!(path = %path.display(), "sqlite store opened");
         Ok(SqliteStore {

@@ -18,13 +18,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0003_subscription_identifier.sql"),
     ),
     (4, include_str!("../migrations/0004_secrets.sql")),
+    (
+        5,
+        include_str!("../migrations/0005_owner_bound_secrets.sql"),
+    ),
     (6, include_str!("../migrations/0006_workflows.sql")),
     (7, include_str!("../migrations/0007_delivery.sql")),
 ];
 
 /// Applies every migration newer than the database's version, then checks `keys` against the
-/// database (encrypting the secrets of a database opened with a key for the first time), all in
-/// one transaction: a database is never left migrated but unencrypted.
+/// database (encrypting the secrets of a database opened with a key for the first time, binding
+/// those of a database from before version 5 to their owners), all in one transaction: a
+/// database is never left migrated but unencrypted, or with secrets not bound to their owners.
 ///
 /// When that encrypts values an older Herald stored in plain text, the file is then rewritten (`VACUUM`)
 /// and the WAL emptied, so no page of the file still holds an old plain-text copy.
@@ -221,7 +226,7 @@ mod tests {
             err,
             SqliteOpenError::SchemaTooNew {
                 found: 99,
-                known: 6
+                known: 7
             }
         ));
     }

@@ -2,13 +2,14 @@
 //! subscriber, an integration, a topic or a subscription selects the same columns in the same
 //! order as the mapper reads. Channels and their tokens are loaded for a set of subscribers in one
 //! query, ordered by channel then token insertion (`pk`), which is the order clients see.
-//! Secret columns are decrypted here too, bound to the environment of the row that holds them
-//! (a device token to its channel's), so no caller ever sees a ciphertext.
+//! Secret columns are decrypted here too, bound to the environment of the row that holds them and
+//! to their owner (a channel's subscriber and integration, an integration), so no caller ever sees
+//! a ciphertext, and one moved to another row fails instead of decrypting there.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use herald_core::secrets::{SecretError, Vault};
+use herald_core::secrets::{Owner, SecretError, UnreadableSecret, Vault};
 use herald_core::topic::{SubscriberRef, Topic, TopicSubscription};
 use herald_core::{
     ChannelCredentials, ChannelSettings, ChannelType, Integration, ObjectId, Profile, ProviderId,
@@ -96,21 +97,30 @@ pub(crate) fn subscriber(row: &Row) -> rusqlite::Result<(i64, Subscriber)> {
 }
 
 /// A secret that cannot be decrypted, as a column error (its message never holds the value).
-fn undecryptable(idx: usize, e: SecretError) -> rusqlite::Error {
+fn undecryptable(idx: usize, e: UnreadableSecret) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))
 }
 
-/// An integration row ([`INTEGRATION_COLUMNS`]) with its credentials decrypted.
+/// An integration row ([`INTEGRATION_COLUMNS`]) with its credentials decrypted (bound to the
+/// integration's environment and `_id`).
 pub(crate) fn integration(row: &Row, vault: &Vault) -> rusqlite::Result<Integration> {
     let channel: String = row.get(4)?;
+    let integration_id = id(row, 0)?;
     let environment_id = id(row, 1)?;
     let credentials: String = row.get(7)?;
     let credentials = vault
-        .open_credentials(environment_id.as_str(), &credentials)
-        .map_err(|e| undecryptable(7, e))?;
+        .open_credentials(
+            environment_id.as_str(),
+            integration_id.as_str(),
+            &credentials,
+        )
+        .map_err(|e| {
+            let owner = Owner::Integration(integration_id.as_str());
+            undecryptable(7, UnreadableSecret::new(owner, e))
+        })?;
     let conditions: String = row.get(11)?;
     Ok(Integration {
-        id: id(row, 0)?,
+        id: integration_id,
         environment_id,
         organization_id: id(row, 2)?,
         provider_id: provider(row, 3)?,
@@ -203,14 +213,26 @@ pub(crate) fn channel_columns(row: &Row, first: usize) -> rusqlite::Result<[Opti
     Ok(out)
 }
 
-/// The channel's credentials (without tokens) from its encrypted text columns at `first`.
+/// The channel's credentials (without tokens) from its encrypted text columns at `first`,
+/// bound to the environment `env` and the channel `owner`.
 pub(crate) fn channel_text(
     row: &Row,
     first: usize,
     vault: &Vault,
     env: &str,
+    owner: Owner<'_>,
 ) -> DbResult<ChannelCredentials> {
-    Ok(vault.open_channel(env, channel_columns(row, first)?)?)
+    vault
+        .open_channel(env, owner, channel_columns(row, first)?)
+        .map_err(|e| unreadable(owner, e))
+}
+
+/// A secret of `owner` that cannot be decrypted, as the store's error: it names the owner, never
+/// the value.
+pub(crate) fn unreadable(owner: Owner<'_>, e: SecretError) -> DbError {
+    DbError::Store(herald_core::StoreError::backend(UnreadableSecret::new(
+        owner, e,
+    )))
 }
 
 /// The channels of the subscribers matched by `$where`, with their tokens, one row per token (or
@@ -261,6 +283,11 @@ pub(crate) fn attach_channels(
             )
         }
     };
+    // A channel's secrets are bound to its subscriber's `_id` and its integration's.
+    let ids: HashMap<i64, &str> = subscribers
+        .iter()
+        .map(|(pk, s)| (*pk, s.id.as_str()))
+        .collect();
     let mut rows = stmt.query([key])?;
     let mut channels: HashMap<i64, Vec<ChannelSettings>> = HashMap::new();
     let mut last_channel = None;
@@ -268,21 +295,28 @@ pub(crate) fn attach_channels(
         let subscriber_pk: i64 = row.get(0)?;
         let channel_pk: i64 = row.get(1)?;
         let env: String = row.get(14)?;
+        let integration: String = row.get(3)?;
+        let owner = Owner::Channel {
+            subscriber: ids.get(&subscriber_pk).copied().unwrap_or_default(),
+            integration: &integration,
+        };
         let list = channels.entry(subscriber_pk).or_default();
         if last_channel != Some(channel_pk) {
             last_channel = Some(channel_pk);
-            let mut credentials = channel_text(row, 5, vault, &env)?;
+            let mut credentials = channel_text(row, 5, vault, &env, owner)?;
             let tokens_set: bool = row.get(12)?;
             credentials.device_tokens = tokens_set.then(Vec::new);
             list.push(ChannelSettings {
                 provider_id: provider(row, 2)?,
-                integration_id: id(row, 3)?,
+                integration_id: ObjectId::from_stored(integration.clone()),
                 integration_identifier: row.get(4)?,
                 credentials,
             });
         }
         if let Some(token) = row.get::<_, Option<String>>(13)? {
-            let token = vault.open_token(&env, &token)?;
+            let token = vault
+                .open_token(&env, owner, &token)
+                .map_err(|e| unreadable(owner, e))?;
             if let Some(channel) = list.last_mut() {
                 channel
                     .credentials
@@ -313,6 +347,24 @@ pub(crate) fn find_live_subscriber(
     ))?;
     Ok(stmt
         .query_row((env.as_str(), subscriber_id), subscriber)
+        .optional()?)
+}
+
+/// The `pk` and `_id` of the live subscriber with that id, for writes of its secrets (which are
+/// bound to its `_id`).
+pub(crate) fn find_live_subscriber_key(
+    conn: &Connection,
+    env: &ObjectId,
+    subscriber_id: &str,
+) -> DbResult<Option<(i64, ObjectId)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT pk, id FROM subscribers
+         WHERE environment_id = ?1 AND subscriber_id = ?2 AND deleted = 0",
+    )?;
+    Ok(stmt
+        .query_row((env.as_str(), subscriber_id), |r| {
+            Ok((r.get(0)?, id(r, 1)?))
+        })
         .optional()?)
 }
 

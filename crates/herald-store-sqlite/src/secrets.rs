@@ -1,10 +1,12 @@
 //! Encryption at rest on SQLite: unlocking the database at open, encrypting the rows an older
-//! Herald stored in plain text, and the key rotation steps behind `herald secrets`.
+//! Herald stored in plain text, binding the values of a database from before schema version 5 to
+//! their owners, and the key rotation steps behind `herald secrets`.
 //!
 //! Which values are secret and how they are encrypted is `herald_core::secrets`; this module only
-//! knows where they are: the seven text columns of `subscriber_channels`, `device_tokens.token`
-//! (plus its `token_hash`) and `integrations.credentials`. Every value is bound to its
-//! environment; a device token to its channel's.
+//! knows where they are, and whom they belong to: the seven text columns of `subscriber_channels`
+//! and `device_tokens.token` (plus its `token_hash`) belong to their channel (its subscriber's
+//! `_id` and its integration's), `integrations.credentials` to its integration. Every value is
+//! bound to its environment and its owner.
 //!
 //! Rotation runs as short write jobs on the single writer, like any request: a batch reads the
 //! values not yet under the current key and rewrites them in the same transaction, so no write of
@@ -15,7 +17,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use herald_core::secrets::{
-    key_id_of, Field, KeyId, KeyProvider, SecretError, StoredKey, Unlock, Vault,
+    key_id_of, Field, KeyId, KeyProvider, Owner, SecretError, StoredKey, Unlock, Vault,
 };
 use herald_core::{KeyUsage, SecretStore, StoreError, StoreResult, Timestamp};
 use rusqlite::{Connection, OptionalExtension};
@@ -44,7 +46,17 @@ pub(crate) fn unlock(
 ) -> Result<(Vault, usize), SqliteOpenError> {
     let stored = stored_keys(conn).map_err(migration_error)?;
     match keys.unlock(&stored)? {
-        Unlock::Ready(vault) => Ok((vault, 0)),
+        Unlock::Ready(vault) => {
+            if owner_binding_pending(conn).map_err(binding_error)? {
+                let bound = bind_owners(conn, &vault).map_err(binding_error)?;
+                owner_binding_done(conn).map_err(binding_error)?;
+                tracing::info!(
+                    values = bound,
+                    "bound every stored secret to its owner (schema version 5)"
+                );
+            }
+            Ok((vault, 0))
+        }
         Unlock::Fresh { vault, row } => {
             conn.execute(
                 "INSERT INTO secret_keys (key_id, wrapped_hash_key, current, created_at)
@@ -53,6 +65,8 @@ pub(crate) fn unlock(
             )
             .map_err(|e| migration_error(e.into()))?;
             let converted = encrypt_plain_rows(conn, &vault).map_err(migration_error)?;
+            // They were encrypted bound to their owners already.
+            owner_binding_done(conn).map_err(migration_error)?;
             tracing::info!(
                 values = converted,
                 key_id = %row.key_id,
@@ -67,6 +81,15 @@ fn migration_error(e: DbError) -> SqliteOpenError {
     match e {
         DbError::Sql(source) => SqliteOpenError::Migration { version: 4, source },
         DbError::Store(e) => SqliteOpenError::Encryption(e.to_string()),
+    }
+}
+
+fn binding_error(e: DbError) -> SqliteOpenError {
+    match e {
+        DbError::Sql(source) => SqliteOpenError::Migration { version: 5, source },
+        DbError::Store(e) => {
+            SqliteOpenError::Encryption(format!("binding the stored secrets to their owners: {e}"))
+        }
     }
 }
 
@@ -93,51 +116,229 @@ fn stored_keys(conn: &Connection) -> DbResult<Vec<StoredKey>> {
     Ok(out)
 }
 
+/// Selects the channels (`pk`, environment, integration, subscriber `_id`, then the seven secret
+/// columns) after `FROM subscriber_channels c JOIN subscribers s`, followed by a condition.
+const CHANNELS: &str = "SELECT c.pk, c.environment_id, c.integration_id, s.id,
+        c.webhook_url, c.channel, c.alert_uid, c.title, c.image_url, c.state, c.external_url
+     FROM subscriber_channels c JOIN subscribers s ON s.pk = c.subscriber_pk";
+
+/// Selects the device tokens (`pk`, environment, integration, subscriber `_id`, token).
+const TOKENS: &str = "SELECT t.pk, c.environment_id, c.integration_id, s.id, t.token
+     FROM device_tokens t
+     JOIN subscriber_channels c ON c.pk = t.channel_pk
+     JOIN subscribers s ON s.pk = c.subscriber_pk";
+
+/// Selects the integrations (`pk`, environment, `_id`, credentials).
+const INTEGRATIONS: &str = "SELECT pk, environment_id, id, credentials FROM integrations";
+
+/// A channel's secret columns with what they are bound to.
+struct ChannelRow {
+    pk: i64,
+    env: String,
+    integration: String,
+    subscriber: String,
+    columns: [Option<String>; 7],
+}
+
+impl ChannelRow {
+    fn read(r: &rusqlite::Row) -> rusqlite::Result<ChannelRow> {
+        Ok(ChannelRow {
+            pk: r.get(0)?,
+            env: r.get(1)?,
+            integration: r.get(2)?,
+            subscriber: r.get(3)?,
+            columns: channel_columns(r, 4)?,
+        })
+    }
+
+    fn owner(&self) -> Owner<'_> {
+        Owner::Channel {
+            subscriber: &self.subscriber,
+            integration: &self.integration,
+        }
+    }
+}
+
+/// One secret value with what it is bound to: `(pk, environment, owner ids…, value)`.
+struct ValueRow {
+    pk: i64,
+    env: String,
+    /// The integration's `_id`.
+    integration: String,
+    /// The subscriber's `_id` (tokens only).
+    subscriber: Option<String>,
+    value: String,
+}
+
+impl ValueRow {
+    fn token(r: &rusqlite::Row) -> rusqlite::Result<ValueRow> {
+        Ok(ValueRow {
+            pk: r.get(0)?,
+            env: r.get(1)?,
+            integration: r.get(2)?,
+            subscriber: Some(r.get(3)?),
+            value: r.get(4)?,
+        })
+    }
+
+    fn integration(r: &rusqlite::Row) -> rusqlite::Result<ValueRow> {
+        Ok(ValueRow {
+            pk: r.get(0)?,
+            env: r.get(1)?,
+            integration: r.get(2)?,
+            subscriber: None,
+            value: r.get(3)?,
+        })
+    }
+
+    fn owner(&self) -> Owner<'_> {
+        match &self.subscriber {
+            Some(subscriber) => Owner::Channel {
+                subscriber,
+                integration: &self.integration,
+            },
+            None => Owner::Integration(&self.integration),
+        }
+    }
+}
+
 /// Encrypts every secret stored before version 4 (all of them are plain text then: the key
-/// table was empty). Returns how many values it encrypted.
+/// table was empty), bound to its owner. Returns how many values it encrypted.
 fn encrypt_plain_rows(conn: &Connection, vault: &Vault) -> DbResult<usize> {
     let mut done = 0;
-    let cols = CHANNEL_COLUMNS.join(", ");
-    let channels: Vec<(i64, String, [Option<String>; 7])> = conn
-        .prepare(&format!(
-            "SELECT pk, environment_id, {cols} FROM subscriber_channels"
-        ))?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, channel_columns(r, 2)?)))?
+    let channels: Vec<ChannelRow> = conn
+        .prepare(CHANNELS)?
+        .query_map([], ChannelRow::read)?
         .collect::<Result<_, _>>()?;
-    for (pk, env, plain) in channels {
+    for row in channels {
         let mut sealed: [Option<String>; 7] = Default::default();
-        for (i, value) in plain.iter().enumerate() {
-            sealed[i] = vault.encrypt_opt(Field::CHANNEL_TEXT[i], &env, value.as_deref())?;
+        for (i, value) in row.columns.iter().enumerate() {
+            sealed[i] = vault.encrypt_opt(
+                Field::CHANNEL_TEXT[i],
+                &row.env,
+                row.owner(),
+                value.as_deref(),
+            )?;
             done += usize::from(value.is_some());
         }
-        write_channel_columns(conn, pk, &sealed)?;
+        write_channel_columns(conn, row.pk, &sealed)?;
     }
-    let tokens: Vec<(i64, String, String)> = conn
-        .prepare(
-            "SELECT t.pk, c.environment_id, t.token
-             FROM device_tokens t JOIN subscriber_channels c ON c.pk = t.channel_pk",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let tokens: Vec<ValueRow> = conn
+        .prepare(TOKENS)?
+        .query_map([], ValueRow::token)?
         .collect::<Result<_, _>>()?;
-    for (pk, env, token) in tokens {
-        let (sealed, hash) = vault.seal_token(&env, &token)?;
+    for t in tokens {
+        let (sealed, hash) = vault.seal_token(&t.env, t.owner(), &t.value)?;
         conn.execute(
             "UPDATE device_tokens SET token = ?2, token_hash = ?3 WHERE pk = ?1",
-            (pk, sealed, hash),
+            (t.pk, sealed, hash),
         )?;
         done += 1;
     }
-    let integrations: Vec<(i64, String, String)> = conn
-        .prepare("SELECT pk, environment_id, credentials FROM integrations")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let integrations: Vec<ValueRow> = conn
+        .prepare(INTEGRATIONS)?
+        .query_map([], ValueRow::integration)?
         .collect::<Result<_, _>>()?;
-    for (pk, env, credentials) in integrations {
-        let sealed = vault.encrypt(Field::IntegrationCredentials, &env, &credentials)?;
+    for i in integrations {
+        let sealed = vault.encrypt(Field::IntegrationCredentials, &i.env, i.owner(), &i.value)?;
         conn.execute(
             "UPDATE integrations SET credentials = ?2 WHERE pk = ?1",
-            (pk, sealed),
+            (i.pk, sealed),
         )?;
         done += 1;
+    }
+    Ok(done)
+}
+
+/// Whether the values of this database still have to be bound to their owners (schema version
+/// 5 was just applied to a database with encrypted secrets).
+fn owner_binding_pending(conn: &Connection) -> DbResult<bool> {
+    let pending: Option<Option<i64>> = conn
+        .query_row(
+            "SELECT applied_at FROM secret_upgrades WHERE name = 'owner-bound'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(matches!(pending, Some(None)))
+}
+
+fn owner_binding_done(conn: &Connection) -> DbResult<()> {
+    conn.execute(
+        "UPDATE secret_upgrades SET applied_at = ?1 WHERE name = 'owner-bound'",
+        [now()],
+    )?;
+    Ok(())
+}
+
+/// Rows rewritten per statement batch by [`bind_owners`]: bounds the memory of the upgrade of a
+/// large database (all batches share its transaction).
+const BIND_BATCH: i64 = 1000;
+
+/// Rewrites every value written before schema version 5 (format 1, bound to its field and
+/// environment only) under the current key, bound to its owner. Runs once, in the open
+/// transaction, when that version is applied. Returns how many values it rewrote.
+fn bind_owners(conn: &Connection, vault: &Vault) -> DbResult<usize> {
+    let mut done = 0;
+    let mut after = 0i64;
+    loop {
+        let batch: Vec<ChannelRow> = conn
+            .prepare_cached(&format!(
+                "{CHANNELS} WHERE c.pk > ?1 ORDER BY c.pk LIMIT ?2"
+            ))?
+            .query_map((after, BIND_BATCH), ChannelRow::read)?
+            .collect::<Result<_, _>>()?;
+        let Some(last) = batch.last() else { break };
+        after = last.pk;
+        for row in &batch {
+            let mut columns = row.columns.clone();
+            let mut changed = false;
+            for (i, value) in columns.iter_mut().enumerate() {
+                let Some(v) = value.as_mut() else { continue };
+                if let Some(bound) =
+                    vault.bind_to_owner(Field::CHANNEL_TEXT[i], &row.env, row.owner(), v)?
+                {
+                    *v = bound;
+                    changed = true;
+                    done += 1;
+                }
+            }
+            if changed {
+                write_channel_columns(conn, row.pk, &columns)?;
+            }
+        }
+    }
+    for (select, read, field, update) in [
+        (
+            format!("{TOKENS} WHERE t.pk > ?1 ORDER BY t.pk LIMIT ?2"),
+            ValueRow::token as fn(&rusqlite::Row) -> rusqlite::Result<ValueRow>,
+            Field::DeviceToken,
+            "UPDATE device_tokens SET token = ?2 WHERE pk = ?1",
+        ),
+        (
+            format!("{INTEGRATIONS} WHERE pk > ?1 ORDER BY pk LIMIT ?2"),
+            ValueRow::integration,
+            Field::IntegrationCredentials,
+            "UPDATE integrations SET credentials = ?2 WHERE pk = ?1",
+        ),
+    ] {
+        let mut after = 0i64;
+        loop {
+            let batch: Vec<ValueRow> = conn
+                .prepare_cached(&select)?
+                .query_map((after, BIND_BATCH), read)?
+                .collect::<Result<_, _>>()?;
+            let Some(last) = batch.last() else { break };
+            after = last.pk;
+            for row in &batch {
+                if let Some(bound) =
+                    vault.bind_to_owner(field, &row.env, row.owner(), &row.value)?
+                {
+                    conn.prepare_cached(update)?.execute((row.pk, bound))?;
+                    done += 1;
+                }
+            }
+        }
     }
     Ok(done)
 }
@@ -261,58 +462,54 @@ fn reencrypt_batch(conn: &Connection, vault: &Vault, limit: usize) -> DbResult<u
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut done = 0usize;
 
-    let any_stale = CHANNEL_COLUMNS.map(stale).join(" OR ");
-    let cols = CHANNEL_COLUMNS.join(", ");
-    let channels: Vec<(i64, String, [Option<String>; 7])> = conn
+    let any_stale = CHANNEL_COLUMNS
+        .map(|c| stale(&format!("c.{c}")))
+        .join(" OR ");
+    let channels: Vec<ChannelRow> = conn
         .prepare(&format!(
-            "SELECT pk, environment_id, {cols} FROM subscriber_channels
-             WHERE {any_stale} ORDER BY pk LIMIT ?2"
+            "{CHANNELS} WHERE {any_stale} ORDER BY c.pk LIMIT ?2"
         ))?
-        .query_map((&prefix, limit), |r| {
-            Ok((r.get(0)?, r.get(1)?, channel_columns(r, 2)?))
-        })?
+        .query_map((&prefix, limit), ChannelRow::read)?
         .collect::<Result<_, _>>()?;
-    for (pk, env, mut columns) in channels {
+    for row in channels {
+        let mut columns = row.columns.clone();
         for (i, value) in columns.iter_mut().enumerate() {
             if let Some(v) = value.as_mut().filter(|v| !vault.is_current(v)) {
-                *v = vault.reencrypt(Field::CHANNEL_TEXT[i], &env, v)?;
+                *v = vault.reencrypt(Field::CHANNEL_TEXT[i], &row.env, row.owner(), v)?;
                 done += 1;
             }
         }
-        write_channel_columns(conn, pk, &columns)?;
+        write_channel_columns(conn, row.pk, &columns)?;
     }
 
-    let tokens: Vec<(i64, String, String)> = conn
+    let tokens: Vec<ValueRow> = conn
         .prepare(&format!(
-            "SELECT t.pk, c.environment_id, t.token
-             FROM device_tokens t JOIN subscriber_channels c ON c.pk = t.channel_pk
-             WHERE {} ORDER BY t.pk LIMIT ?2",
+            "{TOKENS} WHERE {} ORDER BY t.pk LIMIT ?2",
             stale("t.token")
         ))?
-        .query_map((&prefix, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map((&prefix, limit), ValueRow::token)?
         .collect::<Result<_, _>>()?;
-    for (pk, env, token) in tokens {
-        let sealed = vault.reencrypt(Field::DeviceToken, &env, &token)?;
+    for t in tokens {
+        let sealed = vault.reencrypt(Field::DeviceToken, &t.env, t.owner(), &t.value)?;
         conn.execute(
             "UPDATE device_tokens SET token = ?2 WHERE pk = ?1",
-            (pk, sealed),
+            (t.pk, sealed),
         )?;
         done += 1;
     }
 
-    let integrations: Vec<(i64, String, String)> = conn
+    let integrations: Vec<ValueRow> = conn
         .prepare(&format!(
-            "SELECT pk, environment_id, credentials FROM integrations
-             WHERE {} ORDER BY pk LIMIT ?2",
+            "{INTEGRATIONS} WHERE {} ORDER BY pk LIMIT ?2",
             stale("credentials")
         ))?
-        .query_map((&prefix, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map((&prefix, limit), ValueRow::integration)?
         .collect::<Result<_, _>>()?;
-    for (pk, env, credentials) in integrations {
-        let sealed = vault.reencrypt(Field::IntegrationCredentials, &env, &credentials)?;
+    for i in integrations {
+        let sealed = vault.reencrypt(Field::IntegrationCredentials, &i.env, i.owner(), &i.value)?;
         conn.execute(
             "UPDATE integrations SET credentials = ?2 WHERE pk = ?1",
-            (pk, sealed),
+            (i.pk, sealed),
         )?;
         done += 1;
     }

@@ -8,11 +8,12 @@ use herald_core::secrets::Vault;
 use herald_core::topic::{CursorPage, CursorQuery, SubscriberFilter};
 use herald_core::{
     BulkOutcome, CredentialsUpdate, NewSubscriber, ObjectId, Profile, ProviderId, StoreResult,
-    Subscriber, SubscriberPatch, SubscriberStore, Timestamp,
+    Subscriber, SubscriberPatch, SubscriberStore, SubscriberWrite, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::error::DbResult;
+use crate::connection::fold_needle;
+use crate::error::{DbError, DbResult};
 use crate::paging::{fetch_page, text, Listing};
 use crate::rows::{attach_channels, find_live_subscriber, load_subscriber, SUBSCRIBER_COLUMNS};
 use crate::SqliteStore;
@@ -129,6 +130,8 @@ fn profile_of(conn: &Connection, pk: i64) -> DbResult<Profile> {
     Ok(stmt.query_row([pk], crate::rows::subscriber)?.1.profile)
 }
 
+/// The upsert of `POST /v1/subscribers` and `POST /v2/subscribers`, then its channels, in one
+/// write job: an error anywhere rolls back the job's savepoint, profile included.
 fn upsert(
     conn: &Connection,
     vault: &Vault,
@@ -136,60 +139,110 @@ fn upsert(
     org: &ObjectId,
     new: &NewSubscriber,
     patch: &SubscriberPatch,
+    channels: &[CredentialsUpdate],
 ) -> DbResult<(Subscriber, bool)> {
     let now = Timestamp::now().millis();
-    match find_any(conn, env, &new.subscriber_id)? {
+    let (pk, created) = match find_any(conn, env, &new.subscriber_id)? {
         Some((pk, false)) => {
             let current = profile_of(conn, pk)?;
             apply_patch(conn, pk, &current, &patch.profile, now)?;
-            Ok((load_subscriber(conn, vault, pk)?, false))
+            (pk, false)
         }
         Some((pk, true)) => {
             // A fresh subscriber, not a revival: new `_id`, new `createdAt`, only the new profile,
             // and a new `pk` so that it lists as the newest. Its channels went with the delete.
             conn.prepare_cached("DELETE FROM subscribers WHERE pk = ?1")?
                 .execute([pk])?;
-            let pk = insert(conn, env, org, new, Some(0), now)?;
-            Ok((load_subscriber(conn, vault, pk)?, true))
+            (insert(conn, env, org, new, Some(0), now)?, true)
         }
-        None => {
-            let pk = insert(conn, env, org, new, Some(0), now)?;
-            Ok((load_subscriber(conn, vault, pk)?, true))
-        }
-    }
+        None => (insert(conn, env, org, new, Some(0), now)?, true),
+    };
+    write_channels(conn, vault, env, &new.subscriber_id, channels)?;
+    Ok((load_subscriber(conn, vault, pk)?, created))
 }
 
-fn bulk_upsert(
+/// Upserts `item` the way `/bulk` does (Novu's bulkWrite) and reports whether it was created.
+fn bulk_upsert_one(
     conn: &Connection,
     env: &ObjectId,
     org: &ObjectId,
-    items: &[NewSubscriber],
-) -> DbResult<Vec<BulkOutcome>> {
+    item: &NewSubscriber,
+    now: i64,
+) -> DbResult<BulkOutcome> {
+    Ok(match find_any(conn, env, &item.subscriber_id)? {
+        None => {
+            // Novu's bulk upsert creates documents without `__v`.
+            insert(conn, env, org, item, None, now)?;
+            BulkOutcome::Created
+        }
+        Some((pk, deleted)) => {
+            let current = profile_of(conn, pk)?;
+            if deleted {
+                // Novu's bulkWrite is not soft-delete filtered: it sets the given fields
+                // and `deleted: false` on the old document, keeping its id and createdAt.
+                conn.prepare_cached(
+                    "UPDATE subscribers SET deleted = 0, deleted_at = NULL, updated_at = ?2
+                     WHERE pk = ?1",
+                )?
+                .execute((pk, now))?;
+            }
+            apply_patch(conn, pk, &current, &item.profile, now)?;
+            BulkOutcome::Updated
+        }
+    })
+}
+
+/// Writes each of `channels` to the live subscriber `subscriber_id`, in order.
+fn write_channels(
+    conn: &Connection,
+    vault: &Vault,
+    env: &ObjectId,
+    subscriber_id: &str,
+    channels: &[CredentialsUpdate],
+) -> DbResult<()> {
+    for update in channels {
+        credentials::update(conn, vault, env, subscriber_id, update)?;
+    }
+    Ok(())
+}
+
+/// The whole `/bulk` request inside the writer job's savepoint, each item inside its own nested
+/// savepoint: an item rejected for what it asks ([`StoreError::rejects_input`]) is rolled back
+/// alone and reported; any other error fails the job, and with it every item.
+fn bulk_write(
+    conn: &Connection,
+    vault: &Vault,
+    env: &ObjectId,
+    org: &ObjectId,
+    items: &[SubscriberWrite],
+) -> DbResult<Vec<StoreResult<BulkOutcome>>> {
     let now = Timestamp::now().millis();
+    let statement = |sql: &str| -> DbResult<()> {
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
     let mut outcomes = Vec::with_capacity(items.len());
     for item in items {
-        let outcome = match find_any(conn, env, &item.subscriber_id)? {
-            None => {
-                // Novu's bulk upsert creates documents without `__v`.
-                insert(conn, env, org, item, None, now)?;
-                BulkOutcome::Created
+        statement("SAVEPOINT item")?;
+        let written = bulk_upsert_one(conn, env, org, &item.subscriber, now).and_then(|outcome| {
+            write_channels(
+                conn,
+                vault,
+                env,
+                &item.subscriber.subscriber_id,
+                &item.channels,
+            )?;
+            Ok(outcome)
+        });
+        match written {
+            Ok(outcome) => outcomes.push(Ok(outcome)),
+            Err(DbError::Store(e)) if e.rejects_input() => {
+                statement("ROLLBACK TO item")?;
+                outcomes.push(Err(e));
             }
-            Some((pk, deleted)) => {
-                let current = profile_of(conn, pk)?;
-                if deleted {
-                    // Novu's bulkWrite is not soft-delete filtered: it sets the given fields
-                    // and `deleted: false` on the old document, keeping its id and createdAt.
-                    conn.prepare_cached(
-                        "UPDATE subscribers SET deleted = 0, deleted_at = NULL, updated_at = ?2
-                         WHERE pk = ?1",
-                    )?
-                    .execute((pk, now))?;
-                }
-                apply_patch(conn, pk, &current, &item.profile, now)?;
-                BulkOutcome::Updated
-            }
-        };
-        outcomes.push(outcome);
+            Err(e) => return Err(e),
+        }
+        statement("RELEASE item")?;
     }
     Ok(outcomes)
 }
@@ -285,14 +338,18 @@ fn search(
         ("phone", &filter.phone),
     ] {
         if let Some(value) = value {
-            list.and(&format!("herald_contains({column}, ?)"), [text(value)]);
+            list.and(
+                &format!("herald_contains({column}, ?)"),
+                [text(&fold_needle(value))],
+            );
         }
     }
     if let Some(name) = &filter.name {
+        let name = fold_needle(name);
         list.and(
             "(herald_contains(first_name, ?) OR herald_contains(last_name, ?)
               OR herald_contains(first_name || ' ' || last_name, ?))",
-            [text(name), text(name), text(name)],
+            [text(&name), text(&name), text(&name)],
         );
     }
     let page = fetch_page(conn, &list, env, page, |row| {
@@ -349,29 +406,31 @@ impl SubscriberStore for SqliteStore {
             .await
     }
 
-    async fn upsert_subscriber(
+    async fn upsert_subscriber_with_channels(
         &self,
         env: &ObjectId,
         org: &ObjectId,
         new: &NewSubscriber,
         patch: &SubscriberPatch,
+        channels: &[CredentialsUpdate],
     ) -> StoreResult<(Subscriber, bool)> {
         let (env, org, new, patch) = (env.clone(), org.clone(), new.clone(), patch.clone());
-        let vault = self.vault.clone();
+        let (channels, vault) = (channels.to_vec(), self.vault.clone());
         self.writer
-            .write(move |conn| upsert(conn, &vault, &env, &org, &new, &patch))
+            .write(move |conn| upsert(conn, &vault, &env, &org, &new, &patch, &channels))
             .await
     }
 
-    async fn bulk_upsert_subscribers(
+    async fn bulk_write_subscribers(
         &self,
         env: &ObjectId,
         org: &ObjectId,
-        items: &[NewSubscriber],
-    ) -> StoreResult<Vec<BulkOutcome>> {
+        items: &[SubscriberWrite],
+    ) -> StoreResult<Vec<StoreResult<BulkOutcome>>> {
         let (env, org, items) = (env.clone(), org.clone(), items.to_vec());
+        let vault = self.vault.clone();
         self.writer
-            .write(move |conn| bulk_upsert(conn, &env, &org, &items))
+            .write(move |conn| bulk_write(conn, &vault, &env, &org, &items))
             .await
     }
 

@@ -12,6 +12,7 @@ use herald_core::topic::{
 use herald_core::{ObjectId, StoreError, StoreResult, Timestamp, TopicStore};
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::connection::fold_needle;
 use crate::error::DbResult;
 use crate::paging::{fetch_page, text, Listing};
 use crate::rows::TOPIC_COLUMNS;
@@ -189,7 +190,7 @@ fn search(
         listing.and("key = ?", [text(key)]);
     }
     if let Some(name) = &filter.name {
-        listing.and("herald_contains(name, ?)", [text(name)]);
+        listing.and("herald_contains(name, ?)", [text(&fold_needle(name))]);
     }
     fetch_page(conn, &listing, env, page, crate::rows::topic)
 }

@@ -1,7 +1,8 @@
 //! Encryption at rest on SQLite, checked on the bytes Herald leaves on disk: no credential is ever
 //! written in plain text (not in the database file, its WAL or its shared-memory index), a wrong
 //! key is refused at open, a database from before encryption is encrypted on first open, and a
-//! key rotation by another process never interrupts a server's reads.
+//! key rotation by another process never interrupts a server's reads. Secrets bound to their
+//! owners are `owner_binding.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -144,7 +145,7 @@ async fn secrets_never_reach_the_database_file_its_wal_or_its_shared_memory() {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    assert!(token.starts_with("hv1:"), "{token}");
+    assert!(token.starts_with("hv2:"), "{token}");
     assert_eq!(hash.len(), 64);
 }
 
@@ -330,7 +331,7 @@ async fn servers_keep_reading_while_another_process_rotates_the_keys() {
         );
     }
     assert!(batches >= 2, "{batches} batches");
-    let prefix = format!("hv1:{}:", new.id());
+    let prefix = format!("hv2:{}:", new.id());
     let values = stored_values(&path);
     assert_eq!(values.len(), 6, "{values:?}");
     assert!(values.iter().all(|v| v.starts_with(&prefix)), "{values:?}");

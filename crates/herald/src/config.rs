@@ -52,6 +52,18 @@ pub struct GlobalArgs {
     )]
     pub pg_max_connections: u32,
 
+    /// Longest a database statement may run, in seconds (`0`: no limit). PostgreSQL: the
+    /// `statement_timeout` of every pooled connection; SQLite: searches and lists (point reads
+    /// and writes follow an index and are not timed). A request whose statement is stopped
+    /// answers 503.
+    #[arg(
+        long,
+        global = true,
+        env = "HERALD_STATEMENT_TIMEOUT",
+        default_value_t = 10
+    )]
+    pub statement_timeout: u64,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info`, `herald=debug`.
     #[arg(long, global = true, env = "HERALD_LOG", default_value = "info")]
     pub log: String,
@@ -69,11 +81,19 @@ pub struct GlobalArgs {
     pub secret_key_file: Option<PathBuf>,
 }
 
+impl GlobalArgs {
+    /// `--statement-timeout` as a duration (`None` for `0`: no limit).
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        (self.statement_timeout > 0).then(|| std::time::Duration::from_secs(self.statement_timeout))
+    }
+}
+
 impl fmt::Debug for GlobalArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GlobalArgs")
             .field("database_url", &redact_url(&self.database_url))
             .field("pg_max_connections", &self.pg_max_connections)
+            .field("statement_timeout", &self.statement_timeout)
             .field("log", &self.log)
             .field(
                 "secret_key",
@@ -100,6 +120,53 @@ pub struct ServeArgs {
     /// process takes effect here within this time; changes made through this process at once.
     #[arg(long, env = "HERALD_AUTH_CACHE_TTL", default_value_t = 5)]
     pub auth_cache_ttl: u64,
+
+    /// Seconds a request's headers may take to arrive (on a new connection from accept, on a
+    /// kept-alive one from the request's first byte); a slower client is disconnected.
+    #[arg(long, env = "HERALD_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout: u64,
+
+    /// Seconds a kept-alive connection may stay idle between requests (and a client may leave
+    /// its response unread). Keep it above your load balancer's idle timeout.
+    #[arg(long, env = "HERALD_IDLE_TIMEOUT", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+
+    /// Seconds a request's body may take to arrive after its headers; slower is a 408.
+    #[arg(long, env = "HERALD_BODY_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout: u64,
+
+    /// Connections served at once; more wait in the kernel's listen backlog. Keep it well
+    /// below the open-file limit (`ulimit -n`): the database and logs need descriptors too.
+    #[arg(long, env = "HERALD_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Largest request line plus headers, in bytes (8192 to 1048576); larger is a 431. Each
+    /// connection holds at most this much of an unfinished request head.
+    #[arg(long, env = "HERALD_MAX_HEADER_BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u64).range(8192..=1_048_576))]
+    pub max_header_bytes: u64,
+
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for open connections to finish their
+    /// requests; the rest are then dropped.
+    #[arg(long, env = "HERALD_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout: u64,
+}
+
+impl ServeArgs {
+    /// The settings of the server these arguments describe.
+    pub fn server_settings(&self) -> crate::ServerSettings {
+        use std::time::Duration;
+        crate::ServerSettings {
+            cache_ttl: Duration::from_secs(self.auth_cache_ttl),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_header_bytes: usize::try_from(self.max_header_bytes).unwrap_or(usize::MAX),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+            // From `DeliveryArgs` (see `delivery_config`), which `main` sets.
+            delivery: crate::delivery::DeliverySettings::default(),
+        }
+    }
 }
 
 impl fmt::Debug for ServeArgs {
@@ -108,6 +175,12 @@ impl fmt::Debug for ServeArgs {
             .field("bind", &self.bind)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("auth_cache_ttl", &self.auth_cache_ttl)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
     }
 }
@@ -225,5 +298,36 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("postgres://u:***@db:5432/h"));
+    }
+
+    #[test]
+    fn the_connection_limits_default_to_the_server_defaults_and_refuse_nonsense() {
+        let cli = Cli::parse_from(["herald"]);
+        let settings = cli.serve.server_settings();
+        let defaults = crate::ServerSettings::default();
+        assert_eq!(format!("{settings:?}"), format!("{defaults:?}"));
+        let cli = Cli::parse_from([
+            "herald",
+            "--header-read-timeout",
+            "3",
+            "--max-connections",
+            "7",
+        ]);
+        let settings = cli.serve.server_settings();
+        assert_eq!(
+            settings.header_read_timeout,
+            std::time::Duration::from_secs(3)
+        );
+        assert_eq!(settings.max_connections, 7);
+        for bad in [
+            ["--header-read-timeout", "0"],
+            ["--idle-timeout", "0"],
+            ["--body-read-timeout", "0"],
+            ["--max-connections", "0"],
+            ["--max-header-bytes", "4096"],
+        ] {
+            let err = Cli::try_parse_from(["herald", bad[0], bad[1]]).unwrap_err();
+            assert!(err.to_string().contains(bad[0]), "{err}");
+        }
     }
 }

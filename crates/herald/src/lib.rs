@@ -11,6 +11,7 @@ pub mod delivery_config;
 pub mod http;
 pub mod keys;
 pub mod secrets;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
@@ -18,14 +19,13 @@ pub mod telemetry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::ServiceExt;
 use herald_core::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use state::AppState;
 
-/// Settings of one running server.
+/// Settings of one running server. The connection limits are explained in [`serve`].
 #[derive(Clone, Debug)]
 pub struct ServerSettings {
     /// How long an API-key lookup, and which integration a provider's credentials bind to, are
@@ -33,6 +33,23 @@ pub struct ServerSettings {
     pub cache_ttl: Duration,
     /// The delivery worker (run in this process unless disabled), retries and outbound policy.
     pub delivery: delivery::DeliverySettings,
+    /// A request's headers must arrive within this time (on a new connection, from accept; on a
+    /// kept-alive one, from the request's first byte), else the connection is closed.
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection idle this long between requests is closed, and so is one whose
+    /// client does not read its response for this long.
+    pub idle_timeout: Duration,
+    /// A request's body must arrive within this time from its headers, else the request
+    /// answers 408 and the connection is closed.
+    pub body_read_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request line plus headers, in bytes (at least 8192); larger is a 431. The default,
+    /// 64 KiB, lets every id and search the API accepts through (so an id too long is still a 400
+    /// in Novu's format) while bounding what each connection can make Herald hold.
+    pub max_header_bytes: usize,
+    /// How long a shutdown waits for open connections to finish before dropping them.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -40,13 +57,20 @@ impl Default for ServerSettings {
         ServerSettings {
             cache_ttl: Duration::from_secs(5),
             delivery: delivery::DeliverySettings::default(),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            max_header_bytes: 64 * 1024,
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
 
-/// Serves the API on `listener` until `shutdown` is cancelled, then stops accepting connections
-/// and lets in-flight requests finish. Unless disabled, the delivery worker runs beside it and is
-/// stopped (jobs in flight finished or handed back) before this returns.
+/// Serves the API on `listener` until `shutdown` is cancelled, then stops accepting connections,
+/// lets in-flight requests finish for up to the shutdown timeout, and drops what is still open.
+/// Unless disabled, the delivery worker runs beside it and is stopped (jobs in flight finished
+/// or handed back) before this returns.
 pub async fn run(
     listener: TcpListener,
     store: Arc<dyn Store>,
@@ -95,7 +119,7 @@ impl Server {
         } else {
             None
         };
-        let served = serve(listener, state, shutdown.clone()).await;
+        let served = serve(listener, state, &settings, shutdown.clone()).await;
         // The listener stopped (shutdown, or an error): the worker stops with it.
         shutdown.cancel();
         if let Some(worker) = worker {
@@ -108,14 +132,10 @@ impl Server {
 async fn serve(
     listener: TcpListener,
     state: AppState,
+    settings: &ServerSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = tower::util::MapRequestLayer::new(http::normalize_path);
     let app = tower::Layer::layer(&app, http::router(state));
-    axum::serve(
-        listener,
-        ServiceExt::<axum::extract::Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
+    serve::serve(listener, app, settings, shutdown).await
 }

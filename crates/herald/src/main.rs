@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use herald::config::{Cli, Command, SecretsCommand};
-use herald::{startup, telemetry, ServerSettings};
+use herald::{startup, telemetry};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -89,10 +89,8 @@ async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyh
     tracing::info!(address = %listener.local_addr()?, backend = store.backend_name(), "Herald is serving");
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let settings = ServerSettings {
-        cache_ttl: Duration::from_secs(cli.serve.auth_cache_ttl),
-        delivery: cli.delivery.settings(std::env::vars())?,
-    };
+    let mut settings = cli.serve.server_settings();
+    settings.delivery = cli.delivery.settings(std::env::vars())?;
     herald::run(listener, store, settings, shutdown).await?;
     tracing::info!("Herald stopped");
     Ok(())

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use herald_core::tenancy::{generate_api_key, key_hint};
 use herald_core::{KeyHash, Store};
 use herald_store_postgres::{PgConfig, PgStore};
-use herald_store_sqlite::SqliteStore;
+use herald_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::config::GlobalArgs;
 use crate::secrets::{key_source, KeySource};
@@ -43,7 +43,10 @@ pub async fn open_store_with(
     let url = global.database_url.trim();
     let keys = source.provider();
     if url.starts_with("sqlite:") {
-        match SqliteStore::open(url, keys).await {
+        let options = SqliteOptions {
+            statement_timeout: global.statement_timeout(),
+        };
+        match SqliteStore::open_with(url, keys, options).await {
             Ok(store) => Ok(Arc::new(store)),
             Err(herald_store_sqlite::SqliteOpenError::Secrets(e)) => Err(wrong_key(source, e)),
             Err(e) => Err(e.into()),
@@ -51,6 +54,7 @@ pub async fn open_store_with(
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let cfg = PgConfig {
             max_connections: global.pg_max_connections,
+            statement_timeout: global.statement_timeout(),
             ..PgConfig::new(url)
         };
         match PgStore::connect(&cfg, keys).await {

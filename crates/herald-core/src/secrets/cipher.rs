@@ -1,14 +1,23 @@
 //! The encrypted value format and the keyed token hash.
 //!
-//! A stored secret is the text `hv1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`:
+//! A stored secret is the text `hv2:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`:
 //! XChaCha20-Poly1305 with a random 24-byte nonce (large enough that random nonces never repeat
 //! under one key), so the same value encrypts differently every time and equality of
 //! ciphertexts reveals nothing. Text rather than bytes keeps the columns `TEXT` in both backends.
 //!
 //! The additional authenticated data binds each value to where it belongs: the format version,
-//! the key id, the [`Field`] it was written to and the environment that owns it. A ciphertext
-//! copied into another field, another environment (another tenant) or relabelled with another key
-//! id fails authentication instead of decrypting there.
+//! the key id, the [`Field`] it was written to, the environment that owns it, and its [`Owner`]:
+//! the subscriber and integration of a channel, or the integration whose credentials it is, by
+//! ids that never change. A ciphertext copied into another field, another environment (another
+//! tenant), another subscriber's or integration's row, or relabelled with another key id fails
+//! authentication instead of decrypting there.
+//!
+//! Format 1 (`hv1:`) bound a value to its field and environment only, so someone able to write
+//! the database could move one subscriber's webhook URL or token to another subscriber of the same
+//! environment and it decrypted cleanly (issue 14). It is still the format of the wrapped token
+//! hash key, which has no owner; a per-owner secret in it is refused ([`SecretError::Unbound`]),
+//! except by [`Keyring::open`], with which the stores rewrite such values once, when they
+//! upgrade a database to schema version 5.
 //!
 //! Equality lookups (a device token's uniqueness on its channel, "who holds this token") cannot use
 //! randomised ciphertexts, so each token also gets a [`HashKey`] hash: HMAC-SHA256 under a random
@@ -26,8 +35,11 @@ use zeroize::Zeroizing;
 
 use super::keys::{KeyId, Keyring, KEY_LEN};
 
-/// The prefix of every encrypted value (format version 1).
-pub const PREFIX: &str = "hv1:";
+/// The prefix of every encrypted value bound to its owner (format version 2).
+pub const PREFIX: &str = "hv2:";
+/// The prefix of values bound to their field and scope only (format version 1): the wrapped hash
+/// key, and secrets written before schema version 5.
+pub const UNBOUND_PREFIX: &str = "hv1:";
 const NONCE_LEN: usize = 24;
 
 /// Where an encrypted value lives; part of its authenticated data.
@@ -74,6 +86,46 @@ impl Field {
     }
 }
 
+/// Who a stored secret belongs to within its environment: the row that owns it, named by ids
+/// that never change. Part of the secret's authenticated data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// A text field or device token of a subscriber's channel: the subscriber's `_id` (not its
+    /// external `subscriberId`, which a deleted subscriber's successor reuses) and the `_id` of
+    /// the integration the channel is bound to (a subscriber has one channel per integration).
+    Channel {
+        subscriber: &'a str,
+        integration: &'a str,
+    },
+    /// An integration's credentials: the integration's `_id`.
+    Integration(&'a str),
+}
+
+impl Owner<'_> {
+    /// The owner in words, for error messages (ids only, never a value).
+    pub fn describe(&self) -> String {
+        match self {
+            Owner::Channel {
+                subscriber,
+                integration,
+            } => format!(
+                "the channel of subscriber _id {subscriber} bound to integration {integration}"
+            ),
+            Owner::Integration(id) => format!("integration {id}"),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Owner::Channel {
+                subscriber,
+                integration,
+            } => format!("subscriber={subscriber};integration={integration}"),
+            Owner::Integration(id) => format!("integration={id}"),
+        }
+    }
+}
+
 /// Why a value could not be encrypted or decrypted. Never contains the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
@@ -81,20 +133,69 @@ pub enum SecretError {
     Malformed,
     #[error("a stored secret was encrypted with key id {0}, which this process does not hold")]
     UnknownKey(KeyId),
-    #[error("a stored secret failed authentication: wrong key, altered, or moved from another field or environment")]
+    #[error("a stored secret failed authentication: wrong key, altered, or moved from another field, owner (subscriber, channel, integration) or environment")]
     Forged,
+    #[error("a stored secret is not bound to its owner (format hv1, from before schema version 5, which rewrites every stored secret when it is applied); it was written by an older Herald or copied from an old backup, and is refused")]
+    Unbound,
     #[error("a decrypted secret is not valid text")]
     NotText,
 }
 
-/// The key id of an encrypted value, if it is one.
-pub fn key_id_of(stored: &str) -> Option<KeyId> {
-    let rest = stored.strip_prefix(PREFIX)?;
-    KeyId::parse(rest.get(..8)?).filter(|_| rest.as_bytes().get(8) == Some(&b':'))
+/// A secret that could not be decrypted, with whose it is: what a store reports (and the server
+/// logs) instead of any part of the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a secret of {owner} cannot be read: {error}")]
+pub struct UnreadableSecret {
+    /// [`Owner::describe`].
+    pub owner: String,
+    pub error: SecretError,
 }
 
-fn aad(id: &KeyId, field: Field, scope: &str) -> Vec<u8> {
-    format!("{PREFIX}{id}|{}|{scope}", field.label()).into_bytes()
+impl UnreadableSecret {
+    pub fn new(owner: Owner<'_>, error: SecretError) -> Self {
+        UnreadableSecret {
+            owner: owner.describe(),
+            error,
+        }
+    }
+}
+
+/// A stored value split into its format, key id and body.
+struct Parsed<'a> {
+    bound: bool,
+    id: KeyId,
+    body: &'a str,
+}
+
+fn parse(stored: &str) -> Option<Parsed<'_>> {
+    let (bound, rest) = match stored.strip_prefix(PREFIX) {
+        Some(rest) => (true, rest),
+        None => (false, stored.strip_prefix(UNBOUND_PREFIX)?),
+    };
+    let id = KeyId::parse(rest.get(..8)?).filter(|_| rest.as_bytes().get(8) == Some(&b':'))?;
+    Some(Parsed {
+        bound,
+        id,
+        body: &rest[9..],
+    })
+}
+
+/// The key id of an encrypted value (either format), if it is one.
+pub fn key_id_of(stored: &str) -> Option<KeyId> {
+    parse(stored).map(|p| p.id)
+}
+
+/// Whether `stored` is in the owner-bound format (`hv2:`).
+pub fn is_owner_bound(stored: &str) -> bool {
+    parse(stored).is_some_and(|p| p.bound)
+}
+
+fn aad(id: &KeyId, field: Field, scope: &str, owner: Option<&Owner<'_>>) -> Vec<u8> {
+    match owner {
+        Some(owner) => format!("{PREFIX}{id}|{}|{scope}|{}", field.label(), owner.label()),
+        None => format!("{UNBOUND_PREFIX}{id}|{}|{scope}", field.label()),
+    }
+    .into_bytes()
 }
 
 fn cipher(keyring: &Keyring, id: &KeyId) -> Result<XChaCha20Poly1305, SecretError> {
@@ -105,8 +206,32 @@ fn cipher(keyring: &Keyring, id: &KeyId) -> Result<XChaCha20Poly1305, SecretErro
 }
 
 impl Keyring {
+    /// Encrypts `plaintext` under key `id` for `field` of `env`, bound to `owner` (format 2).
+    pub fn seal_owned(
+        &self,
+        id: &KeyId,
+        field: Field,
+        env: &str,
+        owner: Owner<'_>,
+        plaintext: &[u8],
+    ) -> Result<String, SecretError> {
+        self.seal_with(id, field, env, Some(&owner), plaintext)
+    }
+
+    /// Decrypts a value written by [`Keyring::seal_owned`] for the same field, environment and
+    /// owner. A value in format 1 is [`SecretError::Unbound`].
+    pub fn open_owned(
+        &self,
+        field: Field,
+        env: &str,
+        owner: Owner<'_>,
+        stored: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+        self.open_with(field, env, Some(&owner), stored)
+    }
+
     /// Encrypts `plaintext` under key `id` for `field` of `scope` (an environment id, or `""` for
-    /// database-wide values).
+    /// database-wide values), bound to no owner (format 1): for the wrapped hash key only.
     pub fn seal(
         &self,
         id: &KeyId,
@@ -114,10 +239,32 @@ impl Keyring {
         scope: &str,
         plaintext: &[u8],
     ) -> Result<String, SecretError> {
+        self.seal_with(id, field, scope, None, plaintext)
+    }
+
+    /// Decrypts a value written by [`Keyring::seal`] (format 1) for the same `field` and `scope`:
+    /// the wrapped hash key, or a secret from before schema version 5 being rewritten.
+    pub fn open(
+        &self,
+        field: Field,
+        scope: &str,
+        stored: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+        self.open_with(field, scope, None, stored)
+    }
+
+    fn seal_with(
+        &self,
+        id: &KeyId,
+        field: Field,
+        scope: &str,
+        owner: Option<&Owner<'_>>,
+        plaintext: &[u8],
+    ) -> Result<String, SecretError> {
         let cipher = cipher(self, id)?;
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let aad = aad(id, field, scope);
+        let aad = aad(id, field, scope, owner);
         let sealed = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
@@ -131,26 +278,37 @@ impl Keyring {
         let mut body = Vec::with_capacity(NONCE_LEN + sealed.len());
         body.extend_from_slice(&nonce);
         body.extend_from_slice(&sealed);
-        Ok(format!("{PREFIX}{id}:{}", URL_SAFE_NO_PAD.encode(body)))
+        let prefix = if owner.is_some() {
+            PREFIX
+        } else {
+            UNBOUND_PREFIX
+        };
+        Ok(format!("{prefix}{id}:{}", URL_SAFE_NO_PAD.encode(body)))
     }
 
-    /// Decrypts a value written by [`Keyring::seal`] for the same `field` and `scope`.
-    pub fn open(
+    fn open_with(
         &self,
         field: Field,
         scope: &str,
+        owner: Option<&Owner<'_>>,
         stored: &str,
     ) -> Result<Zeroizing<Vec<u8>>, SecretError> {
-        let id = key_id_of(stored).ok_or(SecretError::Malformed)?;
+        let parsed = parse(stored).ok_or(SecretError::Malformed)?;
+        match (parsed.bound, owner.is_some()) {
+            (true, true) | (false, false) => {}
+            (false, true) => return Err(SecretError::Unbound),
+            // An owner-bound value where an unbound one belongs (the wrapped hash key).
+            (true, false) => return Err(SecretError::Forged),
+        }
         let body = URL_SAFE_NO_PAD
-            .decode(&stored[PREFIX.len() + 9..])
+            .decode(parsed.body)
             .map_err(|_| SecretError::Malformed)?;
         if body.len() < NONCE_LEN + 16 {
             return Err(SecretError::Malformed);
         }
-        let cipher = cipher(self, &id)?;
+        let cipher = cipher(self, &parsed.id)?;
         let (nonce, sealed) = body.split_at(NONCE_LEN);
-        let aad = aad(&id, field, scope);
+        let aad = aad(&parsed.id, field, scope, owner);
         cipher
             .decrypt(
                 XNonce::from_slice(nonce),
@@ -304,6 +462,88 @@ mod tests {
             ring.open(Field::ImageUrl, "tenant-a", &sealed),
             Err(SecretError::Forged)
         );
+    }
+
+    const ADA: Owner<'static> = Owner::Channel {
+        subscriber: "65f000000000000000000001",
+        integration: "65f0000000000000000000aa",
+    };
+
+    #[test]
+    fn an_owned_value_round_trips_only_for_its_owner() {
+        let (ring, id) = ring();
+        let sealed = ring
+            .seal_owned(&id, Field::WebhookUrl, "env", ADA, b"https://ada")
+            .unwrap();
+        assert!(sealed.starts_with(&format!("hv2:{id}:")));
+        assert!(is_owner_bound(&sealed));
+        assert_eq!(key_id_of(&sealed), Some(id.clone()));
+        let back = ring
+            .open_owned(Field::WebhookUrl, "env", ADA, &sealed)
+            .unwrap();
+        assert_eq!(&back[..], b"https://ada");
+        let others = [
+            Owner::Channel {
+                subscriber: "65f000000000000000000002",
+                integration: "65f0000000000000000000aa",
+            },
+            Owner::Channel {
+                subscriber: "65f000000000000000000001",
+                integration: "65f0000000000000000000bb",
+            },
+            Owner::Integration("65f0000000000000000000aa"),
+        ];
+        for other in others {
+            assert_eq!(
+                ring.open_owned(Field::WebhookUrl, "env", other, &sealed),
+                Err(SecretError::Forged),
+                "{other:?}"
+            );
+        }
+        // Still bound to field and environment too.
+        assert_eq!(
+            ring.open_owned(Field::Channel, "env", ADA, &sealed),
+            Err(SecretError::Forged)
+        );
+        assert_eq!(
+            ring.open_owned(Field::WebhookUrl, "env2", ADA, &sealed),
+            Err(SecretError::Forged)
+        );
+    }
+
+    #[test]
+    fn the_two_formats_are_never_confused() {
+        let (ring, id) = ring();
+        let unbound = ring
+            .seal(&id, Field::WebhookUrl, "env", b"https://old")
+            .unwrap();
+        assert!(unbound.starts_with(&format!("hv1:{id}:")) && !is_owner_bound(&unbound));
+        // A value from before owners were bound is refused where an owner is expected…
+        assert_eq!(
+            ring.open_owned(Field::WebhookUrl, "env", ADA, &unbound),
+            Err(SecretError::Unbound)
+        );
+        // …and relabelling it as format 2 does not help.
+        let relabelled = unbound.replacen("hv1:", "hv2:", 1);
+        assert_eq!(
+            ring.open_owned(Field::WebhookUrl, "env", ADA, &relabelled),
+            Err(SecretError::Forged)
+        );
+        // The upgrade reads it with the format-1 rules; a format-2 value is not one.
+        assert_eq!(
+            &ring.open(Field::WebhookUrl, "env", &unbound).unwrap()[..],
+            b"https://old"
+        );
+        let bound = ring
+            .seal_owned(&id, Field::WebhookUrl, "env", ADA, b"x")
+            .unwrap();
+        assert_eq!(
+            ring.open(Field::WebhookUrl, "env", &bound),
+            Err(SecretError::Forged)
+        );
+        assert!(SecretError::Unbound
+            .to_string()
+            .contains("not bound to its owner"));
     }
 
     #[test]

@@ -9,9 +9,9 @@
 //!
 //! - [`keys`]: keys (32 bytes, base64), their derived ids, and the process's [`Keyring`]
 //!   (primary first, older keys after it for reading).
-//! - [`cipher`]: the stored format `hv1:<key id>:<base64url(nonce ‖ ciphertext)>`
-//!   (XChaCha20-Poly1305, random nonces, bound to field and environment), and the keyed
-//!   HMAC-SHA256 hash used where a store needs equality (device-token uniqueness).
+//! - [`cipher`]: the stored format `hv2:<key id>:<base64url(nonce ‖ ciphertext)>`
+//!   (XChaCha20-Poly1305, random nonces, bound to field, environment and owning row), and the
+//!   keyed HMAC-SHA256 hash used where a store needs equality (device-token uniqueness).
 //! - [`vault`]: what a store holds at run time, and the check at open that the keys belong to the
 //!   database (a wrong key is a clear startup error, never garbage output).
 
@@ -19,7 +19,10 @@ pub mod cipher;
 pub mod keys;
 pub mod vault;
 
-pub use cipher::{key_id_of, Field, HashKey, SecretError, PREFIX};
+pub use cipher::{
+    is_owner_bound, key_id_of, Field, HashKey, Owner, SecretError, UnreadableSecret, PREFIX,
+    UNBOUND_PREFIX,
+};
 pub use keys::{list_ids, KeyError, KeyId, Keyring, SecretKey};
 pub use vault::{KeyProvider, Reload, StoredKey, Unlock, UnlockError, Vault};
 

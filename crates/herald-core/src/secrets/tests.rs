@@ -9,6 +9,15 @@ use serde_json::json;
 use super::*;
 use crate::ChannelCredentials;
 
+const ADA: Owner<'static> = Owner::Channel {
+    subscriber: "65f000000000000000000001",
+    integration: "65f0000000000000000000aa",
+};
+const BOB: Owner<'static> = Owner::Channel {
+    subscriber: "65f000000000000000000002",
+    integration: "65f0000000000000000000aa",
+};
+
 fn ring(n: usize) -> Keyring {
     Keyring::new((0..n).map(|_| SecretKey::generate())).unwrap()
 }
@@ -36,11 +45,13 @@ fn a_fresh_database_gets_the_primary_key_and_the_same_keys_open_it_again() {
     assert_eq!(&row.key_id, keys.primary().id());
     assert!(row.current);
     let sealed = vault
-        .encrypt(Field::WebhookUrl, "env", "https://hook")
+        .encrypt(Field::WebhookUrl, "env", ADA, "https://hook")
         .unwrap();
     let again = ready(&provider, &[row]).unwrap();
     assert_eq!(
-        again.decrypt(Field::WebhookUrl, "env", &sealed).unwrap(),
+        again
+            .decrypt(Field::WebhookUrl, "env", ADA, &sealed)
+            .unwrap(),
         "https://hook"
     );
     // The hash key came back too: hashes are stable across opens.
@@ -103,21 +114,78 @@ fn channel_credentials_tokens_and_integration_credentials_round_trip() {
         title: Some(String::new()),
         ..Default::default()
     };
-    let columns = vault.seal_channel("env", &creds).unwrap();
-    assert!(columns[0].as_deref().is_some_and(|c| c.starts_with("hv1:")));
+    let columns = vault.seal_channel("env", ADA, &creds).unwrap();
+    assert!(columns[0].as_deref().is_some_and(|c| c.starts_with("hv2:")));
     assert_eq!(columns[2], None, "absent fields stay NULL");
-    assert_eq!(vault.open_channel("env", columns.clone()).unwrap(), creds);
-    assert!(vault.open_channel("other-env", columns).is_err());
+    assert_eq!(
+        vault.open_channel("env", ADA, columns.clone()).unwrap(),
+        creds
+    );
+    assert!(vault
+        .open_channel("other-env", ADA, columns.clone())
+        .is_err());
+    assert_eq!(
+        vault.open_channel("env", BOB, columns),
+        Err(SecretError::Forged),
+        "another subscriber's channel"
+    );
 
-    let (token, hash) = vault.seal_token("env", "device-1").unwrap();
-    assert_eq!(vault.open_token("env", &token).unwrap(), "device-1");
+    let (token, hash) = vault.seal_token("env", ADA, "device-1").unwrap();
+    assert_eq!(vault.open_token("env", ADA, &token).unwrap(), "device-1");
+    assert_eq!(
+        vault.open_token("env", BOB, &token),
+        Err(SecretError::Forged)
+    );
     assert_eq!(hash, vault.token_hash("env", "device-1"));
 
     let map = json!({"apiKey": "sk_live_1", "nested": {"a": [1, 2]}});
     let map = map.as_object().unwrap().clone();
-    let sealed = vault.seal_credentials("env", &map).unwrap();
+    let sealed = vault.seal_credentials("env", "i1", &map).unwrap();
     assert!(!sealed.contains("sk_live_1"));
-    assert_eq!(vault.open_credentials("env", &sealed).unwrap(), map);
+    assert_eq!(vault.open_credentials("env", "i1", &sealed).unwrap(), map);
+    assert_eq!(
+        vault.open_credentials("env", "i2", &sealed),
+        Err(SecretError::Forged),
+        "another integration's credentials"
+    );
+}
+
+#[test]
+fn a_value_from_before_owners_were_bound_is_bound_once_and_refused_otherwise() {
+    let keys = ring(1);
+    let (vault, _) = fresh(&KeyProvider::new(keys.clone()));
+    let old = keys
+        .seal(
+            keys.primary().id(),
+            Field::WebhookUrl,
+            "env",
+            b"https://old",
+        )
+        .unwrap();
+    assert_eq!(
+        vault.decrypt(Field::WebhookUrl, "env", ADA, &old),
+        Err(SecretError::Unbound)
+    );
+    let bound = vault
+        .bind_to_owner(Field::WebhookUrl, "env", ADA, &old)
+        .unwrap()
+        .expect("rewritten");
+    assert!(vault.is_current(&bound));
+    assert_eq!(
+        vault
+            .decrypt(Field::WebhookUrl, "env", ADA, &bound)
+            .unwrap(),
+        "https://old"
+    );
+    assert_eq!(
+        vault.bind_to_owner(Field::WebhookUrl, "env", ADA, &bound),
+        Ok(None),
+        "an owner-bound value is left as it is"
+    );
+    assert!(
+        !vault.is_current(&old),
+        "rotation never keeps a format-1 value"
+    );
 }
 
 #[test]
@@ -127,12 +195,12 @@ fn the_vault_switches_to_the_databases_current_key_when_it_holds_it() {
     let provider = KeyProvider::new(keys.clone()).check_every(Duration::ZERO);
     let (vault, _) = fresh(&provider);
     assert!(vault.current_check_due());
-    let before = vault.encrypt(Field::Title, "e", "x").unwrap();
+    let before = vault.encrypt(Field::Title, "e", ADA, "x").unwrap();
     assert!(vault.is_current(&before));
     assert!(vault.observe_current(&second));
     assert_eq!(vault.sealing_id(), second);
     assert!(!vault.is_current(&before));
-    let after = vault.reencrypt(Field::Title, "e", &before).unwrap();
+    let after = vault.reencrypt(Field::Title, "e", ADA, &before).unwrap();
     assert_eq!(key_id_of(&after), Some(second));
     assert!(!vault.observe_current(&ring(1).primary().id().clone()));
 }
@@ -155,9 +223,9 @@ fn a_key_file_is_re_read_when_a_value_needs_a_key_the_process_lacks() {
     *file.lock().unwrap() = rotated.clone();
     let writer = ready(&KeyProvider::new(rotated.clone()), &[row]).unwrap();
     assert!(writer.observe_current(rotated.primary().id()));
-    let sealed = writer.encrypt(Field::Channel, "env", "#ops").unwrap();
+    let sealed = writer.encrypt(Field::Channel, "env", ADA, "#ops").unwrap();
     assert_eq!(
-        reader.decrypt(Field::Channel, "env", &sealed).unwrap(),
+        reader.decrypt(Field::Channel, "env", ADA, &sealed).unwrap(),
         "#ops"
     );
     assert_eq!(*reads.lock().unwrap(), 1);
@@ -173,11 +241,12 @@ fn a_key_file_is_re_read_when_a_value_needs_a_key_the_process_lacks() {
 fn errors_never_carry_the_secret() {
     let (vault, _) = fresh(&KeyProvider::new(ring(1)));
     let sealed = vault
-        .encrypt(Field::WebhookUrl, "env", "https://secret-hook")
+        .encrypt(Field::WebhookUrl, "env", ADA, "https://secret-hook")
         .unwrap();
     let err = vault
-        .decrypt(Field::WebhookUrl, "other", &sealed)
+        .decrypt(Field::WebhookUrl, "env", BOB, &sealed)
         .unwrap_err();
+    assert_eq!(err, SecretError::Forged);
     assert!(!err.to_string().contains("secret-hook"));
     assert!(!format!("{vault:?}").contains(&sealed));
 }

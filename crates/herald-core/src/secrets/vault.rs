@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::cipher::{key_id_of, Field, HashKey, SecretError};
+use super::cipher::{is_owner_bound, key_id_of, Field, HashKey, Owner, SecretError};
 use super::keys::{list_ids, KeyError, KeyId, Keyring};
 use crate::ChannelCredentials;
 
@@ -210,18 +210,34 @@ impl Vault {
         self.read().keyring.clone()
     }
 
-    pub fn encrypt(&self, field: Field, env: &str, plaintext: &str) -> Result<String, SecretError> {
+    /// Encrypts `plaintext` for `field` of `env`, bound to `owner`, under the current key.
+    pub fn encrypt(
+        &self,
+        field: Field,
+        env: &str,
+        owner: Owner<'_>,
+        plaintext: &str,
+    ) -> Result<String, SecretError> {
         let state = self.read();
         state
             .keyring
-            .seal(&state.sealing, field, env, plaintext.as_bytes())
+            .seal_owned(&state.sealing, field, env, owner, plaintext.as_bytes())
     }
 
-    pub fn decrypt(&self, field: Field, env: &str, stored: &str) -> Result<String, SecretError> {
+    /// Decrypts a value [`Vault::encrypt`] wrote for the same field, environment and owner. A
+    /// value moved from another row fails with [`SecretError::Forged`], one from before owners
+    /// were bound with [`SecretError::Unbound`].
+    pub fn decrypt(
+        &self,
+        field: Field,
+        env: &str,
+        owner: Owner<'_>,
+        stored: &str,
+    ) -> Result<String, SecretError> {
         let keyring = self.keyring();
-        let bytes = match keyring.open(field, env, stored) {
+        let bytes = match keyring.open_owned(field, env, owner, stored) {
             Err(SecretError::UnknownKey(id)) if self.reload_for(&id) => {
-                self.keyring().open(field, env, stored)?
+                self.keyring().open_owned(field, env, owner, stored)?
             }
             other => other?,
         };
@@ -232,34 +248,68 @@ impl Vault {
         &self,
         field: Field,
         env: &str,
+        owner: Owner<'_>,
         v: Option<&str>,
     ) -> Result<Option<String>, SecretError> {
-        v.map(|v| self.encrypt(field, env, v)).transpose()
+        v.map(|v| self.encrypt(field, env, owner, v)).transpose()
     }
 
     pub fn decrypt_opt(
         &self,
         field: Field,
         env: &str,
+        owner: Owner<'_>,
         v: Option<&str>,
     ) -> Result<Option<String>, SecretError> {
-        v.map(|v| self.decrypt(field, env, v)).transpose()
+        v.map(|v| self.decrypt(field, env, owner, v)).transpose()
     }
 
     /// Decrypts and encrypts again under the current key (rotation).
-    pub fn reencrypt(&self, field: Field, env: &str, stored: &str) -> Result<String, SecretError> {
-        self.encrypt(field, env, &self.decrypt(field, env, stored)?)
+    pub fn reencrypt(
+        &self,
+        field: Field,
+        env: &str,
+        owner: Owner<'_>,
+        stored: &str,
+    ) -> Result<String, SecretError> {
+        self.encrypt(field, env, owner, &self.decrypt(field, env, owner, stored)?)
     }
 
-    /// Whether a stored value is already under the current key.
+    /// A value from before schema version 5 (bound to its field and environment only), encrypted
+    /// again under the current key and bound to `owner`; `None` if it already is owner-bound.
+    /// Only the stores' one-time upgrade calls this: anywhere else, such a value is refused.
+    pub fn bind_to_owner(
+        &self,
+        field: Field,
+        env: &str,
+        owner: Owner<'_>,
+        stored: &str,
+    ) -> Result<Option<String>, SecretError> {
+        if is_owner_bound(stored) {
+            return Ok(None);
+        }
+        let keyring = self.keyring();
+        let bytes = match keyring.open(field, env, stored) {
+            Err(SecretError::UnknownKey(id)) if self.reload_for(&id) => {
+                self.keyring().open(field, env, stored)?
+            }
+            other => other?,
+        };
+        let plain = String::from_utf8(bytes.to_vec()).map_err(|_| SecretError::NotText)?;
+        self.encrypt(field, env, owner, &plain).map(Some)
+    }
+
+    /// Whether a stored value is owner-bound and under the current key (rotation leaves it).
     pub fn is_current(&self, stored: &str) -> bool {
-        key_id_of(stored).is_some_and(|id| id == self.read().sealing)
+        is_owner_bound(stored) && key_id_of(stored).is_some_and(|id| id == self.read().sealing)
     }
 
-    /// The seven channel text columns, encrypted (in [`Field::CHANNEL_TEXT`] order).
+    /// The seven channel text columns, encrypted (in [`Field::CHANNEL_TEXT`] order) and bound to
+    /// the channel's `owner`.
     pub fn seal_channel(
         &self,
         env: &str,
+        owner: Owner<'_>,
         c: &ChannelCredentials,
     ) -> Result<[Option<String>; 7], SecretError> {
         let mut out: [Option<String>; 7] = Default::default();
@@ -267,19 +317,20 @@ impl Vault {
             .iter_mut()
             .zip(Field::CHANNEL_TEXT.iter().zip(c.text_fields()))
         {
-            *slot = self.encrypt_opt(*field, env, value.as_deref())?;
+            *slot = self.encrypt_opt(*field, env, owner, value.as_deref())?;
         }
         Ok(out)
     }
 
-    /// Credentials (without tokens) from the seven encrypted channel text columns.
+    /// Credentials (without tokens) from the seven encrypted channel text columns of `owner`.
     pub fn open_channel(
         &self,
         env: &str,
+        owner: Owner<'_>,
         columns: [Option<String>; 7],
     ) -> Result<ChannelCredentials, SecretError> {
         let [webhook_url, channel, alert_uid, title, image_url, state, external_url] = columns;
-        let open = |field, v: Option<String>| self.decrypt_opt(field, env, v.as_deref());
+        let open = |field, v: Option<String>| self.decrypt_opt(field, env, owner, v.as_deref());
         Ok(ChannelCredentials {
             webhook_url: open(Field::WebhookUrl, webhook_url)?,
             channel: open(Field::Channel, channel)?,
@@ -292,39 +343,61 @@ impl Vault {
         })
     }
 
-    /// A device token as stored: `(ciphertext, lookup hash)`.
-    pub fn seal_token(&self, env: &str, token: &str) -> Result<(String, String), SecretError> {
+    /// A device token of the channel `owner` as stored: `(ciphertext, lookup hash)`. The hash
+    /// depends on the environment only, so "who holds this token" stays one lookup.
+    pub fn seal_token(
+        &self,
+        env: &str,
+        owner: Owner<'_>,
+        token: &str,
+    ) -> Result<(String, String), SecretError> {
         Ok((
-            self.encrypt(Field::DeviceToken, env, token)?,
+            self.encrypt(Field::DeviceToken, env, owner, token)?,
             self.token_hash(env, token),
         ))
     }
 
-    pub fn open_token(&self, env: &str, stored: &str) -> Result<String, SecretError> {
-        self.decrypt(Field::DeviceToken, env, stored)
+    pub fn open_token(
+        &self,
+        env: &str,
+        owner: Owner<'_>,
+        stored: &str,
+    ) -> Result<String, SecretError> {
+        self.decrypt(Field::DeviceToken, env, owner, stored)
     }
 
     pub fn token_hash(&self, env: &str, token: &str) -> String {
         self.hash_key.token_hash(env, token)
     }
 
-    /// An integration's credentials object, encrypted as JSON text.
+    /// The credentials object of integration `integration` (its `_id`), encrypted as JSON text.
     pub fn seal_credentials(
         &self,
         env: &str,
+        integration: &str,
         credentials: &Map<String, Value>,
     ) -> Result<String, SecretError> {
         let json = zeroize::Zeroizing::new(Value::Object(credentials.clone()).to_string());
-        self.encrypt(Field::IntegrationCredentials, env, &json)
+        self.encrypt(
+            Field::IntegrationCredentials,
+            env,
+            Owner::Integration(integration),
+            &json,
+        )
     }
 
     pub fn open_credentials(
         &self,
         env: &str,
+        integration: &str,
         stored: &str,
     ) -> Result<Map<String, Value>, SecretError> {
-        let json =
-            zeroize::Zeroizing::new(self.decrypt(Field::IntegrationCredentials, env, stored)?);
+        let json = zeroize::Zeroizing::new(self.decrypt(
+            Field::IntegrationCredentials,
+            env,
+            Owner::Integration(integration),
+            stored,
+        )?);
         serde_json::from_str(&json).map_err(|_| SecretError::NotText)
     }
 

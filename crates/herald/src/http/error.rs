@@ -38,6 +38,13 @@ pub enum ApiError {
     /// 415 for a body that is not UTF-8 JSON where JSON is required.
     #[error("unsupported media type: {0}")]
     Unsupported(String),
+    /// 408: the request body did not arrive within the body-read timeout.
+    #[error("request timeout")]
+    RequestTimeout,
+    /// 503: the database did not answer in time (a statement timeout, no free connection).
+    /// Nothing was changed; the cause is logged.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     /// A failure that is not the client's: logged, answered with an opaque 500.
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
@@ -52,6 +59,7 @@ impl From<StoreError> for ApiError {
                 herald_core::MAX_DEVICE_TOKENS,
                 t.count
             )]),
+            StoreError::Busy(cause) => ApiError::Unavailable(cause),
             StoreError::Backend(e) => ApiError::Internal(anyhow::anyhow!(e)),
         }
     }
@@ -97,6 +105,17 @@ impl ApiError {
                 json!(m),
                 Some("Unsupported Media Type"),
             ),
+            ApiError::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!("the request body did not arrive in time"),
+                Some("Request Timeout"),
+            ),
+            // The cause (which statement, how long) is logged, not shown.
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!("the database did not answer in time; try again later"),
+                Some("Service Unavailable"),
+            ),
             ApiError::Internal(_) => {
                 let mut fields = Map::new();
                 fields.insert(
@@ -127,6 +146,9 @@ impl IntoResponse for ApiError {
             let error_id = herald_core::ObjectId::new().to_string();
             tracing::error!(error_id = %error_id, error = format!("{cause:#}"), "request failed");
             payload.fields.insert("errorId".into(), json!(error_id));
+        }
+        if let ApiError::Unavailable(cause) = &self {
+            tracing::warn!(cause = %cause, "request answered 503: the database did not answer in time");
         }
         let mut response = payload.status.into_response();
         response.extensions_mut().insert(payload);

@@ -10,11 +10,13 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::validate::MAX_ID_LEN;
+use crate::serve::BodyTimedOut;
 
 /// A request body as a JSON object. Like Novu (body-parser), JSON and form bodies are parsed; an
 /// empty body, another content type or a JSON value that is not an object reads as `{}`, so the
 /// validation messages of the missing fields follow. Malformed JSON is a 400 with the parser's
-/// message; a body over the limit is a 413.
+/// message; a body over the limit is a 413; a body that does not arrive within the body-read
+/// timeout is a 408.
 pub struct JsonBody(pub Map<String, Value>);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
@@ -30,6 +32,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
+            } else if BodyTimedOut::is_cause_of(&e) {
+                ApiError::RequestTimeout
             } else {
                 ApiError::BadRequest(e.body_text())
             }

@@ -13,7 +13,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::validate::MAX_ID_LEN;
+use super::validate::{MAX_ID_LEN, MAX_SEARCH_LEN};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,7 +67,10 @@ const OBJECT_ID_PATTERN: &str = "^[0-9a-fA-F]{24}$";
 /// - the cursor parameters of the v2 lists (`cursor::parse_cursor`): `limit` 1 to 100, `after`
 ///   and `before` ObjectIds, `orderDirection` ASC or DESC, else 400;
 /// - a body (`extract::JsonBody`, `DefaultBodyLimit`): 400 when it is not valid JSON, 413 over
-///   100 KB.
+///   100 KB, 408 when it does not arrive within the body-read timeout;
+/// - the search filters of the v2 lists (`validate::search_needles`): at most 256 characters;
+/// - every authenticated operation: 503 when the database does not answer within the statement
+///   timeout.
 ///
 /// Operations that document their own 400 keep it.
 pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
@@ -112,6 +115,14 @@ pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
                     .schema_type(Type::String)
                     .enum_values(Some(["ASC", "DESC"]))
                     .into(),
+                (ParameterIn::Query, "name" | "email" | "phone" | "subscriberId")
+                    if is_cursor_list =>
+                {
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .max_length(Some(MAX_SEARCH_LEN))
+                        .into()
+                }
                 _ => continue,
             };
             has_path_params |= p.parameter_in == ParameterIn::Path;
@@ -124,6 +135,20 @@ pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
         }
         if has_body && !responses.contains_key("413") {
             responses.insert("413".into(), error("Body over 100 KB"));
+        }
+        if has_body && !responses.contains_key("408") {
+            responses.insert(
+                "408".into(),
+                error("The body did not arrive within the body-read timeout"),
+            );
+        }
+        if responses.contains_key("401") && !responses.contains_key("503") {
+            responses.insert(
+                "503".into(),
+                error(
+                    "The database did not answer within the statement timeout; nothing was changed",
+                ),
+            );
         }
     }
     for item in doc.paths.paths.values_mut() {

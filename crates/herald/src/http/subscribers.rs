@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use herald_core::subscriber::{BulkOutcome, Field, Profile};
 use herald_core::{
-    CredentialsMode, CredentialsUpdate, NewSubscriber, ObjectId, SubscriberPatch, Timestamp,
+    CredentialsMode, CredentialsUpdate, NewSubscriber, ObjectId, SubscriberPatch, SubscriberWrite,
+    Timestamp,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -221,7 +222,7 @@ async fn resolve_all(
 }
 
 /// Creates the subscriber of a create request, or updates the existing one with that id, and
-/// appends its `channels` (every one resolved before anything is written).
+/// appends its `channels` (every one resolved before anything is written), all or nothing.
 pub(super) async fn upsert_with_channels(
     state: &AppState,
     ctx: &herald_core::AuthContext,
@@ -235,19 +236,18 @@ pub(super) async fn upsert_with_channels(
     let patch = SubscriberPatch {
         profile: as_update(&req.profile),
     };
-    let (mut subscriber, _created) = state
+    // The profile and every channel in one transaction: a channel that cannot be written (too
+    // many device tokens) leaves nothing behind, not even a changed profile.
+    let (subscriber, _created) = state
         .store
-        .upsert_subscriber(&ctx.environment_id, &ctx.organization_id, &new, &patch)
+        .upsert_subscriber_with_channels(
+            &ctx.environment_id,
+            &ctx.organization_id,
+            &new,
+            &patch,
+            &updates,
+        )
         .await?;
-    for update in &updates {
-        if let Some(s) = state
-            .store
-            .update_credentials(&ctx.environment_id, &req.subscriber_id, update)
-            .await?
-        {
-            subscriber = s;
-        }
-    }
     Ok(subscriber)
 }
 
@@ -285,8 +285,9 @@ struct BulkItem<'a> {
     subscriber_id: &'a str,
 }
 
-/// `POST /v1/subscribers/bulk`: up to 500 upserts in one transaction; `created` and `updated` in
-/// input order. Items whose channels cannot be bound are reported in `failed` and not written.
+/// `POST /v1/subscribers/bulk`: up to 500 upserts in one transaction; `created`, `updated` and
+/// `failed` in input order. Each item is all-or-nothing: one whose channels cannot be bound or
+/// written is reported in `failed` with its reason, and nothing of it is written.
 #[utoipa::path(
     post,
     path = "/v1/subscribers/bulk",
@@ -338,58 +339,68 @@ async fn bulk_create_subscribers(
     }
     let requests = f.finish(|| requests)?;
 
-    let mut failed = Vec::new();
-    let mut accepted = Vec::with_capacity(requests.len());
-    for req in requests {
+    // Each item is resolved, then written whole or not at all: an item whose channels cannot be
+    // bound, or cannot be written (too many device tokens), is reported in `failed` with its
+    // reason and leaves nothing behind; the others are written, all in one transaction.
+    let mut results: Vec<Option<Result<BulkOutcome, String>>> = Vec::with_capacity(requests.len());
+    let mut writes = Vec::with_capacity(requests.len());
+    for req in &requests {
         match resolve_all(&state, &ctx.environment_id, &req.channels).await? {
-            Ok(updates) => accepted.push((req, updates)),
-            Err(e) => failed
-                .push(json!({"subscriberId": req.subscriber_id, "message": error_message(&e)})),
+            Ok(channels) => {
+                results.push(None);
+                writes.push(SubscriberWrite {
+                    subscriber: NewSubscriber {
+                        subscriber_id: req.subscriber_id.clone(),
+                        profile: req.profile.clone(),
+                    },
+                    channels,
+                });
+            }
+            Err(e) => results.push(Some(Err(error_message(&e)))),
         }
     }
-    let news: Vec<NewSubscriber> = accepted
-        .iter()
-        .map(|(r, _)| NewSubscriber {
-            subscriber_id: r.subscriber_id.clone(),
-            profile: r.profile.clone(),
-        })
-        .collect();
-    let outcomes = if news.is_empty() {
+    let mut written = if writes.is_empty() {
         Vec::new()
     } else {
         state
             .store
-            .bulk_upsert_subscribers(&ctx.environment_id, &ctx.organization_id, &news)
+            .bulk_write_subscribers(&ctx.environment_id, &ctx.organization_id, &writes)
             .await?
-    };
-    for (req, updates) in &accepted {
-        for update in updates {
-            state
-                .store
-                .update_credentials(&ctx.environment_id, &req.subscriber_id, update)
-                .await?;
+    }
+    .into_iter();
+    for slot in results.iter_mut().filter(|r| r.is_none()) {
+        let outcome = written.next().ok_or_else(|| {
+            anyhow::anyhow!("the store answered fewer bulk items than it was given")
+        })?;
+        *slot = Some(outcome.map_err(|e| error_message(&ApiError::from(e))));
+    }
+    let (mut updated, mut created, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for (req, result) in requests.iter().zip(results) {
+        let item = BulkItem {
+            subscriber_id: &req.subscriber_id,
+        };
+        match result {
+            Some(Ok(BulkOutcome::Updated)) => updated.push(item),
+            Some(Ok(BulkOutcome::Created)) => created.push(item),
+            Some(Err(message)) => {
+                failed.push(json!({"subscriberId": req.subscriber_id, "message": message}))
+            }
+            None => {}
         }
     }
-    let pick = |want: BulkOutcome| -> Vec<BulkItem<'_>> {
-        news.iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| **o == want)
-            .map(|(n, _)| BulkItem {
-                subscriber_id: &n.subscriber_id,
-            })
-            .collect()
-    };
     let body = json!({
-        "updated": pick(BulkOutcome::Updated),
-        "created": pick(BulkOutcome::Created),
+        "updated": updated,
+        "created": created,
         "failed": failed,
     });
     Ok(Envelope(StatusCode::CREATED, body).into_response())
 }
 
+/// The reason an item of `/bulk` failed, as the `message` of its `failed` entry.
 fn error_message(e: &ApiError) -> String {
     match e {
         ApiError::BadRequest(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => m.clone(),
+        ApiError::Validation(messages) => messages.join("; "),
         other => other.to_string(),
     }
 }

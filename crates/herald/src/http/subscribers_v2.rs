@@ -18,7 +18,7 @@ use super::extract::{JsonBody, PathParams, QueryMap};
 use super::openapi as oa;
 use super::subscribers::{as_update, not_found, parse_create, respond_deleted, respond_subscriber};
 use super::topics_v2::subscription_json;
-use super::validate::Fields;
+use super::validate::{search_needles, Fields};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -188,17 +188,18 @@ async fn delete_subscriber(
     respond_deleted(&state, &auth, &p.0[0]).await
 }
 
-/// `GET /v2/subscribers?subscriberId&email&phone&name&limit&after&before&orderDirection`.
+/// `GET /v2/subscribers?subscriberId&email&phone&name&limit&after&before&orderDirection`. Each
+/// filter is at most [`super::validate::MAX_SEARCH_LEN`] characters (a longer one is a 400).
 #[utoipa::path(
     get,
     path = "/v2/subscribers",
     tag = "Subscribers",
     operation_id = "search_subscribers_v2",
     params(
-        ("subscriberId" = Option<String>, Query, description = "Substring of the subscriber id"),
-        ("email" = Option<String>, Query, description = "Substring of the email"),
-        ("phone" = Option<String>, Query, description = "Substring of the phone"),
-        ("name" = Option<String>, Query, description = "Substring of the first, last or full name"),
+        ("subscriberId" = Option<String>, Query, description = "Substring of the subscriber id, ignoring case (at most 256 characters)"),
+        ("email" = Option<String>, Query, description = "Substring of the email, ignoring case (at most 256 characters)"),
+        ("phone" = Option<String>, Query, description = "Substring of the phone (at most 256 characters)"),
+        ("name" = Option<String>, Query, description = "Substring of the first, last or full name, ignoring case (at most 256 characters)"),
         ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
         ("after" = Option<String>, Query, description = "Cursor: items after this one"),
         ("before" = Option<String>, Query, description = "Cursor: items before this one"),
@@ -215,13 +216,16 @@ async fn search_subscribers(
     State(state): State<AppState>,
     q: QueryMap,
 ) -> Result<Response, ApiError> {
+    let [subscriber_id, email, phone, name] = search_needles(
+        |k| q.get(k).filter(|v| !v.is_empty()).map(str::to_string),
+        ["subscriberId", "email", "phone", "name"],
+    )?;
     let page = parse_cursor(&q)?;
-    let text = |k: &str| q.get(k).filter(|v| !v.is_empty()).map(str::to_string);
     let filter = SubscriberFilter {
-        subscriber_id: text("subscriberId"),
-        email: text("email"),
-        phone: text("phone"),
-        name: text("name"),
+        subscriber_id,
+        email,
+        phone,
+        name,
     };
     let result = state
         .store

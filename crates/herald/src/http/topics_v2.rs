@@ -20,7 +20,7 @@ use super::dto::{Envelope, Plain};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryMap};
 use super::openapi as oa;
-use super::validate::Fields;
+use super::validate::{search_needles, Fields};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -196,7 +196,7 @@ async fn get_topic(
     operation_id = "list_topics_v2",
     params(
         ("key" = Option<String>, Query, description = "Exact key"),
-        ("name" = Option<String>, Query, description = "Substring of the name"),
+        ("name" = Option<String>, Query, description = "Substring of the name, ignoring case (at most 256 characters)"),
         ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
         ("after" = Option<String>, Query, description = "Cursor: items after this one"),
         ("before" = Option<String>, Query, description = "Cursor: items before this one"),
@@ -213,10 +213,11 @@ async fn list_topics(
     State(state): State<AppState>,
     q: QueryMap,
 ) -> Result<Response, ApiError> {
+    let [name] = search_needles(|k| q.get(k).map(str::to_string), ["name"])?;
     let page = parse_cursor(&q)?;
     let filter = TopicFilter {
         key: q.get("key").map(str::to_string),
-        name: q.get("name").map(str::to_string),
+        name,
     };
     let result = state
         .store

@@ -12,6 +12,37 @@ use super::error::ApiError;
 /// PostgreSQL cannot index arbitrarily long values.
 pub const MAX_ID_LEN: usize = 256;
 
+/// Longest accepted search needle (the filters of `GET /v2/subscribers`, `name` of
+/// `GET /v2/topics`), in characters. A search compares its needle with every row of the
+/// environment, so the needle's size is what one request can make every row cost; the stored
+/// values searched (ids, names, emails, phones) are no longer in practice.
+pub const MAX_SEARCH_LEN: usize = 256;
+
+/// The search needles `names` of a query string (`None` when absent). A needle longer than
+/// [`MAX_SEARCH_LEN`] characters is a 400 naming every such parameter.
+pub fn search_needles<const N: usize>(
+    get: impl Fn(&str) -> Option<String>,
+    names: [&str; N],
+) -> Result<[Option<String>; N], ApiError> {
+    let needles = names.map(&get);
+    let errors: Vec<String> = names
+        .iter()
+        .zip(&needles)
+        .filter(|(_, v)| {
+            v.as_ref()
+                .is_some_and(|v| v.chars().count() > MAX_SEARCH_LEN)
+        })
+        .map(|(name, _)| {
+            format!("{name} must be shorter than or equal to {MAX_SEARCH_LEN} characters")
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(needles)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
 pub struct Fields<'a> {
     obj: &'a Map<String, Value>,
     prefix: String,
@@ -268,6 +299,24 @@ impl<'a> Fields<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_needles_are_at_most_256_characters_not_bytes() {
+        let query = |k: &str| match k {
+            "a" => Some("é".repeat(MAX_SEARCH_LEN)),
+            "b" => Some("x".repeat(MAX_SEARCH_LEN + 1)),
+            _ => None,
+        };
+        let [a, c] = search_needles(query, ["a", "c"]).unwrap();
+        assert_eq!(a.map(|a| a.chars().count()), Some(256));
+        assert_eq!(c, None);
+        match search_needles(query, ["a", "b"]) {
+            Err(ApiError::Validation(m)) => {
+                assert_eq!(m, ["b must be shorter than or equal to 256 characters"])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {

@@ -29,6 +29,7 @@ backend_tests!(
     delete_of_an_unknown_subscriber_is_404,
     create_with_channels_returns_the_stored_channels,
     create_with_a_channel_of_an_inactive_provider_is_400,
+    create_with_a_channel_over_the_token_limit_changes_nothing,
     create_accepts_a_form_encoded_body,
     concurrent_creates_of_one_id_make_one_subscriber,
 );
@@ -449,6 +450,51 @@ async fn create_with_a_channel_of_an_inactive_provider_is_400(app: TestApp) {
         "channels.0.credentials should not be null or undefined",
         "channels.0.credentials must be an object",
     ]);
+}
+
+/// `POST /v1/subscribers` is all-or-nothing: when a channel cannot be written (too many device
+/// tokens), neither the profile change nor the channels before it are kept (issue 14).
+async fn create_with_a_channel_over_the_token_limit_changes_nothing(app: TestApp) {
+    app.spec_fixture().await;
+    let tokens = |prefix: &str, n: usize| -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{i}")).collect()
+    };
+    app.create_subscriber(json!({"subscriberId": "bob", "firstName": "Bob"}))
+        .await;
+    let res = app
+        .put(
+            "/v1/subscribers/bob/credentials",
+            json!({"providerId": "fcm", "credentials": {"deviceTokens": tokens("held-", 95)}}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let before = app.subscriber("bob").await;
+    let message = "credentials.deviceTokens: a channel can hold at most 100 device tokens; \
+                   this request would leave 105";
+    app.post(
+        "/v1/subscribers",
+        json!({"subscriberId": "bob", "firstName": "Robert", "channels": [
+            {"providerId": "slack", "credentials": {"webhookUrl": "https://hooks.example.com/b"}},
+            {"providerId": "fcm", "credentials": {"deviceTokens": tokens("new-", 10)}}]}),
+    )
+    .await
+    .assert_validation(&[message]);
+    assert_eq!(app.subscriber("bob").await, before);
+
+    // Two channels of one integration that add up past the limit: no subscriber is created.
+    app.post(
+        "/v1/subscribers",
+        json!({"subscriberId": "carol", "channels": [
+            {"providerId": "fcm", "credentials": {"deviceTokens": tokens("a-", 60)}},
+            {"providerId": "fcm", "credentials": {"deviceTokens": tokens("b-", 60)}}]}),
+    )
+    .await
+    .assert_validation(&[
+        "credentials.deviceTokens: a channel can hold at most 100 device tokens; this request would leave 120",
+    ]);
+    app.get("/v1/subscribers/carol")
+        .await
+        .assert_not_found("Subscriber not found for id carol");
 }
 
 async fn create_accepts_a_form_encoded_body(app: TestApp) {

@@ -184,7 +184,7 @@ async fn exercise(api: &Api, s: &Secrets) {
 }
 
 /// Everything this test binary logs from the first call on, at TRACE, `log` records included.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+pub(crate) fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static CAPTURE: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     CAPTURE
         .get_or_init(|| {

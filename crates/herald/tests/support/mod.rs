@@ -114,16 +114,28 @@ impl Database {
     /// A migrated store on this database, with the keys the server processes get
     /// ([`herald_core::secrets::TEST_SECRET_KEYS`]).
     pub async fn open(&self) -> Arc<dyn Store> {
+        self.open_with(StoreOptions::default()).await
+    }
+
+    /// [`Database::open`] with `options`.
+    pub async fn open_with(&self, options: StoreOptions) -> Arc<dyn Store> {
         match self.backend {
             Backend::Sqlite => Arc::new(
-                SqliteStore::open(&self.url, test_keyring())
-                    .await
-                    .expect("opening SQLite"),
+                SqliteStore::open_with(
+                    &self.url,
+                    test_keyring(),
+                    herald_store_sqlite::SqliteOptions {
+                        statement_timeout: options.statement_timeout,
+                    },
+                )
+                .await
+                .expect("opening SQLite"),
             ),
             Backend::Postgres => Arc::new(
                 herald_store_postgres::PgStore::connect(
                     &herald_store_postgres::PgConfig {
                         max_connections: 8,
+                        statement_timeout: options.statement_timeout,
                         ..herald_store_postgres::PgConfig::new(self.url.clone())
                     },
                     test_keyring(),
@@ -131,6 +143,22 @@ impl Database {
                 .await
                 .unwrap_or_else(|e| panic!("{e}")),
             ),
+        }
+    }
+}
+
+/// How a test server's store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// `--statement-timeout` (`None`: no limit).
+    pub statement_timeout: Option<std::time::Duration>,
+}
+
+impl Default for StoreOptions {
+    /// Herald's defaults.
+    fn default() -> Self {
+        StoreOptions {
+            statement_timeout: Some(std::time::Duration::from_secs(10)),
         }
     }
 }
@@ -151,10 +179,19 @@ pub struct App {
 impl App {
     /// The server runs no delivery worker (nothing is delivered behind a test's back); a test that
     /// delivers runs one itself ([`App::deliver`]).
-    pub async fn spawn(backend: Backend, mut settings: ServerSettings) -> Option<App> {
+    pub async fn spawn(backend: Backend, settings: ServerSettings) -> Option<App> {
+        Self::spawn_with(backend, settings, StoreOptions::default()).await
+    }
+
+    /// [`App::spawn`] on a store opened with `options`.
+    pub async fn spawn_with(
+        backend: Backend,
+        mut settings: ServerSettings,
+        options: StoreOptions,
+    ) -> Option<App> {
         settings.delivery.worker_enabled = false;
         let db = Database::fresh(backend).await?;
-        let store = db.open().await;
+        let store = db.open_with(options).await;
         let production_key = herald::startup::bootstrap(&*store, Some(DEV_KEY))
             .await
             .expect("bootstrap")
