@@ -182,8 +182,9 @@ fn list(conn: &Connection, env: &ObjectId, q: &WorkflowQuery) -> DbResult<(Vec<W
     let mut params: Vec<SqlValue> = vec![SqlValue::Text(env.to_string())];
     if let Some(text) = &q.text {
         filter.push_str(" AND (herald_contains(name, ?) OR herald_contains(identifier, ?))");
-        params.push(SqlValue::Text(text.clone()));
-        params.push(SqlValue::Text(text.clone()));
+        let needle = crate::connection::fold_needle(text);
+        params.push(SqlValue::Text(needle.clone()));
+        params.push(SqlValue::Text(needle));
     }
     if !q.tags.is_empty() {
         let marks = vec!["?"; q.tags.len()].join(", ");

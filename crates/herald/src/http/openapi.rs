@@ -115,6 +115,10 @@ pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
                     .schema_type(Type::String)
                     .enum_values(Some(["ASC", "DESC"]))
                     .into(),
+                (ParameterIn::Query, "query") => ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(MAX_SEARCH_LEN))
+                    .into(),
                 (ParameterIn::Query, "name" | "email" | "phone" | "subscriberId")
                     if is_cursor_list =>
                 {

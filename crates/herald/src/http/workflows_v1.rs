@@ -157,8 +157,10 @@ pub(crate) async fn list(
     q: &QueryMap,
 ) -> Result<Response, ApiError> {
     let (page, limit) = parse_paging(q, 10, 100)?;
+    // A search compares its needle with every workflow: bounded like the other searches.
+    let [text] = super::validate::search_needles(|k| q.get(k).map(str::to_string), ["query"])?;
     let query = WorkflowQuery {
-        text: q.get("query").filter(|s| !s.is_empty()).map(str::to_string),
+        text: text.filter(|s| !s.is_empty()),
         tags: Vec::new(),
         active: None,
         order: WorkflowOrder::CreatedAt,

@@ -202,8 +202,10 @@ fn parse_list_query(q: &QueryMap) -> Result<(WorkflowQuery, bool), ApiError> {
         (false, false, true) => (Some(false), false),
         (false, false, false) => (None, true),
     };
+    // A search compares its needle with every workflow: bounded like the other searches.
+    let [text] = super::validate::search_needles(|k| q.get(k).map(str::to_string), ["query"])?;
     let query = WorkflowQuery {
-        text: q.get("query").filter(|s| !s.is_empty()).map(str::to_string),
+        text: text.filter(|s| !s.is_empty()),
         tags: all("tags"),
         active,
         order,

@@ -51,6 +51,19 @@ async fn search_needles_over_256_characters_are_refused_and_256_are_served(backe
             "name must be shorter than or equal to 256 characters",
         ]),
     );
+    for list in [
+        "/v2/workflows",
+        "/v1/workflows",
+        "/v1/notification-templates",
+    ] {
+        let res = api.get(&format!("{list}?query={over}")).await;
+        res.assert_error(
+            400,
+            json!(["query must be shorter than or equal to 256 characters"]),
+        );
+        let res = api.get(&format!("{list}?query={fits}")).await;
+        assert_eq!(res.status, 200, "{list}: {}", res.brief());
+    }
     let res = api.get(&format!("/v2/topics?name={over}")).await;
     res.assert_error(
         400,
