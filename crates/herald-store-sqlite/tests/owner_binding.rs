@@ -281,8 +281,12 @@ async fn a_database_from_before_owner_binding_is_bound_once_and_later_unbound_va
         keys.seal(&key, field, env.id.as_str(), plain.as_bytes())
             .unwrap()
     };
+    // Versions 5 and later undone: their tables dropped, their records deleted.
     let mut sql = String::from(
-        "DELETE FROM schema_migrations WHERE version = 5; DROP TABLE secret_upgrades;",
+        "DELETE FROM schema_migrations WHERE version >= 5; DROP TABLE secret_upgrades;
+         DROP TABLE idempotency_keys; DROP TABLE execution_details; DROP TABLE deliveries;
+         DROP TABLE messages; DROP TABLE jobs; DROP TABLE notifications; DROP TABLE fan_outs;
+         DROP TABLE events; DROP TABLE workflows; DROP TABLE notification_groups;",
     );
     for who in ["ada", "bob"] {
         sql.push_str(&format!(
