@@ -181,6 +181,7 @@ macro_rules! conformance_tests {
             released_jobs_are_due_at_once,
             a_job_sees_its_targets_and_what_earlier_runs_recorded,
             a_job_sees_tokens_as_stored_now,
+            a_pruned_token_leaves_only_the_jobs_subscriber,
             messages_are_listed_filtered_and_deleted,
             delivery_records_are_invisible_from_another_environment,
             // encryption keys

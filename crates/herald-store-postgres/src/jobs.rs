@@ -363,11 +363,12 @@ impl PgStore {
             environment_id: String,
             transaction_id: String,
             subscriber_id: String,
+            subscriber_pk: i64,
         }
         let mut tx = self.pool.begin().await?;
         let held: Option<Held> = sqlx::query_as(
             "SELECT j.pk, j.status, j.lease_owner, j.environment_id, e.transaction_id,
-                    n.subscriber_id
+                    n.subscriber_id, n.subscriber_pk
              FROM jobs j JOIN notifications n ON n.pk = j.notification_pk
              JOIN events e ON e.pk = n.event_pk
              WHERE j.id = $1
@@ -486,6 +487,29 @@ impl PgStore {
             .bind(d.created_at.millis())
             .execute(&mut *tx)
             .await?;
+        }
+        // Pruning: dead tokens leave the subscriber's channels in the same transaction.
+        let mut removed = 0;
+        for r in &run.removed_tokens {
+            removed += sqlx::query(
+                "DELETE FROM device_tokens
+                 WHERE token_hash = $3 AND channel_pk IN (
+                     SELECT pk FROM subscriber_channels
+                     WHERE subscriber_pk = $1 AND integration_id = $2)",
+            )
+            .bind(held.subscriber_pk)
+            .bind(r.integration_id.as_str())
+            .bind(&r.token_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        if removed > 0 {
+            sqlx::query("UPDATE subscribers SET updated_at = $2 WHERE pk = $1")
+                .bind(held.subscriber_pk)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
         let (status, run_at) = match run.outcome {
             JobOutcome::Completed => ("completed", None),

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use herald_core::delivery::event::{EventInfo, WorkflowSnapshot};
 use herald_core::delivery::job::{
     ChannelTarget, ClaimedJob, DeliveryState, DeliveryStatus, JobContext, JobInfo, JobOutcome,
-    JobRun, MessageState, TokenTarget,
+    JobRun, MessageState, TokenRemoval, TokenTarget,
 };
 use herald_core::delivery::{JobQueue, QueueState};
 use herald_core::secrets::{Owner, Vault};
@@ -314,7 +314,7 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
     let found = conn
         .prepare_cached(
             "SELECT j.pk, j.status, j.lease_owner, j.environment_id, e.transaction_id,
-                    n.subscriber_id
+                    n.subscriber_id, n.subscriber_pk
              FROM jobs j JOIN notifications n ON n.pk = j.notification_pk
              JOIN events e ON e.pk = n.event_pk
              WHERE j.id = ?1",
@@ -327,10 +327,12 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
             ))
         })
         .optional()?;
-    let Some((job_pk, status, owner, env, transaction_id, subscriber_id)) = found else {
+    let Some((job_pk, status, owner, env, transaction_id, subscriber_id, subscriber_pk)) = found
+    else {
         return Ok(false);
     };
     if status != "running" || owner.as_deref() != Some(run.lease_owner.as_str()) {
@@ -439,6 +441,7 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
             d.created_at.millis(),
         ])?;
     }
+    remove_tokens(conn, subscriber_pk, &run.removed_tokens, now)?;
     let (status, run_at) = match run.outcome {
         JobOutcome::Completed => ("completed", None),
         JobOutcome::Failed => ("failed", None),
@@ -458,6 +461,34 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
         now,
     ])?;
     Ok(true)
+}
+
+/// Removes dead tokens from the subscriber's channels (pruning); the subscriber's `updated_at`
+/// moves when one was there.
+fn remove_tokens(
+    conn: &Connection,
+    subscriber_pk: i64,
+    removals: &[TokenRemoval],
+    now: i64,
+) -> DbResult<()> {
+    let mut removed = 0;
+    let mut delete = conn.prepare_cached(
+        "DELETE FROM device_tokens
+         WHERE token_hash = ?3 AND channel_pk IN (
+             SELECT pk FROM subscriber_channels WHERE subscriber_pk = ?1 AND integration_id = ?2)",
+    )?;
+    for r in removals {
+        removed += delete.execute(rusqlite::params![
+            subscriber_pk,
+            r.integration_id.as_str(),
+            r.token_hash
+        ])?;
+    }
+    if removed > 0 {
+        conn.prepare_cached("UPDATE subscribers SET updated_at = ?2 WHERE pk = ?1")?
+            .execute((subscriber_pk, now))?;
+    }
+    Ok(())
 }
 
 fn release(conn: &Connection, owner: &str, jobs: &[ObjectId]) -> DbResult<()> {

@@ -41,6 +41,11 @@ pub struct DeliveryArgs {
     #[arg(long, env = "HERALD_RETRY_MAX_ATTEMPTS", default_value_t = 8)]
     pub retry_max_attempts: u32,
 
+    /// Remove a device token from its subscriber when the provider says it is dead for good
+    /// (FCM `UNREGISTERED`, APNs 410, Expo `DeviceNotRegistered`, …).
+    #[arg(long, env = "HERALD_PRUNE_DEAD_TOKENS", default_value_t = true, action = ArgAction::Set)]
+    pub prune_dead_tokens: bool,
+
     /// Addresses the outbound client may reach although they are loopback, private, link-local
     /// or otherwise internal: comma-separated IPs or CIDRs (e.g. `10.0.0.0/8,127.0.0.1`).
     #[arg(long, env = "HERALD_OUTBOUND_ALLOW", default_value = "")]
@@ -80,6 +85,7 @@ impl DeliveryArgs {
                 ..RetryPolicy::default()
             },
             providers,
+            prune_dead_tokens: self.prune_dead_tokens,
         })
     }
 }

@@ -34,6 +34,7 @@ fn empty_run(job: &ClaimedJob, owner: &str, outcome: JobOutcome) -> JobRun {
         message_updates: Vec::new(),
         delivery_updates: Vec::new(),
         details: Vec::new(),
+        removed_tokens: Vec::new(),
     }
 }
 
@@ -368,6 +369,37 @@ pub async fn a_job_sees_tokens_as_stored_now(store: &dyn Store) {
     let ctx = store.load_job(&job).await.unwrap().unwrap();
     assert!(ctx.subscriber.is_none());
     assert!(ctx.channels.is_empty());
+}
+
+/// A run that prunes a dead token removes it from the job's subscriber only (another subscriber
+/// holding the same token through another integration keeps it), in the same transaction.
+pub async fn a_pruned_token_leaves_only_the_jobs_subscriber(store: &dyn Store) {
+    let (env, _) = environments(store).await;
+    let (job, ctx) = push_job(store, &env, "w").await;
+    let fcm = ctx.integrations[0].clone();
+    let other = create_integration(store, &env, ProviderId::Fcm, "fcm-2", true).await;
+    create_subscriber(store, &env, "bob").await;
+    write_credentials(
+        store,
+        &env,
+        "bob",
+        &tokens_update(&other, CredentialsMode::Replace, Some(&["tok-a"])),
+    )
+    .await;
+    let before = store.get_subscriber(&env.id, "ada").await.unwrap().unwrap();
+    let dead = ctx.channels[0].tokens[0].clone();
+    assert_eq!(dead.token, "tok-a");
+    let mut run = empty_run(&job, "w", JobOutcome::Completed);
+    run.removed_tokens.push(crate::delivery::job::TokenRemoval {
+        integration_id: fcm.id.clone(),
+        token_hash: dead.hash.clone(),
+    });
+    assert!(store.record_job_run(&run).await.unwrap());
+    let ada = store.get_subscriber(&env.id, "ada").await.unwrap().unwrap();
+    assert_eq!(tokens_of(&ada, &fcm.id), strings(&["tok-b"]));
+    assert!(ada.updated_at >= before.updated_at);
+    let bob = store.get_subscriber(&env.id, "bob").await.unwrap().unwrap();
+    assert_eq!(tokens_of(&bob, &other.id), strings(&["tok-a"]));
 }
 
 /// Messages are listed newest first, filtered by subscriber, channel and transaction, paged

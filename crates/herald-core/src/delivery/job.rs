@@ -337,6 +337,14 @@ pub struct NewExecutionDetail {
     pub created_at: Timestamp,
 }
 
+/// A dead device token to remove from the job's subscriber (pruning): the token with this hash
+/// in the subscriber's channel bound to this integration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRemoval {
+    pub integration_id: ObjectId,
+    pub token_hash: String,
+}
+
 /// How the job stands after this run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -360,4 +368,6 @@ pub struct JobRun {
     pub message_updates: Vec<MessageUpdate>,
     pub delivery_updates: Vec<DeliveryUpdate>,
     pub details: Vec<NewExecutionDetail>,
+    /// Dead device tokens to remove from the subscriber, in the same transaction.
+    pub removed_tokens: Vec<TokenRemoval>,
 }

@@ -4,6 +4,7 @@
 //! providers crate builds and classifies each provider's requests over the one outbound client.
 
 mod overrides;
+mod prune;
 mod runner;
 mod worker;
 
@@ -27,6 +28,8 @@ pub struct DeliverySettings {
     pub worker: WorkerSettings,
     pub retry: RetryPolicy,
     pub providers: ProvidersConfig,
+    /// Remove device tokens a provider calls dead (`HERALD_PRUNE_DEAD_TOKENS`).
+    pub prune_dead_tokens: bool,
 }
 
 impl Default for DeliverySettings {
@@ -36,6 +39,7 @@ impl Default for DeliverySettings {
             worker: WorkerSettings::default(),
             retry: RetryPolicy::default(),
             providers: ProvidersConfig::default(),
+            prune_dead_tokens: true,
         }
     }
 }
@@ -53,6 +57,7 @@ pub fn worker(
         Arc::new(providers),
         Arc::new(Renderer::new()),
         settings.retry.clone(),
+        Arc::new(prune::PruneGuard::new(settings.prune_dead_tokens)),
     );
     Ok(Worker::new(
         store,

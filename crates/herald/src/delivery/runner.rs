@@ -17,6 +17,7 @@ use herald_core::delivery::event::StepSnapshot;
 use herald_core::delivery::job::{
     ChannelTarget, DeliveryStatus, DeliveryUpdate, DetailSource, DetailStatus, JobContext,
     JobOutcome, JobRun, MessageStatus, MessageUpdate, NewDelivery, NewExecutionDetail, NewMessage,
+    TokenRemoval,
 };
 use herald_core::delivery::{Attempt, Outcome, RetryPolicy};
 use herald_core::render::{self, Renderer};
@@ -27,6 +28,7 @@ use herald_providers::{
 use serde_json::{json, Map, Value};
 
 use super::overrides;
+use super::prune::{Decision, PruneGuard, Sent};
 
 /// Sends to a provider. [`Providers`] in production; a script in tests.
 #[async_trait]
@@ -74,6 +76,7 @@ pub struct Runner {
     sender: Arc<dyn Sender>,
     renderer: Arc<Renderer>,
     policy: RetryPolicy,
+    prune: Arc<PruneGuard>,
 }
 
 /// One delivery to attempt in this run.
@@ -83,6 +86,8 @@ struct Due<'a> {
     delivery: ObjectId,
     attempts_before: u32,
     hint: String,
+    /// The delivery's target: the integration id (chat) or the token's hash (push).
+    target: String,
     provider: ProviderId,
     integration: &'a Integration,
     channel: &'a ChannelTarget,
@@ -138,11 +143,17 @@ impl Recorder<'_> {
 }
 
 impl Runner {
-    pub fn new(sender: Arc<dyn Sender>, renderer: Arc<Renderer>, policy: RetryPolicy) -> Self {
+    pub fn new(
+        sender: Arc<dyn Sender>,
+        renderer: Arc<Renderer>,
+        policy: RetryPolicy,
+        prune: Arc<PruneGuard>,
+    ) -> Self {
         Runner {
             sender,
             renderer,
             policy,
+            prune,
         }
     }
 
@@ -159,6 +170,7 @@ impl Runner {
                 message_updates: Vec::new(),
                 delivery_updates: Vec::new(),
                 details: Vec::new(),
+                removed_tokens: Vec::new(),
             },
             retry: !ctx.messages.is_empty(),
         };
@@ -295,6 +307,9 @@ impl Runner {
             let message_id = touched[s.message].id.clone();
             let retry = count > 1;
             let raw_target = json!({"target": s.hint, "attempt": count});
+            if s.token.is_some() {
+                self.prune_if_dead(&mut rec, s, &attempt, &message_id, retry);
+            }
             match status {
                 DeliveryStatus::Sent => {
                     let text = match ctx_kind(step) {
@@ -432,6 +447,76 @@ impl Runner {
         } else {
             JobOutcome::Failed
         })
+    }
+
+    /// Counts a push attempt in the integration's window and, when the provider called the token
+    /// dead, removes it from the subscriber (or keeps it, saying why: see `prune`).
+    fn prune_if_dead(
+        &self,
+        rec: &mut Recorder<'_>,
+        s: &Due<'_>,
+        attempt: &Attempt,
+        message_id: &ObjectId,
+        retry: bool,
+    ) {
+        let code = attempt.provider_code.as_deref().unwrap_or_default();
+        let shaped = Providers::is_credential_shaped(s.provider, code);
+        let sent = match attempt.outcome {
+            Outcome::Delivered => Sent::Delivered,
+            Outcome::TokenDead if shaped => Sent::CredentialShaped,
+            _ => Sent::Other,
+        };
+        self.prune.record(&s.integration.id, sent);
+        if attempt.outcome != Outcome::TokenDead {
+            return;
+        }
+        let raw = json!({
+            "providerId": s.provider.as_str(),
+            "code": code,
+            "token": s.hint,
+            "at": Timestamp::now().to_iso(),
+        });
+        let provider = Some(s.provider);
+        match self.prune.decide(&s.integration.id, shaped) {
+            Decision::Remove => {
+                rec.run.removed_tokens.push(TokenRemoval {
+                    integration_id: s.integration.id.clone(),
+                    token_hash: s.target.clone(),
+                });
+                let text = format!(
+                    "Device token removed: {}",
+                    if code.is_empty() { "dead token" } else { code }
+                );
+                push_detail(
+                    rec,
+                    text,
+                    DetailStatus::Warning,
+                    provider,
+                    message_id,
+                    raw,
+                    retry,
+                );
+            }
+            Decision::Keep(why) => {
+                if self.prune.tripped(&s.integration.id).is_some() {
+                    tracing::warn!(
+                        integration_id = %s.integration.id,
+                        provider = s.provider.as_str(),
+                        code,
+                        "credential-shaped failures: token removal paused for this integration, its credentials look invalid"
+                    );
+                }
+                push_detail(
+                    rec,
+                    format!("Device token kept: {why}"),
+                    DetailStatus::Warning,
+                    provider,
+                    message_id,
+                    raw,
+                    retry,
+                );
+            }
+        }
     }
 
     /// One chat call for delivery `i`.
@@ -673,7 +758,7 @@ impl Runner {
             for (target, hint, token) in targets {
                 let delivery = ObjectId::new();
                 message.deliveries.push(NewDelivery {
-                    target,
+                    target: target.clone(),
                     target_hint: hint.clone(),
                     state: DeliveryUpdate {
                         id: delivery.clone(),
@@ -692,6 +777,7 @@ impl Runner {
                     delivery,
                     attempts_before: 0,
                     hint,
+                    target,
                     provider,
                     integration,
                     channel,
@@ -827,6 +913,7 @@ impl Runner {
                     delivery: d.id.clone(),
                     attempts_before: d.attempts,
                     hint,
+                    target: d.target.clone(),
                     provider: m.provider_id,
                     integration,
                     channel,
@@ -1051,6 +1138,7 @@ mod tests {
                 max_delay: Duration::from_secs(60),
                 max_attempts,
             },
+            Arc::new(PruneGuard::new(true)),
         )
     }
 

@@ -134,6 +134,21 @@ impl TestApp {
         .expect("a worker")
     }
 
+    /// A delivery worker with test settings changed by `adjust` (endpoints of fake providers, …).
+    pub fn worker_with(
+        &self,
+        adjust: impl FnOnce(&mut herald::delivery::DeliverySettings),
+    ) -> herald::delivery::Worker {
+        let mut settings = delivery_settings(true);
+        adjust(&mut settings);
+        herald::delivery::worker(
+            self.store.clone(),
+            &settings,
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+        )
+        .expect("a worker")
+    }
+
     /// Runs the delivery worker until nothing is due now: every accepted trigger's fan-out,
     /// sends and immediate retries are done when this returns.
     pub async fn deliver(&self) -> herald::delivery::Drained {
@@ -452,4 +467,18 @@ pub fn channel<'a>(subscriber: &'a Value, provider: &str) -> &'a Value {
         "one {provider} channel expected: {subscriber}"
     );
     found[0]
+}
+
+/// The device tokens of a subscriber's `provider` channels, in order.
+pub fn device_tokens(subscriber: &Value, provider: &str) -> Vec<String> {
+    channels(subscriber, provider)
+        .iter()
+        .flat_map(|c| {
+            c["credentials"]["deviceTokens"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|t| t.as_str().expect("a string token").to_string())
+        .collect()
 }

@@ -63,6 +63,8 @@ impl Answer {
 struct Inner {
     received: Vec<Received>,
     script: HashMap<String, VecDeque<Answer>>,
+    /// `(path, body substring, answer)`: answers every matching request (after the script).
+    rules: Vec<(String, Option<String>, Answer)>,
 }
 
 #[derive(Clone)]
@@ -86,7 +88,18 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
             headers: parts.headers.clone(),
             body,
         });
-        inner.script.get_mut(&path).and_then(VecDeque::pop_front)
+        let body = &inner.received.last().expect("just pushed").body;
+        let text = String::from_utf8_lossy(body).into_owned();
+        let scripted = inner.script.get_mut(&path).and_then(VecDeque::pop_front);
+        scripted.or_else(|| {
+            inner
+                .rules
+                .iter()
+                .find(|(p, needle, _)| {
+                    *p == path && needle.as_ref().map_or(true, |n| text.contains(n.as_str()))
+                })
+                .map(|(_, _, a)| a.clone())
+        })
     };
     // Unscripted: what Slack answers (`ok`), which every chat provider takes as success.
     let answer = answer.unwrap_or_else(|| Answer::new(200, "ok"));
@@ -135,6 +148,16 @@ impl Receiver {
             .entry(path.to_string())
             .or_default()
             .extend(answers);
+    }
+
+    /// Answers every request to `path` whose body contains `needle` (any body when `None`) with
+    /// `answer`, after scripted answers; the first matching rule wins.
+    pub fn rule(&self, path: &str, needle: Option<&str>, answer: Answer) {
+        self.inner.lock().unwrap().rules.push((
+            path.to_string(),
+            needle.map(str::to_string),
+            answer,
+        ));
     }
 
     pub fn received(&self) -> Vec<Received> {
