@@ -95,9 +95,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
             inner
                 .rules
                 .iter()
-                .find(|(p, needle, _)| {
-                    *p == path && needle.as_ref().map_or(true, |n| text.contains(n.as_str()))
-                })
+                .find(|(p, needle, _)| *p == path && matches_needle(needle.as_deref(), &text))
                 .map(|(_, _, a)| a.clone())
         })
     };
@@ -115,6 +113,14 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         );
     }
     res
+}
+
+/// Whether a rule's body condition holds.
+fn matches_needle(needle: Option<&str>, text: &str) -> bool {
+    match needle {
+        None => true,
+        Some(n) => text.contains(n),
+    }
 }
 
 impl Receiver {
