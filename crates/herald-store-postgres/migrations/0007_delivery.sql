@@ -121,9 +121,12 @@ CREATE TABLE deliveries (
     provider_code       TEXT NULL,
     provider_message_id TEXT NULL,
     detail              TEXT NULL,
+    -- when to ask for this delivery's receipt (Expo), NULL when there is none to ask for
+    receipt_due_at      BIGINT NULL,
     updated_at          BIGINT NOT NULL
 );
 CREATE INDEX deliveries_by_message ON deliveries (message_pk);
+CREATE INDEX deliveries_receipts ON deliveries (receipt_due_at) WHERE receipt_due_at IS NOT NULL;
 
 CREATE TABLE execution_details (
     pk          BIGSERIAL PRIMARY KEY,

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use herald_core::delivery::event::{EventInfo, WorkflowSnapshot};
 use herald_core::delivery::job::{
     ChannelTarget, ClaimedJob, DeliveryState, DeliveryStatus, JobContext, JobInfo, JobOutcome,
-    JobRun, MessageState, TokenTarget,
+    JobRun, MessageState, NewExecutionDetail, ReceiptCheck, ReceiptResult, TokenRemoval,
+    TokenTarget,
 };
 use herald_core::delivery::{JobQueue, QueueState};
 use herald_core::secrets::Owner;
@@ -418,8 +419,8 @@ impl PgStore {
                 sqlx::query(
                     "INSERT INTO deliveries (id, message_pk, target, target_hint, status,
                          attempts, outcome, http_status, provider_code, provider_message_id,
-                         detail, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                         detail, receipt_due_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(s.id.as_str())
                 .bind(message_pk)
@@ -432,6 +433,7 @@ impl PgStore {
                 .bind(&s.provider_code)
                 .bind(&s.provider_message_id)
                 .bind(&s.detail)
+                .bind(s.receipt_due_at.map(Timestamp::millis))
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -454,7 +456,8 @@ impl PgStore {
         for s in &run.delivery_updates {
             sqlx::query(
                 "UPDATE deliveries SET status = $2, attempts = $3, outcome = $4, http_status = $5,
-                     provider_code = $6, provider_message_id = $7, detail = $8, updated_at = $9
+                     provider_code = $6, provider_message_id = $7, detail = $8, updated_at = $9,
+                     receipt_due_at = $10
                  WHERE id = $1",
             )
             .bind(s.id.as_str())
@@ -466,51 +469,13 @@ impl PgStore {
             .bind(&s.provider_message_id)
             .bind(&s.detail)
             .bind(now)
+            .bind(s.receipt_due_at.map(Timestamp::millis))
             .execute(&mut *tx)
             .await?;
         }
-        for d in &run.details {
-            sqlx::query(
-                "INSERT INTO execution_details (id, job_pk, message_id, provider_id, detail,
-                     source, status, is_retry, raw, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(d.id.as_str())
-            .bind(held.pk)
-            .bind(d.message_id.as_ref().map(ObjectId::as_str))
-            .bind(d.provider_id.map(ProviderId::as_str))
-            .bind(&d.detail)
-            .bind(d.source.as_str())
-            .bind(d.status.as_str())
-            .bind(d.is_retry)
-            .bind(&d.raw)
-            .bind(d.created_at.millis())
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_details(&mut tx, held.pk, &run.details).await?;
         // Pruning: dead tokens leave the subscriber's channels in the same transaction.
-        let mut removed = 0;
-        for r in &run.removed_tokens {
-            removed += sqlx::query(
-                "DELETE FROM device_tokens
-                 WHERE token_hash = $3 AND channel_pk IN (
-                     SELECT pk FROM subscriber_channels
-                     WHERE subscriber_pk = $1 AND integration_id = $2)",
-            )
-            .bind(held.subscriber_pk)
-            .bind(r.integration_id.as_str())
-            .bind(&r.token_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
-        if removed > 0 {
-            sqlx::query("UPDATE subscribers SET updated_at = $2 WHERE pk = $1")
-                .bind(held.subscriber_pk)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
+        remove_tokens(&mut tx, held.subscriber_pk, &run.removed_tokens, now).await?;
         let (status, run_at) = match run.outcome {
             JobOutcome::Completed => ("completed", None),
             JobOutcome::Failed => ("failed", None),
@@ -531,6 +496,178 @@ impl PgStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+/// Appends execution details to the job `job_pk`.
+async fn insert_details(
+    conn: &mut PgConnection,
+    job_pk: i64,
+    details: &[NewExecutionDetail],
+) -> Result<()> {
+    for d in details {
+        sqlx::query(
+            "INSERT INTO execution_details (id, job_pk, message_id, provider_id, detail, source,
+                 status, is_retry, raw, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(d.id.as_str())
+        .bind(job_pk)
+        .bind(d.message_id.as_ref().map(ObjectId::as_str))
+        .bind(d.provider_id.map(ProviderId::as_str))
+        .bind(&d.detail)
+        .bind(d.source.as_str())
+        .bind(d.status.as_str())
+        .bind(d.is_retry)
+        .bind(&d.raw)
+        .bind(d.created_at.millis())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes dead tokens from the subscriber's channels (pruning); the subscriber's `updated_at`
+/// moves when one was there.
+async fn remove_tokens(
+    conn: &mut PgConnection,
+    subscriber_pk: i64,
+    removals: &[TokenRemoval],
+    now: i64,
+) -> Result<()> {
+    let mut removed = 0;
+    for r in removals {
+        removed += sqlx::query(
+            "DELETE FROM device_tokens
+             WHERE token_hash = $3 AND channel_pk IN (
+                 SELECT pk FROM subscriber_channels
+                 WHERE subscriber_pk = $1 AND integration_id = $2)",
+        )
+        .bind(subscriber_pk)
+        .bind(r.integration_id.as_str())
+        .bind(&r.token_hash)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    if removed > 0 {
+        sqlx::query("UPDATE subscribers SET updated_at = $2 WHERE pk = $1")
+            .bind(subscriber_pk)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct ReceiptRow {
+    delivery_id: String,
+    job_id: String,
+    message_id: String,
+    environment_id: String,
+    integration_id: String,
+    provider_id: String,
+    provider_message_id: Option<String>,
+    target: String,
+    target_hint: String,
+    updated_at: i64,
+}
+
+impl PgStore {
+    async fn due_receipts_once(&self, now: i64, limit: usize) -> Result<Vec<ReceiptCheck>> {
+        let mut tx = snapshot(&self.pool).await?;
+        let rows: Vec<ReceiptRow> = sqlx::query_as(
+            "SELECT d.id AS delivery_id, j.id AS job_id, m.id AS message_id, m.environment_id,
+                    m.integration_id, m.provider_id, d.provider_message_id, d.target,
+                    d.target_hint, d.updated_at
+             FROM deliveries d JOIN messages m ON m.pk = d.message_pk
+             JOIN jobs j ON j.pk = m.job_pk
+             WHERE d.receipt_due_at IS NOT NULL AND d.receipt_due_at <= $1
+             ORDER BY d.receipt_due_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let found: Option<IntegrationRow> = sqlx::query_as(&format!(
+                "SELECT {INTEGRATION_COLUMNS} FROM integrations
+                 WHERE id = $1 AND environment_id = $2 AND NOT deleted"
+            ))
+            .bind(&r.integration_id)
+            .bind(&r.environment_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            out.push(ReceiptCheck {
+                integration: found.map(|i| i.into_integration(&self.vault)).transpose()?,
+                provider_id: provider(&r.provider_id)?,
+                delivery_id: ObjectId::from_stored(r.delivery_id),
+                job_id: ObjectId::from_stored(r.job_id),
+                message_id: ObjectId::from_stored(r.message_id),
+                environment_id: ObjectId::from_stored(r.environment_id),
+                integration_id: ObjectId::from_stored(r.integration_id),
+                receipt_id: r.provider_message_id.unwrap_or_default(),
+                target: r.target,
+                target_hint: r.target_hint,
+                sent_at: Timestamp::from_millis(r.updated_at),
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn record_receipts_once(&self, results: &[ReceiptResult]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        for r in results {
+            let found: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT j.pk, n.subscriber_pk FROM jobs j
+                 JOIN notifications n ON n.pk = j.notification_pk WHERE j.id = $1",
+            )
+            .bind(r.job_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((job_pk, subscriber_pk)) = found else {
+                continue;
+            };
+            sqlx::query("UPDATE deliveries SET receipt_due_at = $2 WHERE id = $1")
+                .bind(r.delivery_id.as_str())
+                .bind(r.ask_again_at.map(Timestamp::millis))
+                .execute(&mut *tx)
+                .await?;
+            if let Some((outcome, code, detail)) = &r.failure {
+                sqlx::query(
+                    "UPDATE deliveries SET status = 'failed', outcome = $2, provider_code = $3,
+                         detail = $4, updated_at = $5
+                     WHERE id = $1",
+                )
+                .bind(r.delivery_id.as_str())
+                .bind(outcome)
+                .bind(code)
+                .bind(detail)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE messages SET status = 'error', error_id = 'unexpected_push_error',
+                         error_text = $2, updated_at = $3
+                     WHERE id = $1",
+                )
+                .bind(r.message_id.as_str())
+                .bind(detail)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some(removal) = &r.remove {
+                remove_tokens(&mut tx, subscriber_pk, std::slice::from_ref(removal), now).await?;
+            }
+            insert_details(&mut tx, job_pk, &r.details).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -581,6 +718,17 @@ impl JobQueue for PgStore {
             release(&mut conn, owner, jobs).await
         })
         .await
+    }
+
+    async fn due_receipts(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<ReceiptCheck>> {
+        retrying(|| self.due_receipts_once(now.millis(), limit)).await
+    }
+
+    async fn record_receipts(&self, results: &[ReceiptResult]) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        retrying(|| self.record_receipts_once(results)).await
     }
 
     async fn queue_state(&self) -> StoreResult<QueueState> {

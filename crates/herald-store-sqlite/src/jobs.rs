@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use herald_core::delivery::event::{EventInfo, WorkflowSnapshot};
 use herald_core::delivery::job::{
     ChannelTarget, ClaimedJob, DeliveryState, DeliveryStatus, JobContext, JobInfo, JobOutcome,
-    JobRun, MessageState, TokenRemoval, TokenTarget,
+    JobRun, MessageState, NewExecutionDetail, ReceiptCheck, ReceiptResult, TokenRemoval,
+    TokenTarget,
 };
 use herald_core::delivery::{JobQueue, QueueState};
 use herald_core::secrets::{Owner, Vault};
@@ -348,8 +349,9 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
     )?;
     let mut insert_delivery = conn.prepare_cached(
         "INSERT INTO deliveries (id, message_pk, target, target_hint, status, attempts,
-             outcome, http_status, provider_code, provider_message_id, detail, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             outcome, http_status, provider_code, provider_message_id, detail, receipt_due_at,
+             updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for m in &run.new_messages {
         insert_message.execute(rusqlite::params![
@@ -386,6 +388,7 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
                 s.provider_code,
                 s.provider_message_id,
                 s.detail,
+                s.receipt_due_at.map(Timestamp::millis),
                 now,
             ])?;
         }
@@ -406,7 +409,8 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
     }
     let mut update_delivery = conn.prepare_cached(
         "UPDATE deliveries SET status = ?2, attempts = ?3, outcome = ?4, http_status = ?5,
-             provider_code = ?6, provider_message_id = ?7, detail = ?8, updated_at = ?9
+             provider_code = ?6, provider_message_id = ?7, detail = ?8, receipt_due_at = ?10,
+             updated_at = ?9
          WHERE id = ?1",
     )?;
     for s in &run.delivery_updates {
@@ -420,27 +424,10 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
             s.provider_message_id,
             s.detail,
             now,
+            s.receipt_due_at.map(Timestamp::millis),
         ])?;
     }
-    let mut insert_detail = conn.prepare_cached(
-        "INSERT INTO execution_details (id, job_pk, message_id, provider_id, detail, source,
-             status, is_retry, raw, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
-    for d in &run.details {
-        insert_detail.execute(rusqlite::params![
-            d.id.as_str(),
-            job_pk,
-            d.message_id.as_ref().map(ObjectId::as_str),
-            d.provider_id.map(ProviderId::as_str),
-            d.detail,
-            d.source.as_str(),
-            d.status.as_str(),
-            d.is_retry,
-            d.raw,
-            d.created_at.millis(),
-        ])?;
-    }
+    insert_details(conn, job_pk, &run.details)?;
     remove_tokens(conn, subscriber_pk, &run.removed_tokens, now)?;
     let (status, run_at) = match run.outcome {
         JobOutcome::Completed => ("completed", None),
@@ -461,6 +448,134 @@ fn record(conn: &Connection, run: &JobRun) -> DbResult<bool> {
         now,
     ])?;
     Ok(true)
+}
+
+/// Appends execution details to the job `job_pk`.
+fn insert_details(conn: &Connection, job_pk: i64, details: &[NewExecutionDetail]) -> DbResult<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO execution_details (id, job_pk, message_id, provider_id, detail, source,
+             status, is_retry, raw, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for d in details {
+        insert.execute(rusqlite::params![
+            d.id.as_str(),
+            job_pk,
+            d.message_id.as_ref().map(ObjectId::as_str),
+            d.provider_id.map(ProviderId::as_str),
+            d.detail,
+            d.source.as_str(),
+            d.status.as_str(),
+            d.is_retry,
+            d.raw,
+            d.created_at.millis(),
+        ])?;
+    }
+    Ok(())
+}
+
+fn due_receipts(
+    conn: &Connection,
+    vault: &Vault,
+    now: i64,
+    limit: usize,
+) -> DbResult<Vec<ReceiptCheck>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, j.id, m.id, m.environment_id, m.integration_id, m.provider_id,
+                d.provider_message_id, d.target, d.target_hint, d.updated_at
+         FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN jobs j ON j.pk = m.job_pk
+         WHERE d.receipt_due_at IS NOT NULL AND d.receipt_due_at <= ?1
+         ORDER BY d.receipt_due_at LIMIT ?2",
+    )?;
+    let rows = stmt.query_map((now, limit as i64), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, Option<String>>(6)?,
+            r.get::<_, String>(7)?,
+            r.get::<_, String>(8)?,
+            r.get::<_, i64>(9)?,
+        ))
+    })?;
+    let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
+    let mut integration = conn.prepare_cached(&format!(
+        "SELECT {INTEGRATION_COLUMNS} FROM integrations
+         WHERE id = ?1 AND environment_id = ?2 AND deleted = 0"
+    ))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (delivery, job, message, env, integration_id, provider_text, receipt, target, hint, at) in
+        rows
+    {
+        let found = integration
+            .query_row((integration_id.as_str(), env.as_str()), |r| {
+                crate::rows::integration(r, vault)
+            })
+            .optional()?;
+        out.push(ReceiptCheck {
+            delivery_id: ObjectId::from_stored(delivery),
+            job_id: ObjectId::from_stored(job),
+            message_id: ObjectId::from_stored(message),
+            environment_id: ObjectId::from_stored(env),
+            integration: found,
+            integration_id: ObjectId::from_stored(integration_id),
+            provider_id: provider(&provider_text)?,
+            receipt_id: receipt.unwrap_or_default(),
+            target,
+            target_hint: hint,
+            sent_at: Timestamp::from_millis(at),
+        });
+    }
+    Ok(out)
+}
+
+fn record_receipts(conn: &Connection, results: &[ReceiptResult]) -> DbResult<()> {
+    let now = Timestamp::now().millis();
+    for r in results {
+        let found: Option<(i64, i64)> = conn
+            .prepare_cached(
+                "SELECT j.pk, n.subscriber_pk FROM jobs j
+                 JOIN notifications n ON n.pk = j.notification_pk WHERE j.id = ?1",
+            )?
+            .query_row([r.job_id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let Some((job_pk, subscriber_pk)) = found else {
+            continue;
+        };
+        conn.prepare_cached("UPDATE deliveries SET receipt_due_at = ?2 WHERE id = ?1")?
+            .execute((
+                r.delivery_id.as_str(),
+                r.ask_again_at.map(Timestamp::millis),
+            ))?;
+        if let Some((outcome, code, detail)) = &r.failure {
+            conn.prepare_cached(
+                "UPDATE deliveries SET status = 'failed', outcome = ?2, provider_code = ?3,
+                     detail = ?4, updated_at = ?5
+                 WHERE id = ?1",
+            )?
+            .execute(rusqlite::params![
+                r.delivery_id.as_str(),
+                outcome,
+                code,
+                detail,
+                now
+            ])?;
+            conn.prepare_cached(
+                "UPDATE messages SET status = 'error', error_id = 'unexpected_push_error',
+                     error_text = ?2, updated_at = ?3
+                 WHERE id = ?1",
+            )?
+            .execute((r.message_id.as_str(), detail, now))?;
+        }
+        if let Some(removal) = &r.remove {
+            remove_tokens(conn, subscriber_pk, std::slice::from_ref(removal), now)?;
+        }
+        insert_details(conn, job_pk, &r.details)?;
+    }
+    Ok(())
 }
 
 /// Removes dead tokens from the subscriber's channels (pruning); the subscriber's `updated_at`
@@ -566,5 +681,22 @@ impl JobQueue for SqliteStore {
 
     async fn queue_state(&self) -> StoreResult<QueueState> {
         self.readers.lookup(queue_state).await
+    }
+
+    async fn due_receipts(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<ReceiptCheck>> {
+        let vault = self.vault.clone();
+        self.readers
+            .read(move |conn| due_receipts(conn, &vault, now.millis(), limit))
+            .await
+    }
+
+    async fn record_receipts(&self, results: &[ReceiptResult]) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let results = results.to_vec();
+        self.writer
+            .write(move |conn| record_receipts(conn, &results))
+            .await
     }
 }

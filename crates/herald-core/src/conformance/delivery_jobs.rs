@@ -48,6 +48,7 @@ fn state(id: &ObjectId, status: DeliveryStatus, attempts: u32) -> DeliveryUpdate
         provider_code: None,
         provider_message_id: None,
         detail: Some("busy".into()),
+        receipt_due_at: None,
     }
 }
 

@@ -187,6 +187,9 @@ pub struct DeliveryUpdate {
     pub provider_code: Option<String>,
     pub provider_message_id: Option<String>,
     pub detail: Option<String>,
+    /// When to ask the provider for this delivery's receipt (Expo: a ticket `ok` only means
+    /// queued), `None` for no receipt to ask for.
+    pub receipt_due_at: Option<Timestamp>,
 }
 
 /// A delivery first recorded by this run.
@@ -343,6 +346,42 @@ pub struct NewExecutionDetail {
 pub struct TokenRemoval {
     pub integration_id: ObjectId,
     pub token_hash: String,
+}
+
+/// A delivery whose receipt is due (see [`DeliveryUpdate::receipt_due_at`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceiptCheck {
+    pub delivery_id: ObjectId,
+    pub job_id: ObjectId,
+    pub message_id: ObjectId,
+    pub environment_id: ObjectId,
+    /// The integration the delivery went through (decrypted), `None` if it has been deleted.
+    pub integration: Option<Integration>,
+    pub integration_id: ObjectId,
+    pub provider_id: ProviderId,
+    /// The provider's id for the sent message (Expo: the ticket id, which names its receipt).
+    pub receipt_id: String,
+    /// The delivery's target (the device token's hash) and its hint.
+    pub target: String,
+    pub target_hint: String,
+    /// When the delivery was sent.
+    pub sent_at: Timestamp,
+}
+
+/// What asking for a receipt came to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceiptResult {
+    pub delivery_id: ObjectId,
+    pub job_id: ObjectId,
+    /// Ask again then (the receipt is not ready yet), or `None`: done.
+    pub ask_again_at: Option<Timestamp>,
+    /// The receipt reports a failure: the delivery fails with this outcome class, provider code
+    /// and detail, and the message turns to `error`.
+    pub failure: Option<(String, Option<String>, String)>,
+    pub message_id: ObjectId,
+    /// The dead token to remove from the job's subscriber (pruning).
+    pub remove: Option<TokenRemoval>,
+    pub details: Vec<NewExecutionDetail>,
 }
 
 /// How the job stands after this run.

@@ -10,7 +10,7 @@ use crate::delivery::activity::{
     ExecutionDetail, Message, MessageQuery, NotificationActivity, NotificationQuery,
 };
 use crate::delivery::event::{EventCreated, IdempotencyRecord, IdempotentResponse, NewEvent};
-use crate::delivery::job::{ClaimedJob, JobContext, JobRun};
+use crate::delivery::job::{ClaimedJob, JobContext, JobRun, ReceiptCheck, ReceiptResult};
 use crate::{ChannelType, ObjectId, StoreResult, Timestamp};
 
 /// How far one [`EventStore::expand_fan_out`] call got.
@@ -86,6 +86,13 @@ pub trait JobQueue: Send + Sync {
 
     /// Gives jobs back (shutdown): those still held by `owner` become due at once.
     async fn release_jobs(&self, owner: &str, jobs: &[ObjectId]) -> StoreResult<()>;
+
+    /// Up to `limit` deliveries whose receipt is due at `now` (any environment), oldest first.
+    async fn due_receipts(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<ReceiptCheck>>;
+
+    /// Records what asking for receipts came to, each in the same transaction as its token
+    /// removal and execution details.
+    async fn record_receipts(&self, results: &[ReceiptResult]) -> StoreResult<()>;
 
     /// When the next job becomes due (queued or under a lease), `None` if none is waiting; and
     /// whether a fan-out has work left.

@@ -5,6 +5,7 @@
 
 mod overrides;
 mod prune;
+mod receipts;
 mod runner;
 mod worker;
 

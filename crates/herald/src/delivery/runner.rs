@@ -38,6 +38,12 @@ pub trait Sender: Send + Sync {
     /// One push message to several tokens of one integration: one attempt per token, in order
     /// (Expo takes them in batches; the others one request each).
     async fn send_push(&self, batch: &PushBatch<'_>) -> Vec<Attempt>;
+    /// Expo receipts by receipt id (absent: not ready yet); `Err` when the call failed.
+    async fn expo_receipts(
+        &self,
+        integration: &Map<String, Value>,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Attempt>, Attempt>;
 }
 
 #[async_trait]
@@ -48,6 +54,14 @@ impl Sender for Providers {
 
     async fn send_push(&self, batch: &PushBatch<'_>) -> Vec<Attempt> {
         Providers::send_push(self, batch).await
+    }
+
+    async fn expo_receipts(
+        &self,
+        integration: &Map<String, Value>,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Attempt>, Attempt> {
+        Providers::expo_receipts(self, integration, ids).await
     }
 }
 
@@ -77,6 +91,8 @@ pub struct Runner {
     renderer: Arc<Renderer>,
     policy: RetryPolicy,
     prune: Arc<PruneGuard>,
+    /// How long after an Expo ticket its receipt is asked for (Expo suggests about 15 minutes).
+    receipt_delay: Duration,
 }
 
 /// One delivery to attempt in this run.
@@ -154,7 +170,23 @@ impl Runner {
             renderer,
             policy,
             prune,
+            receipt_delay: Duration::from_secs(15 * 60),
         }
+    }
+
+    /// Asks for Expo receipts this long after the ticket (default 15 minutes).
+    pub fn with_receipt_delay(mut self, delay: Duration) -> Self {
+        self.receipt_delay = delay;
+        self
+    }
+
+    /// The sender (for the receipt checks, which are not job runs).
+    pub fn sender(&self) -> &Arc<dyn Sender> {
+        &self.sender
+    }
+
+    pub fn prune_guard(&self) -> &Arc<PruneGuard> {
+        &self.prune
     }
 
     /// Runs the job and returns what to record.
@@ -383,6 +415,13 @@ impl Runner {
                 provider_code: attempt.provider_code.clone(),
                 provider_message_id: attempt.provider_message_id.clone(),
                 detail: Some(attempt.detail.clone()),
+                // An Expo ticket `ok` only means queued: its receipt says whether FCM/APNs took it.
+                receipt_due_at: (s.provider == ProviderId::Expo
+                    && status == DeliveryStatus::Sent
+                    && attempt.provider_message_id.is_some())
+                .then(|| {
+                    Timestamp::from_millis(now.millis() + self.receipt_delay.as_millis() as i64)
+                }),
             };
             let t = &mut touched[s.message];
             if let Some(state) = t.states.iter_mut().find(|(id, _)| *id == s.delivery) {
@@ -769,6 +808,7 @@ impl Runner {
                         provider_code: None,
                         provider_message_id: None,
                         detail: None,
+                        receipt_due_at: None,
                     },
                 });
                 states.push((delivery.clone(), DeliveryStatus::Pending));
@@ -1003,6 +1043,7 @@ fn closed(id: ObjectId, attempts: u32, status: DeliveryStatus, why: &str) -> Del
         provider_code: None,
         provider_message_id: None,
         detail: Some(why.to_string()),
+        receipt_due_at: None,
     }
 }
 
@@ -1111,6 +1152,17 @@ mod tests {
                 .pop_front()
                 .unwrap_or(Outcome::Delivered);
             Attempt::new(outcome, "scripted")
+        }
+
+        async fn expo_receipts(
+            &self,
+            _: &Map<String, Value>,
+            _: &[&str],
+        ) -> Result<std::collections::HashMap<String, Attempt>, Attempt> {
+            Err(Attempt::new(
+                Outcome::Retry { after: None },
+                "no receipts in this script",
+            ))
         }
 
         async fn send_push(&self, batch: &PushBatch<'_>) -> Vec<Attempt> {

@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::runner::Runner;
 
+/// How often the loop asks for due receipts.
+const RECEIPT_INTERVAL: Duration = Duration::from_secs(30);
+
 /// How the worker runs.
 #[derive(Clone, Debug)]
 pub struct WorkerSettings {
@@ -157,6 +160,27 @@ impl Worker {
         drained
     }
 
+    /// Asks for the receipts due at `now` (Expo) and records what they say; returns how many
+    /// receipts were due. Errors are logged (the receipts stay due).
+    pub async fn check_receipts(&self, now: Timestamp) -> usize {
+        let due = match self.store.due_receipts(now, super::receipts::BATCH).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "reading due receipts failed");
+                return 0;
+            }
+        };
+        let count = due.len();
+        if count == 0 {
+            return 0;
+        }
+        let results = super::receipts::check(&self.runner, due, now).await;
+        if let Err(e) = self.store.record_receipts(&results).await {
+            tracing::error!(error = %e, "recording receipts failed; they are asked for again");
+        }
+        count
+    }
+
     /// The loop, until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(owner = %self.owner, concurrency = self.settings.concurrency, "delivery worker started");
@@ -165,7 +189,12 @@ impl Worker {
         // The jobs being run, so that shutdown can hand back those it abandons.
         let running: Arc<std::sync::Mutex<HashSet<ObjectId>>> = Arc::default();
         let mut failures = 0u32;
+        let mut receipts_checked = std::time::Instant::now();
         while !shutdown.is_cancelled() {
+            if receipts_checked.elapsed() >= RECEIPT_INTERVAL {
+                receipts_checked = std::time::Instant::now();
+                self.check_receipts(Timestamp::now()).await;
+            }
             // Reap finished jobs so the set does not grow.
             while in_flight.try_join_next().is_some() {}
             let mut progressed = false;

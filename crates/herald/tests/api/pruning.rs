@@ -195,4 +195,84 @@ backend_tests!(
     a_dead_token_is_removed_and_the_live_ones_are_delivered_once,
     with_pruning_off_a_dead_token_is_kept,
     a_credential_shaped_code_without_evidence_keeps_the_token,
+    an_expo_receipt_that_says_device_not_registered_prunes_the_token,
 );
+
+async fn an_expo_receipt_that_says_device_not_registered_prunes_the_token(app: TestApp) {
+    let rx = Receiver::start().await;
+    let json = |a: Answer| a.header("content-type", "application/json");
+    rx.rule(
+        "/--/api/v2/push/send",
+        None,
+        json(Answer::new(
+            200,
+            r#"{"data":[{"status":"ok","id":"r-1"},{"status":"ok","id":"r-2"}]}"#,
+        )),
+    );
+    rx.rule(
+        "/--/api/v2/push/getReceipts",
+        None,
+        json(Answer::new(
+            200,
+            r#"{"data":{"r-1":{"status":"ok"},"r-2":{"status":"error","message":"gone",
+                "details":{"error":"DeviceNotRegistered"}}}}"#,
+        )),
+    );
+    integration(&app, "expo", "push", json!({"apiKey": "expo-token"})).await;
+    subscriber_with(
+        &app,
+        "ada",
+        "expo",
+        json!({"deviceTokens": ["ExponentPushToken[live]", "ExponentPushToken[gone]"]}),
+    )
+    .await;
+    workflow(&app, "p", json!([push_step("Hi", "Body")])).await;
+    trigger(&app, json!({"name": "p", "to": "ada"})).await;
+    let base = rx.url("").parse().expect("a URL");
+    let worker = app.worker_with(|s| {
+        s.providers
+            .endpoints
+            .insert(herald_core::ProviderId::Expo, base);
+    });
+    worker.run_until_idle().await;
+    assert_eq!(
+        rx.at("/--/api/v2/push/send").len(),
+        1,
+        "one batch for both tokens"
+    );
+    assert_eq!(messages(&app, "").await["data"][0]["status"], "sent");
+    // Receipts are not due yet; sixteen minutes later they are.
+    assert_eq!(
+        worker.check_receipts(herald_core::Timestamp::now()).await,
+        0
+    );
+    let later = herald_core::Timestamp::from_millis(
+        herald_core::Timestamp::now().millis() + 16 * 60 * 1000,
+    );
+    assert_eq!(worker.check_receipts(later).await, 2);
+    let asked = rx.at("/--/api/v2/push/getReceipts");
+    assert_eq!(asked.len(), 1);
+    let mut ids: Vec<String> = asked[0].json()["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["r-1", "r-2"]);
+    assert_eq!(
+        device_tokens(&app.subscriber("ada").await, "expo"),
+        ["ExponentPushToken[live]"]
+    );
+    let m = &messages(&app, "").await["data"][0];
+    assert_eq!(m["status"], "error", "{m}");
+    let details = execution_details(&app, "ada").await;
+    assert!(
+        details
+            .iter()
+            .any(|d| d["detail"] == "Device token removed: DeviceNotRegistered"),
+        "{details:?}"
+    );
+    // Done: nothing is due any more.
+    assert_eq!(worker.check_receipts(later).await, 0);
+}
