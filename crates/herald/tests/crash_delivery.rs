@@ -195,3 +195,158 @@ async fn a_topic_trigger_reaches_everyone_after_a_sigkill_mid_delivery(backend: 
     }
     reader.kill().await;
 }
+
+both_backends!(a_push_topic_trigger_prunes_dead_tokens_and_delivers_live_ones_across_a_sigkill);
+
+/// Subscribers of the push case, each with a live token; every tenth has a dead one too.
+const PUSH_SUBSCRIBERS: usize = 1000;
+const RSA_KEY: &str = include_str!("../../herald-providers/tests/providers/keys/test-only-rsa.pem");
+
+/// A fake FCM: an OAuth token endpoint, and `messages:send` answering `UNREGISTERED` for tokens
+/// starting with `dead` and delivering the others; every send is counted per token.
+async fn fake_fcm(seen: mpsc::UnboundedSender<()>) -> (String, Counts) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let counts = Counts::default();
+    let state = (counts.clone(), seen);
+    let app = axum::Router::new()
+        .route(
+            "/token",
+            axum::routing::post(|| async {
+                axum::Json(json!({"access_token": "at", "expires_in": 3600, "token_type": "Bearer"}))
+            }),
+        )
+        .fallback(
+            |State((counts, seen)): State<(Counts, mpsc::UnboundedSender<()>)>, body: axum::body::Bytes| async move {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let token = v["message"]["token"].as_str().unwrap_or_default().to_string();
+                *counts.per_path.lock().unwrap().entry(token.clone()).or_default() += 1;
+                let _ = seen.send(());
+                if token.starts_with("dead") {
+                    let err = json!({"error": {"code": 404, "message": "gone", "status": "NOT_FOUND",
+                        "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                                     "errorCode": "UNREGISTERED"}]}});
+                    (axum::http::StatusCode::NOT_FOUND, axum::Json(err))
+                } else {
+                    (axum::http::StatusCode::OK, axum::Json(json!({"name": "projects/p/messages/1"})))
+                }
+            },
+        )
+        .with_state(state);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, counts)
+}
+
+async fn a_push_topic_trigger_prunes_dead_tokens_and_delivers_live_ones_across_a_sigkill(
+    backend: Backend,
+) {
+    let Some(db) = Database::fresh(backend).await else {
+        return;
+    };
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let (base, counts) = fake_fcm(seen_tx).await;
+    let env = [("HERALD_PROVIDER_ENDPOINT_FCM", base.as_str())];
+    let flags = flags();
+    let start = || {
+        HeraldProcess::start_with_env(
+            &db,
+            &flags,
+            Some(herald_core::secrets::TEST_SECRET_KEYS),
+            &env,
+        )
+    };
+    let first = start().await;
+    let api = first.api.clone();
+    let account = json!({"type": "service_account", "project_id": "p", "private_key_id": "k",
+        "private_key": RSA_KEY, "client_email": "h@p.iam.gserviceaccount.com",
+        "token_uri": format!("{base}/token")});
+    let res = api
+        .post(
+            "/v1/integrations",
+            json!({"providerId": "fcm", "channel": "push", "active": true,
+                   "credentials": {"serviceAccount": account.to_string()}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let ids: Vec<String> = (0..PUSH_SUBSCRIBERS).map(|i| format!("p{i:04}")).collect();
+    let tokens = |i: usize| {
+        let mut t = vec![format!("live-{i:04}")];
+        if i % 10 == 0 {
+            t.push(format!("dead-{i:04}"));
+        }
+        t
+    };
+    for (n, chunk) in ids.chunks(500).enumerate() {
+        let subscribers: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(k, id)| {
+                json!({"subscriberId": id, "channels": [{"providerId": "fcm",
+                        "credentials": {"deviceTokens": tokens(n * 500 + k)}}]})
+            })
+            .collect();
+        let res = api
+            .post("/v1/subscribers/bulk", json!({"subscribers": subscribers}))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        let res = api
+            .post(
+                "/v1/topics/phones/subscribers",
+                json!({"subscribers": chunk}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text);
+    }
+    let res = api
+        .post(
+            "/v2/workflows",
+            json!({"name": "Push", "workflowId": "push", "active": true,
+                   "steps": [{"name": "push", "type": "push",
+                              "controlValues": {"subject": "t", "body": "b"}}]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let res = api
+        .post(
+            "/v1/events/trigger",
+            json!({"name": "push", "to": {"type": "Topic", "topicKey": "phones"}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    for _ in 0..150 {
+        seen.recv().await.expect("the fake runs");
+    }
+    first.kill().await;
+    let second = start().await;
+    let dead = PUSH_SUBSCRIBERS / 10;
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            if counts.per_path.lock().unwrap().len() == PUSH_SUBSCRIBERS + dead {
+                return;
+            }
+            seen.recv().await.expect("the fake runs");
+        }
+    })
+    .await
+    .expect("every live and dead token was tried");
+    let (output, clean) = second.terminate().await;
+    assert!(clean, "{}", output.stderr);
+    let per_token = counts.per_path.lock().unwrap().clone();
+    let total: usize = per_token.values().sum();
+    assert!(
+        total - (PUSH_SUBSCRIBERS + dead) <= CONCURRENCY * 2,
+        "{} repeated sends",
+        total - (PUSH_SUBSCRIBERS + dead)
+    );
+    // The dead tokens are gone, the live ones stay.
+    let reader = HeraldProcess::start(&db, &["--worker", "false"]).await;
+    for i in (0..PUSH_SUBSCRIBERS).step_by(10) {
+        let res = reader.api.get(&format!("/v1/subscribers/p{i:04}")).await;
+        assert_eq!(
+            support::device_tokens(res.data(200), "fcm"),
+            [format!("live-{i:04}")],
+            "p{i:04}"
+        );
+    }
+    reader.kill().await;
+}

@@ -45,7 +45,18 @@ impl HeraldProcess {
 
     /// As [`HeraldProcess::start`], with `HERALD_SECRET_KEY` set to `key`, or unset.
     pub async fn start_with_key(db: &Database, extra: &[&str], key: Option<&str>) -> HeraldProcess {
+        Self::start_with_env(db, extra, key, &[]).await
+    }
+
+    /// As [`HeraldProcess::start_with_key`], with these environment variables set too.
+    pub async fn start_with_env(
+        db: &Database,
+        extra: &[&str],
+        key: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> HeraldProcess {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+        cmd.envs(env.iter().copied());
         match key {
             Some(key) => cmd.env("HERALD_SECRET_KEY", key),
             None => cmd.env_remove("HERALD_SECRET_KEY"),
