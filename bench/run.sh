@@ -25,6 +25,9 @@ KEEP=0
 BUDGET=90
 NICE=0
 RENDER_ONLY=0
+DELIVERY=0
+DELIVERY_FANOUT=100000
+DELIVERY_PUSH=10000
 PG_BIN_DIR=${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}
 COMMAND_LINE="bench/run.sh${*:+ $*}"
 
@@ -45,6 +48,10 @@ Usage: bench/run.sh [options]
   --patch-budget B      tokens one wrk run may append to one subscriber (default 90; a channel holds 100)
   --nice N              run Herald, the ceiling, wrk, PostgreSQL and pgbench at niceness N (default 0;
                         e.g. -10 as root on a machine where other work is running; the report says so)
+  --delivery            also run the delivery scenarios (trigger to one subscriber, trigger to a topic
+                        fanning out to a sink, push through a fake FCM; herald-bench-delivery)
+  --delivery-fanout N   subscribers in the fan-out topic (default 100000)
+  --delivery-push N     subscribers (2 tokens each) in the push topic (default 10000)
   --no-build            use the binaries already in target/release
   --no-write            don't write bench/results/ or BENCHMARKS.md
   --render-only         only regenerate BENCHMARKS.md from bench/results/ and bench/notes.md
@@ -75,6 +82,9 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --no-write) WRITE=0; shift ;;
         --render-only) RENDER_ONLY=1; shift ;;
+        --delivery) DELIVERY=1; shift ;;
+        --delivery-fanout) DELIVERY_FANOUT=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+        --delivery-push) DELIVERY_PUSH=${2:-}; shift; [ $# -eq 0 ] || shift ;;
         --keep) KEEP=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
@@ -717,6 +727,10 @@ EOF
             done
         done
         scale_table
+        for f in $(ls "$RESULTS"/delivery-*.md 2>/dev/null | sort); do
+            echo
+            sed 's/^# Delivery benchmark/## Delivery/' "$f"
+        done
     } >"$WORK/BENCHMARKS.md"
     mv "$WORK/BENCHMARKS.md" "$ROOT/BENCHMARKS.md"
 }
@@ -759,6 +773,19 @@ if [ "$POSTGRES" = 1 ]; then
         save_backend postgres
     else
         note "SKIPPING PostgreSQL: binaries missing in $PG_BIN_DIR or the cluster could not start (set PG_BIN_DIR)"
+    fi
+fi
+if [ "$DELIVERY" = 1 ]; then
+    if [ "$WAIT_IDLE" -gt 0 ]; then wait_idle; fi
+    note "delivery scenarios (herald-bench-delivery: trigger, fan-out to $DELIVERY_FANOUT, push to $DELIVERY_PUSH × 2 tokens)"
+    "${RUN[@]}" "$BIN/herald-bench-delivery" --herald "$BIN/herald" --ceiling "$BIN/herald-ceiling" \
+        --wrk-dir "$ROOT/bench/wrk" --duration "$DURATION" --connections "$CONNECTIONS" \
+        --fanout-subscribers "$DELIVERY_FANOUT" --push-subscribers "$DELIVERY_PUSH" \
+        --out "$WORK/delivery-sqlite.md" || die "the delivery scenarios failed"
+    if [ "$WRITE" = 1 ]; then
+        mkdir -p "$RESULTS"
+        { cat "$WORK/delivery-sqlite.md"; echo; echo "Measured at $(git -C "$ROOT" rev-parse --short HEAD) on $(nproc) CPUs: \`$COMMAND_LINE\`."; } >"$RESULTS/delivery-sqlite.md"
+        write_benchmarks_md
     fi
 fi
 if [ "$WRITE" = 1 ]; then

@@ -92,6 +92,15 @@ async fn get_subscriber(State(b): State<Bodies>, Path(_id): Path<String>) -> Res
     json(current(&b.get))
 }
 
+/// `POST /v1/events/trigger`: the answer a trigger gets, fixed.
+async fn trigger(_body: Bytes) -> Response {
+    let mut res = json(Bytes::from_static(
+        br#"{"data":{"acknowledged":true,"status":"processed","transactionId":"00000000-0000-4000-8000-000000000000"}}"#,
+    ));
+    *res.status_mut() = StatusCode::CREATED;
+    res
+}
+
 async fn health() -> Response {
     json(Bytes::from_static(br#"{"data":{"status":"ok"}}"#))
 }
@@ -128,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .route("/v1/subscribers/{subscriber_id}", get(get_subscriber))
         .route("/v1/health-check", get(health))
+        .route("/v1/events/trigger", axum::routing::post(trigger))
         .route("/__ceiling/body/{scenario}/{bytes}", put(set_body))
         .with_state(bodies);
     let listener = tokio::net::TcpListener::bind(cli.bind).await?;
