@@ -4,7 +4,8 @@
 # SDK x operation matrix. Exits non-zero if any test fails.
 #
 #   sdk-tests/run.sh                       release build (if stale), fresh SQLite database
-#   sdk-tests/run.sh --postgres URL        against PostgreSQL (a database Herald may migrate)
+#   sdk-tests/run.sh --postgres URL        against PostgreSQL (a database Herald may migrate;
+#                                          HERALD_SECRET_KEY set, the same on every run)
 #   sdk-tests/run.sh --only node|python    one half only
 #   sdk-tests/run.sh --no-build            use the existing binary (HERALD_BIN or target/release/herald)
 #   sdk-tests/run.sh --keep                keep the temp directory (database, logs, reports)
@@ -20,7 +21,7 @@ BUILD=auto
 ONLY=""
 KEEP=0
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --postgres) PG_URL="${2:?--postgres needs a URL}"; shift 2 ;;
@@ -34,6 +35,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$ONLY" in "" | node | python) ;; *) echo "sdk-tests: --only takes node or python" >&2; exit 2 ;; esac
+if [ -n "$PG_URL" ] && [ -z "${HERALD_SECRET_KEY:-}${HERALD_SECRET_KEY_FILE:-}" ]; then
+  echo "sdk-tests: --postgres needs HERALD_SECRET_KEY (Herald's credential encryption key; keep the same" >&2
+  echo "  one for a database reused across runs); \`herald secrets generate\` prints a new one" >&2
+  exit 2
+fi
 
 log() { echo "sdk-tests: $*"; }
 command -v node >/dev/null || { echo "sdk-tests: node (>= 20) is required" >&2; exit 1; }
