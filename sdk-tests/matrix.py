@@ -67,9 +67,9 @@ OPERATIONS = [
     ("event cancel", {"api": "cancel", "py": "cancel", "node": "events.cancel", "pyc": "EventApi.delete"}),
     ("messages list", {"api": "messages.retrieve", "py": "messages.retrieve", "node": "messages.list", "pyc": "MessageApi.list"}),
     ("message delete", {"api": "messages.delete", "py": "messages.delete", "node": "messages.deleteById", "pyc": "MessageApi.delete"}),
-    ("messages delete by transaction", {"api": "messages.deleteByTransactionId", "py": "messages.delete_by_transaction_id", "node": "messages.deleteByTransactionId"}),
-    ("notifications list (activity)", {"api": "notifications.list", "py": "notifications.list", "pyc": "NotificationApi.list"}),
-    ("notification get", {"api": "notifications.retrieve", "py": "notifications.retrieve", "pyc": "NotificationApi.get"}),
+    ("delete by transactionId", {"api": "messages.deleteByTransactionId", "py": "messages.delete_by_transaction_id", "node": "messages.deleteByTransactionId"}),
+    ("activity feed list", {"api": "notifications.list", "py": "notifications.list", "pyc": "NotificationApi.list"}),
+    ("activity feed get", {"api": "notifications.retrieve", "py": "notifications.retrieve", "pyc": "NotificationApi.get"}),
     ("execution details", {"node": "executionDetails.get", "pyc": "ExecutionDetailApi.list"}),
 ]
 OPERATION_OF = {}
