@@ -61,6 +61,16 @@ OPERATIONS = [
     ("workflow patch / status", {"api": "workflows.patch", "py": "workflows.patch", "node": "notificationTemplates.updateStatus", "pyc": "NotificationTemplateApi.update_status"}),
     ("workflow delete", {"api": "workflows.delete", "py": "workflows.delete", "node": "notificationTemplates.delete", "pyc": "NotificationTemplateApi.delete"}),
     ("workflow sync", {"api": "workflows.sync", "py": "workflows.sync"}),
+    ("event trigger", {"api": "trigger", "py": "trigger", "node": "trigger", "pyc": ["EventApi.trigger", "EventApi.trigger_topic"]}),
+    ("event bulk trigger", {"api": "triggerBulk", "py": "trigger_bulk", "node": "bulkTrigger", "pyc": "EventApi.trigger_bulk"}),
+    ("event broadcast", {"api": "triggerBroadcast", "py": "trigger_broadcast", "node": "broadcast", "pyc": "EventApi.broadcast"}),
+    ("event cancel", {"api": "cancel", "py": "cancel", "node": "events.cancel", "pyc": "EventApi.delete"}),
+    ("messages list", {"api": "messages.retrieve", "py": "messages.retrieve", "node": "messages.list", "pyc": "MessageApi.list"}),
+    ("message delete", {"api": "messages.delete", "py": "messages.delete", "node": "messages.deleteById", "pyc": "MessageApi.delete"}),
+    ("delete by transactionId", {"api": "messages.deleteByTransactionId", "py": "messages.delete_by_transaction_id", "node": "messages.deleteByTransactionId"}),
+    ("activity feed list", {"api": "notifications.list", "py": "notifications.list", "pyc": "NotificationApi.list"}),
+    ("activity feed get", {"api": "notifications.retrieve", "py": "notifications.retrieve", "pyc": "NotificationApi.get"}),
+    ("execution details", {"node": "executionDetails.get", "pyc": "ExecutionDetailApi.list"}),
 ]
 OPERATION_OF = {}
 for _row, _methods in OPERATIONS:

@@ -4,7 +4,8 @@
 # SDK x operation matrix. Exits non-zero if any test fails.
 #
 #   sdk-tests/run.sh                       release build (if stale), fresh SQLite database
-#   sdk-tests/run.sh --postgres URL        against PostgreSQL (a database Herald may migrate)
+#   sdk-tests/run.sh --postgres URL        against PostgreSQL (a database Herald may migrate;
+#                                          HERALD_SECRET_KEY set, the same on every run)
 #   sdk-tests/run.sh --only node|python    one half only
 #   sdk-tests/run.sh --no-build            use the existing binary (HERALD_BIN or target/release/herald)
 #   sdk-tests/run.sh --keep                keep the temp directory (database, logs, reports)
@@ -20,7 +21,7 @@ BUILD=auto
 ONLY=""
 KEEP=0
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --postgres) PG_URL="${2:?--postgres needs a URL}"; shift 2 ;;
@@ -34,6 +35,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$ONLY" in "" | node | python) ;; *) echo "sdk-tests: --only takes node or python" >&2; exit 2 ;; esac
+if [ -n "$PG_URL" ] && [ -z "${HERALD_SECRET_KEY:-}${HERALD_SECRET_KEY_FILE:-}" ]; then
+  echo "sdk-tests: --postgres needs HERALD_SECRET_KEY (Herald's credential encryption key; keep the same" >&2
+  echo "  one for a database reused across runs); \`herald secrets generate\` prints a new one" >&2
+  exit 2
+fi
 
 log() { echo "sdk-tests: $*"; }
 command -v node >/dev/null || { echo "sdk-tests: node (>= 20) is required" >&2; exit 1; }
@@ -81,14 +87,20 @@ if [ "$ONLY" != node ]; then
   fi
 fi
 
-# 3. Herald on a free port, fresh database, known key.
+# 3. The receiver standing in for the providers, then Herald on a free port, fresh database,
+# known key.
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/herald-sdk-tests.XXXXXX")"
 HERALD_PID=""
-cleanup() {
-  if [ -n "$HERALD_PID" ] && kill -0 "$HERALD_PID" 2>/dev/null; then
-    kill "$HERALD_PID" 2>/dev/null || true
-    wait "$HERALD_PID" 2>/dev/null || true
+RECEIVER_PID=""
+stop() { # stop PID: ends a process this script started, and reaps it
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
   fi
+}
+cleanup() {
+  stop "$HERALD_PID"
+  stop "$RECEIVER_PID"
   if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -102,11 +114,29 @@ free_port() {
 probe() {
   node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' "$1"
 }
+# The receiver (receiver.mjs) listens on 127.0.0.1 on a port of its choosing and writes it to a
+# file; tests read what it got through its /_rx/ routes.
+node "$HERE/receiver.mjs" "$WORK/receiver.port" >"$WORK/receiver.log" 2>&1 &
+RECEIVER_PID=$!
+for _ in $(seq 1 50); do # up to 10 s
+  [ -s "$WORK/receiver.port" ] && break
+  kill -0 "$RECEIVER_PID" 2>/dev/null || break
+  sleep 0.2
+done
+[ -s "$WORK/receiver.port" ] || { echo "sdk-tests: the receiver did not start" >&2; cat "$WORK/receiver.log" >&2; exit 1; }
+RECEIVER_URL="http://127.0.0.1:$(cat "$WORK/receiver.port")"
+probe "$RECEIVER_URL/_rx/health" || { echo "sdk-tests: the receiver does not answer" >&2; exit 1; }
+
+# Deliveries go to the receiver (127.0.0.1, allowed explicitly: loopback is refused by default),
+# promptly: the worker polls every 50 ms and a failed attempt is retried at once unless the
+# receiver answers with a Retry-After.
 READY=0
 for attempt in 1 2 3; do
   PORT="$(free_port)"
   URL="http://127.0.0.1:$PORT"
-  "$BIN" --database-url "$DB_URL" --bind "127.0.0.1:$PORT" --api-key "$KEY" >"$WORK/herald.log" 2>&1 &
+  "$BIN" --database-url "$DB_URL" --bind "127.0.0.1:$PORT" --api-key "$KEY" \
+    --outbound-allow 127.0.0.1 --retry-initial-delay-ms 0 --worker-poll-ms 50 \
+    >"$WORK/herald.log" 2>&1 &
   HERALD_PID=$!
   for _ in $(seq 1 150); do # up to 30 s (migrations on a cold PostgreSQL)
     if probe "$URL/v1/health-check"; then READY=1; break; fi
@@ -122,13 +152,14 @@ for attempt in 1 2 3; do
 done
 [ "$READY" = 1 ] || { echo "sdk-tests: Herald did not start" >&2; exit 1; }
 if [ -n "$PG_URL" ]; then BACKEND=PostgreSQL; else BACKEND=SQLite; fi
-log "Herald ($BIN) serving $URL on $BACKEND"
+log "Herald ($BIN) serving $URL on $BACKEND; providers' receiver at $RECEIVER_URL"
 
 # A key of another environment, for tests whose data would disturb the rest (see FINDINGS.md).
 ISOLATED_KEY="$("$BIN" keys create --environment Production --database-url "$DB_URL" 2>/dev/null | tail -n 1 | tr -d '[:space:]')" || ISOLATED_KEY=""
 [ -n "$ISOLATED_KEY" ] || log "could not create a Production key; isolated tests will skip"
 
 export HERALD_URL="$URL" HERALD_API_KEY="$KEY" HERALD_ISOLATED_API_KEY="$ISOLATED_KEY"
+export HERALD_RECEIVER_URL="$RECEIVER_URL"
 export SDK_RESULTS_DIR="$WORK"
 
 # 4. The suites. Each test makes its own uniquely named subscribers, integrations and topics.

@@ -451,7 +451,8 @@ pub struct ActivityJobResponse {
     #[serde(rename = "providerId")]
     pub provider_id: String,
     pub step: JobStepResponse,
-    pub digest: Map<String, Value>,
+    // No `digest`: Herald has no digest steps, and `@novu/api` / `novu-py` read a present
+    // `digest` as `DigestMetadataDto`, whose `type` is required (`{}` fails the whole feed).
     pub payload: Map<String, Value>,
     #[serde(rename = "executionDetails")]
     pub execution_details: Vec<ExecutionDetailResponse>,
@@ -569,7 +570,6 @@ fn notification_response(
                     filters: Vec::new(),
                     template_id: j.step_id,
                 },
-                digest: Map::new(),
                 payload: n.payload.clone(),
                 execution_details: j.details.into_iter().map(Into::into).collect(),
                 created_at: j.created_at.to_iso(),

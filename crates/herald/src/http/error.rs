@@ -30,9 +30,16 @@ pub enum ApiError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
-    /// 422 (Novu's `workflow_not_found`, a reused Idempotency-Key).
-    #[error("unprocessable: {0}")]
-    Unprocessable(String),
+    /// 422 (Novu's `workflow_not_found`, a reused Idempotency-Key). The body's `message` is
+    /// `message`, and `errors: {<field>: {messages: [message], value?}}` says what was wrong:
+    /// `@novu/api` and `novu-py` read a 422 as `ValidationErrorDto`, which requires `errors`
+    /// (without it their callers get a `ResponseValidationError` instead).
+    #[error("unprocessable: {message}")]
+    Unprocessable {
+        field: &'static str,
+        value: Option<Value>,
+        message: String,
+    },
     #[error("payload too large")]
     PayloadTooLarge,
     /// 415 for a body that is not UTF-8 JSON where JSON is required.
@@ -90,11 +97,24 @@ impl ApiError {
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!(m), Some("Not Found")),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, json!(m), Some("Conflict")),
-            ApiError::Unprocessable(m) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!(m),
-                Some("Unprocessable Entity"),
-            ),
+            ApiError::Unprocessable {
+                field,
+                value,
+                message,
+            } => {
+                let mut constraint = json!({"messages": [message]});
+                if let Some(v) = value {
+                    constraint["value"] = v.clone();
+                }
+                let mut fields = Map::new();
+                fields.insert("message".into(), json!(message));
+                fields.insert("error".into(), json!("Unprocessable Entity"));
+                fields.insert("errors".into(), json!({ *field: constraint }));
+                return ErrorPayload {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    fields,
+                };
+            }
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!("request entity too large"),

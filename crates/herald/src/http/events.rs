@@ -4,6 +4,7 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::dto::Envelope;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorPayload};
 use super::extract::PathParams;
 use super::idempotency::{idempotent, IdempotentBody, Produced};
 use super::openapi as oa;
@@ -33,6 +34,48 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(broadcast_event))
         .routes(routes!(cancel_event))
         .layer(DefaultBodyLimit::max(EVENT_BODY_LIMIT))
+        .layer(map_response(payload_validation_shape))
+}
+
+/// The `type` of a trigger route's 400.
+const VALIDATION_ERROR_TYPE: &str = "VALIDATION_ERROR";
+
+/// `@novu/api` and `novu-py` read a 400 from the trigger routes as `PayloadValidationExceptionDto`:
+/// Novu's error fields plus `type` and `errors: [{field, message}]`, both required (without them
+/// the caller gets a `ResponseValidationError` instead of the documented class). Each message
+/// becomes one entry of `errors`; the body keeps `message` as it was for the other clients.
+async fn payload_validation_shape(mut res: Response) -> Response {
+    if let Some(p) = res.extensions_mut().get_mut::<ErrorPayload>() {
+        if p.status == StatusCode::BAD_REQUEST {
+            let messages: Vec<&str> = match p.fields.get("message") {
+                Some(Value::String(m)) => vec![m.as_str()],
+                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            let errors: Vec<Value> = messages
+                .iter()
+                .map(|m| json!({"field": field_of(m), "message": m}))
+                .collect();
+            p.fields.insert("type".into(), json!(VALIDATION_ERROR_TYPE));
+            p.fields.insert("errors".into(), Value::Array(errors));
+        }
+    }
+    res
+}
+
+/// The property a class-validator style message is about (`to.0 must be …` → `to.0`), else
+/// `body` (a message about the request as a whole, e.g. `Trigger is missing: …`).
+fn field_of(message: &str) -> &str {
+    let first = message.split_whitespace().next().unwrap_or_default();
+    let is_path = first.starts_with(|c: char| c.is_ascii_lowercase())
+        && first
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+    if is_path {
+        first
+    } else {
+        "body"
+    }
 }
 
 fn produced(accepted: Accepted) -> Produced {
@@ -107,17 +150,24 @@ async fn broadcast_event(
     .await
 }
 
-/// One bulk item's failure, as Novu reports it: `{acknowledged: true, status: "error", error}`.
-fn bulk_error(e: &ApiError) -> Value {
+/// One bulk item's failure, as Novu reports it: `{acknowledged: true, status: "error", error}`,
+/// plus the item's `transactionId` (generated when it gave none or an unusable one): the classic
+/// Python SDK parses every item as an `EventDto`, which requires it.
+fn bulk_error(e: &ApiError, event: &Value) -> Value {
     let messages: Vec<String> = match e {
         ApiError::Validation(m) => m.clone(),
         ApiError::BadRequest(m)
         | ApiError::NotFound(m)
         | ApiError::Conflict(m)
-        | ApiError::Unprocessable(m) => vec![m.clone()],
+        | ApiError::Unprocessable { message: m, .. } => vec![m.clone()],
         other => vec![other.to_string()],
     };
-    json!({"acknowledged": true, "status": "error", "error": messages})
+    let transaction_id = event
+        .get("transactionId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(trigger::uuid_v4);
+    json!({"acknowledged": true, "status": "error", "error": messages, "transactionId": transaction_id})
 }
 
 /// `POST /v1/events/trigger/bulk`: up to 100 triggers, each accepted (or failed) on its own, in
@@ -184,7 +234,7 @@ async fn bulk_trigger_event(
                     .unwrap_or(Value::Null),
                 // A store failure is not the item's fault: the whole request fails.
                 Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
-                Err(e) => bulk_error(&e),
+                Err(e) => bulk_error(&e, event),
             });
         }
         Ok(Produced::Answer {
@@ -219,4 +269,20 @@ async fn cancel_event(
         .cancel_event(&auth.0.environment_id, &p.0[0])
         .await?;
     Ok(Envelope(StatusCode::OK, json!(canceled)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_names_the_property_it_starts_with() {
+        assert_eq!(field_of("to.0 must be a subscriber id"), "to.0");
+        assert_eq!(
+            field_of("events must contain no more than 100 elements"),
+            "events"
+        );
+        assert_eq!(field_of("Trigger is missing: actor object"), "body");
+        assert_eq!(field_of(""), "body");
+    }
 }

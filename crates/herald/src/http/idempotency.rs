@@ -129,9 +129,11 @@ pub enum Produced {
 
 fn replay(key: &str, hash: &str, stored: IdempotentResponse) -> Result<Response, ApiError> {
     if stored.request_hash != hash {
-        return Err(ApiError::Unprocessable(format!(
-            "Request with key \"{key}\" is being reused for a different body"
-        )));
+        return Err(ApiError::Unprocessable {
+            field: "Idempotency-Key",
+            value: Some(Value::String(key.to_string())),
+            message: format!("Request with key \"{key}\" is being reused for a different body"),
+        });
     }
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
     let mut res = (

@@ -200,6 +200,15 @@ pub struct ErrorDto {
     /// Only on 500 answers: quote it when reporting the problem.
     #[schema(nullable = false)]
     pub error_id: Option<String>,
+    /// 422 answers: what was wrong, by field (`{<field>: {messages: [..], value?}}`, the SDKs'
+    /// `ValidationErrorDto`). 400 answers of the trigger routes: one `{field, message}` per
+    /// message (`PayloadValidationExceptionDto`).
+    #[schema(nullable = false)]
+    pub errors: Option<Value>,
+    /// 400 answers of the trigger routes: `VALIDATION_ERROR`.
+    #[serde(rename = "type")]
+    #[schema(nullable = false)]
+    pub kind: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

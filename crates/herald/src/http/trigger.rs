@@ -39,13 +39,9 @@ pub(super) struct TriggerRequest {
     pub tenant: Option<Value>,
 }
 
-/// The trigger's answer: `{acknowledged: true, status, transactionId?}`.
-pub fn answer(status: &str, transaction_id: Option<&str>) -> Value {
-    let mut v = json!({"acknowledged": true, "status": status});
-    if let Some(t) = transaction_id {
-        v["transactionId"] = json!(t);
-    }
-    v
+/// The trigger's answer: `{acknowledged: true, status, transactionId}`.
+pub fn answer(status: &str, transaction_id: &str) -> Value {
+    json!({"acknowledged": true, "status": status, "transactionId": transaction_id})
 }
 
 /// A random UUID v4, Novu's default `transactionId`.
@@ -201,7 +197,11 @@ pub(super) async fn accept(
 ) -> Result<Accepted, ApiError> {
     let env = &ctx.environment_id;
     let Some(workflow) = state.store.workflow_by_identifier(env, &req.name).await? else {
-        return Err(ApiError::Unprocessable("workflow_not_found".into()));
+        return Err(ApiError::Unprocessable {
+            field: "name",
+            value: Some(Value::String(req.name.clone())),
+            message: "workflow_not_found".into(),
+        });
     };
     let reserved = workflow.reserved_variables();
     let mut missing = Vec::new();
@@ -230,9 +230,12 @@ pub(super) async fn accept(
     } else {
         None
     };
+    // Every answer carries the transactionId, accepted or not (Novu's only on `processed`): the
+    // classic Python SDK's `EventDto` requires it, and raises a `TypeError` on an answer without.
+    let transaction_id = req.transaction_id.clone().unwrap_or_else(uuid_v4);
     if let Some(status) = status {
         return Ok(Accepted::Answer {
-            body: answer(status, None),
+            body: answer(status, &transaction_id),
             stored: false,
         });
     }
@@ -286,8 +289,7 @@ pub(super) async fn accept(
         }
         Some(RecipientSpec::Topic(_)) => None,
     };
-    let transaction_id = req.transaction_id.clone().unwrap_or_else(uuid_v4);
-    let body = answer("processed", Some(&transaction_id));
+    let body = answer("processed", &transaction_id);
     let idempotency = idempotency.map(|(key, request_hash)| IdempotencyRecord {
         key,
         response: herald_core::delivery::event::IdempotentResponse {

@@ -405,7 +405,9 @@ fn assert_json(res: &TestResponse) {
 }
 
 /// `{statusCode, timestamp, path, message, error?, errorId?}` as JSON, with an ISO-8601 timestamp
-/// that has milliseconds and `Z`.
+/// that has milliseconds and `Z`. A 422 also carries `errors: {<field>: {messages, value?}}`
+/// (`ValidationErrorDto`), and a 400 of a trigger route `type` and `errors: [{field, message}]`
+/// (`PayloadValidationExceptionDto`): checked here whenever present.
 pub fn assert_error_shape(res: &TestResponse) {
     assert_json(res);
     let obj = res
@@ -420,10 +422,44 @@ pub fn assert_error_shape(res: &TestResponse) {
         res.text
     );
     assert!(
-        keys[4..].iter().all(|k| ["error", "errorId"].contains(k)),
+        keys[4..]
+            .iter()
+            .all(|k| ["error", "errorId", "errors", "type"].contains(k)),
         "unexpected keys in {}",
         res.text
     );
+    if res.status == 422 {
+        let errors = obj["errors"]
+            .as_object()
+            .unwrap_or_else(|| panic!("a 422 names what was wrong in `errors`: {}", res.text));
+        assert!(!errors.is_empty(), "{}", res.text);
+        for constraint in errors.values() {
+            let messages = constraint["messages"].as_array();
+            assert!(
+                messages.is_some_and(|m| !m.is_empty() && m.iter().all(Value::is_string)),
+                "`errors.<field>.messages` are strings: {}",
+                res.text
+            );
+        }
+    } else if let Some(errors) = obj.get("errors") {
+        assert_eq!(
+            res.status, 400,
+            "`errors` only on 400 and 422: {}",
+            res.text
+        );
+        assert!(obj["type"].is_string(), "{}", res.text);
+        let items = errors.as_array().expect("a 400's `errors` is an array");
+        assert!(!items.is_empty(), "{}", res.text);
+        for item in items {
+            assert!(
+                item["field"].is_string() && item["message"].is_string(),
+                "{}",
+                res.text
+            );
+        }
+    } else {
+        assert!(obj.get("type").is_none(), "{}", res.text);
+    }
     assert_eq!(obj["statusCode"], json!(res.status), "{}", res.text);
     assert!(obj["path"].is_string(), "{}", res.text);
     let message = &obj["message"];

@@ -40,6 +40,7 @@ mod credentials_limits;
 mod cursor_walk;
 mod delivery;
 mod errors;
+mod event_sdk_shapes;
 mod events;
 mod hardening;
 mod hardening_nul;

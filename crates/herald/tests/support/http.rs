@@ -241,11 +241,29 @@ impl Res {
             "keys of {}",
             self.brief()
         );
+        // `errors` (422: `{<field>: {messages}}`; a trigger route's 400: `[{field, message}]`,
+        // with `type`) is what the SDKs' `ValidationErrorDto` / `PayloadValidationExceptionDto` need.
         assert!(
-            keys[4..].iter().all(|k| ["error", "errorId"].contains(k)),
+            keys[4..]
+                .iter()
+                .all(|k| ["error", "errorId", "errors", "type"].contains(k)),
             "unexpected keys in {}",
             self.brief()
         );
+        match obj.get("errors") {
+            Some(Value::Object(e)) => assert!(status == 422 && !e.is_empty(), "{}", self.brief()),
+            Some(Value::Array(e)) => assert!(
+                status == 400 && !e.is_empty() && obj["type"].is_string(),
+                "{}",
+                self.brief()
+            ),
+            Some(_) => panic!("`errors` of {}", self.brief()),
+            None => assert!(
+                status != 422 && obj.get("type").is_none(),
+                "{}",
+                self.brief()
+            ),
+        }
         assert_eq!(obj["statusCode"], json!(status), "{}", self.brief());
         assert!(obj["path"].is_string(), "{}", self.brief());
         let ts = obj["timestamp"].as_str().unwrap_or_default();
