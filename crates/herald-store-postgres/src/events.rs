@@ -199,6 +199,10 @@ async fn insert_notification(
     Ok(true)
 }
 
+/// A canceled message's `errorText`, and the execution detail of a canceled job.
+const CANCELED_TEXT: &str = "Canceled before it was sent";
+const CANCELED_DETAIL: &str = "Step canceled: the event was canceled before it was sent";
+
 impl PgStore {
     async fn create_event_once(
         &self,
@@ -406,17 +410,49 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-        sqlx::query(
-            "UPDATE deliveries SET status = 'canceled', updated_at = $2
-             WHERE status = 'pending' AND message_pk IN (
-                 SELECT m.pk FROM messages m JOIN jobs j ON j.pk = m.job_pk
-                 JOIN notifications n ON n.pk = j.notification_pk
-                 WHERE n.event_pk = $1 AND j.status = 'queued')",
+        // The queued jobs, and the messages of theirs still waiting for a retry.
+        let queued: Vec<i64> = sqlx::query_scalar(
+            "SELECT j.pk FROM jobs j JOIN notifications n ON n.pk = j.notification_pk
+             WHERE n.event_pk = $1 AND j.status = 'queued'",
         )
         .bind(event_pk)
-        .bind(now)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        for job_pk in &queued {
+            sqlx::query(
+                "UPDATE messages SET error_id = NULL, error_text = $3, updated_at = $2,
+                     status = CASE WHEN EXISTS (SELECT 1 FROM deliveries d
+                         WHERE d.message_pk = messages.pk AND d.status = 'sent')
+                     THEN 'sent' ELSE 'warning' END
+                 WHERE job_pk = $1 AND EXISTS (SELECT 1 FROM deliveries d
+                     WHERE d.message_pk = messages.pk AND d.status = 'pending')",
+            )
+            .bind(job_pk)
+            .bind(now)
+            .bind(CANCELED_TEXT)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE deliveries SET status = 'canceled', updated_at = $2
+                 WHERE status = 'pending'
+                   AND message_pk IN (SELECT pk FROM messages WHERE job_pk = $1)",
+            )
+            .bind(job_pk)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO execution_details (id, job_pk, detail, source, status, is_retry,
+                     created_at)
+                 VALUES ($1, $2, $3, 'Internal', 'Warning', FALSE, $4)",
+            )
+            .bind(ObjectId::new().as_str())
+            .bind(job_pk)
+            .bind(CANCELED_DETAIL)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         let jobs = sqlx::query(
             "UPDATE jobs SET status = 'canceled', updated_at = $2
              WHERE status = 'queued'

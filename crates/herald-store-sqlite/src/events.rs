@@ -321,6 +321,10 @@ fn expand_fan_out(conn: &Connection, page_size: usize) -> DbResult<FanOutProgres
     })
 }
 
+/// A canceled message's `errorText`, and the execution detail of a canceled job.
+const CANCELED_TEXT: &str = "Canceled before it was sent";
+const CANCELED_DETAIL: &str = "Step canceled: the event was canceled before it was sent";
+
 fn cancel_event(conn: &Connection, env: &ObjectId, transaction_id: &str) -> DbResult<bool> {
     let found: Option<(i64, bool)> = conn
         .prepare_cached(
@@ -337,14 +341,42 @@ fn cancel_event(conn: &Connection, env: &ObjectId, transaction_id: &str) -> DbRe
     let fan_outs = conn
         .prepare_cached("UPDATE fan_outs SET done = 1 WHERE event_pk = ?1 AND done = 0")?
         .execute([event_pk])?;
-    conn.prepare_cached(
-        "UPDATE deliveries SET status = 'canceled', updated_at = ?2
-         WHERE status = 'pending' AND message_pk IN (
-             SELECT m.pk FROM messages m JOIN jobs j ON j.pk = m.job_pk
-             JOIN notifications n ON n.pk = j.notification_pk
-             WHERE n.event_pk = ?1 AND j.status = 'queued')",
-    )?
-    .execute((event_pk, now))?;
+    // The queued jobs, and the messages of theirs still waiting for a retry.
+    let queued: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT j.pk FROM jobs j JOIN notifications n ON n.pk = j.notification_pk
+             WHERE n.event_pk = ?1 AND j.status = 'queued'",
+        )?
+        .query_map([event_pk], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for job_pk in &queued {
+        conn.prepare_cached(
+            "UPDATE messages SET error_id = NULL, error_text = ?3, updated_at = ?2,
+                 status = CASE WHEN EXISTS (SELECT 1 FROM deliveries d
+                     WHERE d.message_pk = messages.pk AND d.status = 'sent')
+                 THEN 'sent' ELSE 'warning' END
+             WHERE job_pk = ?1 AND EXISTS (SELECT 1 FROM deliveries d
+                 WHERE d.message_pk = messages.pk AND d.status = 'pending')",
+        )?
+        .execute(rusqlite::params![job_pk, now, CANCELED_TEXT])?;
+        conn.prepare_cached(
+            "UPDATE deliveries SET status = 'canceled', updated_at = ?2
+             WHERE status = 'pending'
+               AND message_pk IN (SELECT pk FROM messages WHERE job_pk = ?1)",
+        )?
+        .execute((job_pk, now))?;
+        conn.prepare_cached(
+            "INSERT INTO execution_details (id, job_pk, detail, source, status, is_retry,
+                 created_at)
+             VALUES (?1, ?2, ?3, 'Internal', 'Warning', 0, ?4)",
+        )?
+        .execute(rusqlite::params![
+            ObjectId::new().as_str(),
+            job_pk,
+            CANCELED_DETAIL,
+            now
+        ])?;
+    }
     let jobs = conn
         .prepare_cached(
             "UPDATE jobs SET status = 'canceled', updated_at = ?2

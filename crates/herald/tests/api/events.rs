@@ -284,6 +284,52 @@ async fn cancel_stops_what_has_not_been_sent(app: TestApp) {
     assert_eq!(n.body["data"][0]["jobs"][0]["status"], "canceled");
 }
 
+async fn cancel_during_a_scheduled_retry_closes_the_waiting_message(app: TestApp) {
+    let rx = Receiver::start().await;
+    integration(&app, "slack", "chat", json!({})).await;
+    subscriber_with(&app, "ada", "slack", json!({"webhookUrl": rx.url("/a")})).await;
+    workflow(&app, "wf", json!([chat_step("x")])).await;
+    rx.script(
+        "/a",
+        [crate::receiver::Answer::new(503, "busy").header("retry-after", "3600")],
+    );
+    trigger(
+        &app,
+        json!({"name": "wf", "to": "ada", "transactionId": "c-2"}),
+    )
+    .await;
+    app.deliver().await;
+    let m = &messages(&app, "").await["data"][0];
+    assert_eq!(m["status"], "warning");
+    assert_eq!(
+        app.delete("/v1/events/trigger/c-2").await.data(),
+        &json!(true)
+    );
+    let m = &messages(&app, "").await["data"][0];
+    assert_eq!(m["status"], "warning");
+    assert_eq!(m["errorText"], "Canceled before it was sent");
+    assert!(m.get("errorId").is_none());
+    let n = app.get("/v1/notifications?transactionId=c-2").await;
+    let job = &n.body["data"][0]["jobs"][0];
+    assert_eq!(job["status"], "canceled");
+    let last = job["executionDetails"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last["detail"],
+        "Step canceled: the event was canceled before it was sent"
+    );
+    assert_eq!(last["status"], "Warning");
+    // The retry never comes.
+    let in_two_hours =
+        herald_core::Timestamp::from_millis(herald_core::Timestamp::now().millis() + 2 * 3_600_000);
+    app.worker().run_until_idle_at(Some(in_two_hours)).await;
+    assert_eq!(rx.at("/a").len(), 1);
+}
+
 async fn another_environments_events_are_out_of_reach(app: TestApp) {
     workflow(&app, "wf", json!([chat_step("x")])).await;
     trigger(
@@ -357,6 +403,7 @@ backend_tests!(
     bulk_reports_each_events_outcome_in_order,
     broadcast_reaches_every_subscriber,
     cancel_stops_what_has_not_been_sent,
+    cancel_during_a_scheduled_retry_closes_the_waiting_message,
     another_environments_events_are_out_of_reach,
     the_activity_reads_validate_their_queries,
 );
