@@ -208,7 +208,7 @@ async fn a_body_over_the_limit_gets_its_413_over_tls() {
     }
 }
 
-fn tls_flags(files: &Files) -> Vec<String> {
+fn tls_flags(files: &Files, reload_interval: &str) -> Vec<String> {
     let path = |p: &Path| p.display().to_string();
     vec![
         "--tls-cert".into(),
@@ -216,28 +216,38 @@ fn tls_flags(files: &Files) -> Vec<String> {
         "--tls-key".into(),
         path(&files.key),
         "--tls-reload-interval".into(),
-        "0".into(),
+        reload_interval.into(),
     ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_serves_https_and_takes_a_new_certificate_on_sighup() {
+async fn the_binary_serves_https_and_takes_new_certificates_when_the_files_change_and_on_sighup() {
     let ca = TestCa::new("Herald test CA");
-    let first = ca.issue("herald first", &["127.0.0.1"]);
-    let second = ca.issue("herald second", &["127.0.0.1"]);
-    let files = Files::new(&first);
+    let issued: Vec<IssuedCert> = ["first", "second", "third"]
+        .iter()
+        .map(|n| ca.issue(&format!("herald {n}"), &["127.0.0.1"]))
+        .collect();
+    let files = Files::new(&issued[0]);
     let db = Database::fresh(Backend::Sqlite).await.unwrap();
-    let flags = tls_flags(&files);
+    let flags = tls_flags(&files, "1");
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = HeraldProcess::start(&db, &flags).await;
-    assert_eq!(health(&ca, server.addr).await, (200, der(&first)));
+    assert_eq!(health(&ca, server.addr).await, (200, der(&issued[0])));
 
-    files.replace(&second);
+    // Seen by the periodic check (every second here).
+    files.replace(&issued[1]);
+    server
+        .wait_for_log("TLS certificate reloaded (the files changed)")
+        .await;
+    assert_eq!(health(&ca, server.addr).await, (200, der(&issued[1])));
+
+    // Taken at once on SIGHUP.
+    files.replace(&issued[2]);
     server.signal("HUP").await;
     server
         .wait_for_log("TLS certificate reloaded (SIGHUP)")
         .await;
-    assert_eq!(health(&ca, server.addr).await, (200, der(&second)));
+    assert_eq!(health(&ca, server.addr).await, (200, der(&issued[2])));
     let (_, clean) = server.terminate().await;
     assert!(clean, "herald exits 0 after SIGTERM");
 }
@@ -257,7 +267,7 @@ async fn a_key_that_does_not_fit_the_certificate_stops_startup_with_one_line() {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["--bind", "127.0.0.1:0", "--database-url"])
         .arg(format!("sqlite://{}", dir.path().join("h.db").display()))
-        .args(tls_flags(&files))
+        .args(tls_flags(&files, "60"))
         .env("HERALD_SECRET_KEY", herald_core::secrets::TEST_SECRET_KEYS)
         .output()
         .await
