@@ -70,16 +70,21 @@ pub fn example() -> String {
     );
     for s in settings() {
         out.push('\n');
-        for line in wrap(&format!("{}: {}", s.flag, s.meaning), 96) {
+        let unset = if s.default.is_none() {
+            " (unset by default)"
+        } else {
+            ""
+        };
+        for line in wrap(&format!("{}: {}{unset}", s.flag, s.meaning), 96) {
             out.push_str("# ");
             out.push_str(&line);
             out.push('\n');
         }
         let name = s.env.as_deref().unwrap_or("(flag only)");
-        match &s.default {
-            Some(default) => out.push_str(&format!("#{name}={default}\n")),
-            None => out.push_str(&format!("#{name}=    (unset by default)\n")),
-        }
+        out.push_str(&format!(
+            "#{name}={}\n",
+            s.default.as_deref().unwrap_or_default()
+        ));
     }
     out
 }

@@ -66,10 +66,7 @@ fn herald_config_example_prints_every_setting() {
     let text = String::from_utf8(out.stdout).unwrap();
     for s in settings() {
         let env = s.env.expect("every setting has a variable");
-        let line = match &s.default {
-            Some(default) => format!("#{env}={default}\n"),
-            None => format!("#{env}=    (unset by default)\n"),
-        };
+        let line = format!("\n#{env}={}\n", s.default.as_deref().unwrap_or_default());
         assert!(text.contains(&line), "{line:?} in\n{text}");
         assert!(text.contains(&format!("# {}: ", s.flag)), "{}", s.flag);
     }
