@@ -83,6 +83,14 @@ async fn secrets(cli: &Cli, cmd: &SecretsCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyhow::Result<()> {
+    // Settings first: a mistake in them must stop startup before a first start creates the
+    // organization and prints its keys.
+    let mut settings = cli.serve.server_settings();
+    settings.delivery = cli.delivery.settings(std::env::vars())?;
+    settings.tls = cli
+        .serve
+        .tls_settings()
+        .context("cannot load the TLS certificate")?;
     let keys = startup::bootstrap(&*store, cli.serve.api_key.as_deref()).await?;
     if !keys.is_empty() {
         println!("\nHerald created your organization. API keys (shown only once, store them now):");
@@ -91,12 +99,6 @@ async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyh
         }
         println!("Use one as `Authorization: ApiKey <key>`.\n");
     }
-    let mut settings = cli.serve.server_settings();
-    settings.delivery = cli.delivery.settings(std::env::vars())?;
-    settings.tls = cli
-        .serve
-        .tls_settings()
-        .context("cannot load the TLS certificate")?;
     let listener = tokio::net::TcpListener::bind(cli.serve.bind)
         .await
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;

@@ -273,6 +273,12 @@ async fn a_key_that_does_not_fit_the_certificate_stops_startup_with_one_line() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    // Refused before the first start created the organization and showed its keys.
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("API keys"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line = stderr
         .lines()
