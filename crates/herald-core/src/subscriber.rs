@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::{ObjectId, ProviderId, Timestamp};
 
-/// At most this many device tokens per subscriber channel (DESIGN.md deliberate difference 4).
+/// At most this many device tokens per subscriber channel (README, deliberate difference 4).
 pub const MAX_DEVICE_TOKENS: usize = 100;
 
 /// A profile field as Novu stores it: never set (the key is absent from responses), explicitly
@@ -163,7 +163,7 @@ impl Profile {
     }
 }
 
-/// The credential fields of one subscriber channel. All eight request fields are kept (DESIGN.md
+/// The credential fields of one subscriber channel. All eight request fields are kept (README,
 /// deliberate difference 2). `device_tokens: None` means the key was never written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChannelCredentials {

@@ -3,12 +3,27 @@
 //! A startup failure is read by a person in a terminal or a log line, so [`PgOpenError`] is one
 //! line naming where Herald tried to connect and why it failed, and it never contains the password
 //! (neither does `PgConfig`'s `Debug`).
+//!
+//! **TLS** follows libpq's URL parameters, through rustls (sqlx's `tls-rustls-ring-webpki`):
+//! `sslmode` is `disable` (plain TCP), `prefer` (the default: TLS when the server offers it,
+//! certificate not checked), `require` (TLS or fail; certificate not checked), `verify-ca` (the
+//! certificate must chain to a trusted root) or `verify-full` (and must name the host connected
+//! to). Trusted roots are Mozilla's (built in, not the host's store) plus `sslrootcert=FILE`
+//! (PEM), or `PGSSLROOTCERT`. As in libpq, `require` with a root certificate verifies the chain
+//! (`verify-ca`), and a root certificate file that cannot be read stops startup naming it (sqlx
+//! would report it as a connection failure).
+//!
+//! One deviation, from sqlx 0.8.6 with rustls 0.23.24 and later (sqlx issue 3793, fixed in sqlx
+//! 0.9): `verify-ca` checks the host name too, so it behaves as `verify-full`: stricter, never
+//! weaker. Connect by a name the certificate lists.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::PgConnectOptions;
+use std::path::PathBuf;
+
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use crate::MigrateError;
 
@@ -70,11 +85,37 @@ impl PgConfig {
         })
     }
 
-    /// The parsed URL. The error names no part of the URL, which may hold a password.
+    /// The parsed URL, with libpq's TLS rules (see the module docs). The error names no part of
+    /// the URL, which may hold a password.
     pub fn connect_options(&self) -> Result<PgConnectOptions, PgOpenError> {
-        let options = PgConnectOptions::from_str(&self.url)
+        let mut options = PgConnectOptions::from_str(&self.url)
             .map_err(|e| PgOpenError::InvalidUrl(self.scrub(&e.to_string())))?;
+        if let Some(path) = self.root_cert() {
+            if let Err(e) = std::fs::File::open(&path) {
+                return Err(PgOpenError::RootCert {
+                    path: path.display().to_string(),
+                    cause: strip_os_error(&e.to_string()),
+                });
+            }
+            if matches!(options.get_ssl_mode(), PgSslMode::Require) {
+                options = options.ssl_mode(PgSslMode::VerifyCa);
+            }
+        }
         Ok(options.application_name(&self.application_name))
+    }
+
+    /// `sslrootcert` of the URL (or its sqlx spellings), else `PGSSLROOTCERT`.
+    fn root_cert(&self) -> Option<PathBuf> {
+        let from_url = url::Url::parse(&self.url).ok().and_then(|url| {
+            url.query_pairs()
+                .filter(|(k, _)| matches!(&**k, "sslrootcert" | "ssl-root-cert" | "ssl-ca"))
+                .last()
+                .map(|(_, v)| v.into_owned())
+        });
+        from_url
+            .or_else(|| std::env::var("PGSSLROOTCERT").ok())
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
     }
 
     /// `text` with the URL's password (if any) blanked out, on one line.
@@ -138,6 +179,8 @@ pub(crate) fn target(options: &PgConnectOptions) -> String {
 pub enum PgOpenError {
     #[error("invalid PostgreSQL URL: {0}")]
     InvalidUrl(String),
+    #[error("cannot read the PostgreSQL root certificate (sslrootcert) {path}: {cause}")]
+    RootCert { path: String, cause: String },
     #[error("cannot connect to PostgreSQL at {target}: {cause}")]
     Connect { target: String, cause: String },
     #[error("cannot migrate the PostgreSQL database at {target}: {cause}")]
@@ -191,13 +234,38 @@ pub(crate) fn describe(e: &sqlx::Error) -> String {
             ErrorKind::TimedOut => "timed out".to_string(),
             ErrorKind::NotFound => "no server is listening on that socket".to_string(),
             ErrorKind::PermissionDenied => "permission denied".to_string(),
+            // rustls reports a failed handshake as an I/O error of this kind.
+            ErrorKind::InvalidData if is_tls_text(&io.to_string()) => describe_tls(&io.to_string()),
             _ => strip_os_error(&io.to_string()),
         },
         sqlx::Error::Database(db) => db.message().to_string(),
         sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_string(),
-        sqlx::Error::Tls(tls) => format!("TLS: {tls}"),
+        sqlx::Error::Tls(tls) => describe_tls(&tls.to_string()),
         other => other.to_string(),
     }
+}
+
+/// Whether an I/O error's text is a TLS handshake failure (rustls' wording).
+fn is_tls_text(text: &str) -> bool {
+    ["certificate", "handshake", "alert", "TLS"]
+        .iter()
+        .any(|w| text.contains(w))
+}
+
+/// A TLS failure, with what to change for the usual ones.
+fn describe_tls(cause: &str) -> String {
+    let hint = if cause.contains("UnknownIssuer") {
+        " (the server's certificate is not signed by a root in sslrootcert, nor by a public \
+         CA; give its CA with sslrootcert=FILE)"
+    } else if cause.contains("not valid for name") || cause.contains("NotValidForName") {
+        " (the server's certificate does not name the host in the URL; connect by a name it \
+         lists)"
+    } else if cause.contains("does not support TLS") {
+        " (sslmode requires TLS; enable ssl on the server or use sslmode=prefer)"
+    } else {
+        ""
+    };
+    format!("TLS: {cause}{hint}")
 }
 
 /// `Connection reset by peer (os error 104)` → `connection reset by peer`.
@@ -255,6 +323,60 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("invalid PostgreSQL URL: "), "{msg}");
         assert!(!msg.contains("s3cret"), "{msg}");
+    }
+
+    #[test]
+    fn require_with_a_root_certificate_verifies_the_chain_as_in_libpq() {
+        let dir = std::env::temp_dir().join(format!("herald-rootcert-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, "not read here").unwrap();
+        let url = |query: &str| format!("postgres://u@h/db?{query}");
+        let mode = |query: &str| {
+            PgConfig::new(url(query))
+                .connect_options()
+                .unwrap()
+                .get_ssl_mode()
+        };
+        let with_ca = format!("sslrootcert={}", ca.display());
+        assert!(matches!(
+            mode(&format!("sslmode=require&{with_ca}")),
+            PgSslMode::VerifyCa
+        ));
+        assert!(matches!(mode("sslmode=require"), PgSslMode::Require));
+        assert!(matches!(
+            mode(&format!("sslmode=verify-full&{with_ca}")),
+            PgSslMode::VerifyFull
+        ));
+        assert!(matches!(mode("sslmode=disable"), PgSslMode::Disable));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unreadable_root_certificate_is_named_at_once() {
+        let err = PgConfig::new(
+            "postgres://u:s3cret@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        )
+        .connect_options()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read the PostgreSQL root certificate (sslrootcert) /nonexistent/ca.pem: \
+             no such file or directory"
+        );
+    }
+
+    #[test]
+    fn tls_failures_say_what_to_change() {
+        let unknown = sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        assert_eq!(
+            describe(&unknown),
+            "TLS: invalid peer certificate: UnknownIssuer (the server's certificate is not signed \
+             by a root in sslrootcert, nor by a public CA; give its CA with sslrootcert=FILE)"
+        );
     }
 
     #[test]

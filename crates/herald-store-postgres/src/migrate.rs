@@ -1,6 +1,6 @@
 //! Schema migrations, embedded in the binary and applied at connect.
 //!
-//! The migration files share their version numbers with the SQLite store's (STYLE.md 4). Applied
+//! The migration files share their version numbers with the SQLite store's. Applied
 //! versions are recorded in `schema_migrations`. Everything runs in one transaction that first takes
 //! a transaction-scoped advisory lock, so several Herald processes starting at once apply each
 //! migration exactly once: the others wait for the lock and then find nothing left to do.

@@ -1,5 +1,5 @@
 //! Rows as they come out of PostgreSQL, and their conversion into `herald-core` records. Every
-//! mapping from a column to a domain value lives here (STYLE.md 2), so a schema change touches one
+//! mapping from a column to a domain value lives here, so a schema change touches one
 //! file. Secret columns are decrypted here too, bound to the environment of the row holding them
 //! and to their owner (a channel's subscriber and integration, an integration), so no caller ever
 //! sees a ciphertext, and one moved to another row fails instead of decrypting there.

@@ -14,6 +14,7 @@
 //!    which case they fail with the reason (for CI, where a silent skip would hide a broken setup).
 
 mod cluster;
+pub mod tls;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +25,7 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use crate::{PgConfig, PgStore};
 
-pub use cluster::Cluster;
+pub use cluster::{Cluster, ClusterTls};
 
 /// The variable naming an existing server to create test databases on.
 pub const DATABASE_URL_VAR: &str = "HERALD_TEST_DATABASE_URL";
@@ -101,6 +102,16 @@ pub async fn test_database() -> Option<TestDatabase> {
 /// A migrated store on a fresh database, or `None` as for [`test_database`].
 pub async fn test_store() -> Option<PgStore> {
     Some(test_database().await?.connect().await)
+}
+
+/// A throwaway cluster of its own (never `HERALD_TEST_DATABASE_URL`'s server, which cannot be
+/// reconfigured) with `ssl = on` and `tls` as its certificate, or `None` when PostgreSQL is
+/// unavailable and not required (as for [`test_database`]). Blocks while the cluster starts.
+pub fn tls_cluster(tls: &ClusterTls) -> Option<Cluster> {
+    match Cluster::start_with(Some(tls)) {
+        Ok(cluster) => Some(cluster),
+        Err(reason) => skip(&reason),
+    }
 }
 
 /// The URL of a database to run `CREATE DATABASE` from.

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod activity;
+mod backup;
 mod checkpointer;
 mod connection;
 mod credentials;
@@ -45,6 +46,7 @@ use async_trait::async_trait;
 use herald_core::secrets::{KeyProvider, Vault};
 use herald_core::{Store, StoreResult};
 
+pub use backup::{backup, BackupError, BackupReport};
 pub use connection::{database_path, Pragmas};
 pub use error::SqliteOpenError;
 pub use writer::WriteStats;

@@ -286,3 +286,54 @@ async fn wal_checkpoints_run_on_their_own_thread() {
     assert!(stats.commits >= 100, "{stats:?}");
     assert!(stats.checkpoints >= 1, "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_is_a_private_consistent_copy_that_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    let store = open(&path).await;
+    let env = store
+        .bootstrap(&KeyHash::of("d"), &KeyHash::of("p"))
+        .await
+        .unwrap()
+        .unwrap()
+        .remove(0);
+    let (new, patch) = subscriber("ada");
+    store
+        .upsert_subscriber(&env.id, &env.organization_id, &new, &patch)
+        .await
+        .unwrap();
+    let copy = dir.path().join("copy.db");
+    let report = herald_store_sqlite::backup(&path, &copy).unwrap();
+    assert!(report.bytes > 0);
+    assert_eq!(report.key_ids.len(), 1, "{report:?}");
+    assert!(report.schema_version >= 7, "{report:?}");
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // The copy opens as a store with the same keys and holds what was written.
+    let reopened = open(&copy).await;
+    assert!(reopened
+        .get_subscriber(&env.id, "ada")
+        .await
+        .unwrap()
+        .is_some());
+    reopened.close().await;
+
+    std::fs::write(dir.path().join("taken.db"), b"precious").unwrap();
+    let err = herald_store_sqlite::backup(&path, &dir.path().join("taken.db")).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("already exists; refusing to overwrite it (choose a new file name)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("taken.db")).unwrap(),
+        b"precious"
+    );
+    let err = herald_store_sqlite::backup(&dir.path().join("nothing.db"), &dir.path().join("x.db"))
+        .unwrap_err();
+    assert!(err.to_string().starts_with("no database at "), "{err}");
+    assert!(!dir.path().join("x.db").exists());
+    store.close().await;
+}

@@ -149,6 +149,19 @@ pub struct ServeArgs {
     /// requests; the rest are then dropped.
     #[arg(long, env = "HERALD_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs `--tls-key`. Reloaded
+    /// on SIGHUP and when the file changes.
+    #[arg(long, env = "HERALD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "HERALD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Seconds between checks of the TLS files for a new certificate (`0`: only on SIGHUP).
+    #[arg(long, env = "HERALD_TLS_RELOAD_INTERVAL", default_value_t = 60)]
+    pub tls_reload_interval: u64,
 }
 
 impl ServeArgs {
@@ -163,9 +176,28 @@ impl ServeArgs {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             max_header_bytes: usize::try_from(self.max_header_bytes).unwrap_or(usize::MAX),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+            // Loaded by `tls_settings`, which can fail, and which `main` sets.
+            tls: None,
             // From `DeliveryArgs` (see `delivery_config`), which `main` sets.
             delivery: crate::delivery::DeliverySettings::default(),
         }
+    }
+}
+
+impl ServeArgs {
+    /// The certificate of `--tls-cert` / `--tls-key`, loaded (`None` without them).
+    pub fn tls_settings(
+        &self,
+    ) -> Result<Option<crate::serve::tls::TlsSettings>, crate::serve::tls::TlsError> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let files = crate::serve::tls::CertificateFiles::load(cert.clone(), key.clone())?;
+        Ok(Some(crate::serve::tls::TlsSettings {
+            files: std::sync::Arc::new(files),
+            reload_interval: (self.tls_reload_interval > 0)
+                .then(|| std::time::Duration::from_secs(self.tls_reload_interval)),
+        }))
     }
 }
 
@@ -181,6 +213,9 @@ impl fmt::Debug for ServeArgs {
             .field("max_connections", &self.max_connections)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("tls_reload_interval", &self.tls_reload_interval)
             .finish()
     }
 }
@@ -197,6 +232,23 @@ pub enum Command {
     /// Manage the keys that encrypt stored credentials (see README, "Encryption at rest").
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Copy a SQLite database while Herald runs (a consistent snapshot) and say which key to
+    /// keep with it. On PostgreSQL, prints the pg_dump command to use instead.
+    Backup {
+        /// The new file to write; an existing file is never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Configuration reference.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print every setting: its flag, environment variable, default and meaning, from the same
+    /// definitions as `--help`.
+    Example,
 }
 
 #[derive(Subcommand)]

@@ -5,7 +5,9 @@
 //! cancellation token.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod config;
+pub mod config_reference;
 pub mod delivery;
 pub mod delivery_config;
 pub mod http;
@@ -50,6 +52,8 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     /// How long a shutdown waits for open connections to finish before dropping them.
     pub shutdown_timeout: Duration,
+    /// Serve HTTPS with this certificate (`None`: plain HTTP).
+    pub tls: Option<serve::tls::TlsSettings>,
 }
 
 impl Default for ServerSettings {
@@ -63,6 +67,7 @@ impl Default for ServerSettings {
             max_connections: 512,
             max_header_bytes: 64 * 1024,
             shutdown_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use herald::config::{Cli, Command, SecretsCommand};
+use herald::config::{Cli, Command, ConfigCommand, SecretsCommand};
 use herald::{startup, telemetry};
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +19,16 @@ async fn main() {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    if let Some(Command::Secrets(cmd)) = &cli.command {
-        return secrets(&cli, cmd).await;
+    match &cli.command {
+        Some(Command::Secrets(cmd)) => return secrets(&cli, cmd).await,
+        // Neither opens the store: a backup reads the file on its own, and the reference
+        // needs no database at all.
+        Some(Command::Backup { to }) => return herald::backup::run(&cli.global, to).await,
+        Some(Command::Config(ConfigCommand::Example)) => {
+            print!("{}", herald::config_reference::example());
+            return Ok(());
+        }
+        _ => {}
     }
     let store = startup::open_store(&cli.global).await?;
     let result = match &cli.command {
@@ -30,7 +38,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Keys(cmd)) => herald::keys::run(&*store, cmd).await,
-        Some(Command::Secrets(_)) => Ok(()),
+        Some(Command::Secrets(_) | Command::Backup { .. } | Command::Config(_)) => Ok(()),
     };
     store.close().await;
     result
@@ -75,6 +83,14 @@ async fn secrets(cli: &Cli, cmd: &SecretsCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyhow::Result<()> {
+    // Settings first: a mistake in them must stop startup before a first start creates the
+    // organization and prints its keys.
+    let mut settings = cli.serve.server_settings();
+    settings.delivery = cli.delivery.settings(std::env::vars())?;
+    settings.tls = cli
+        .serve
+        .tls_settings()
+        .context("cannot load the TLS certificate")?;
     let keys = startup::bootstrap(&*store, cli.serve.api_key.as_deref()).await?;
     if !keys.is_empty() {
         println!("\nHerald created your organization. API keys (shown only once, store them now):");
@@ -86,14 +102,49 @@ async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyh
     let listener = tokio::net::TcpListener::bind(cli.serve.bind)
         .await
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
-    tracing::info!(address = %listener.local_addr()?, backend = store.backend_name(), "Herald is serving");
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let mut settings = cli.serve.server_settings();
-    settings.delivery = cli.delivery.settings(std::env::vars())?;
+    if let Some(tls) = &settings.tls {
+        tokio::spawn(reload_on_hangup(tls.files.clone(), shutdown.clone()));
+    }
+    tracing::info!(
+        address = %listener.local_addr()?,
+        backend = store.backend_name(),
+        tls = settings.tls.is_some(),
+        "Herald is serving"
+    );
     herald::run(listener, store, settings, shutdown).await?;
     tracing::info!("Herald stopped");
     Ok(())
+}
+
+/// Reloads the TLS certificate on each SIGHUP until `shutdown`.
+async fn reload_on_hangup(
+    files: std::sync::Arc<herald::serve::tls::CertificateFiles>,
+    shutdown: CancellationToken,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!(
+            "cannot listen for SIGHUP; the TLS certificate reloads only when its files change"
+        );
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            received = hangups.recv() => if received.is_none() { return },
+        }
+        let files = files.clone();
+        match tokio::task::spawn_blocking(move || files.reload()).await {
+            Ok(Ok(())) => tracing::info!("TLS certificate reloaded (SIGHUP)"),
+            Ok(Err(e)) => tracing::error!(
+                error = %e,
+                "TLS certificate not reloaded; still serving the previous one"
+            ),
+            Err(_) => {}
+        }
+    }
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

@@ -12,6 +12,9 @@
 //!   the pipe, the watchdog's read returns, and it runs `pg_ctl stop -m immediate` and removes the
 //!   directory. If even the watchdog was killed, the next test process finds the directory (its
 //!   `owner.pid` names a dead process) and removes it the same way.
+//! - [`Cluster::start_with`] can give it a server certificate and `ssl = on`, for the TLS tests;
+//!   plain and TLS connections are both accepted then (trust authentication for each), so a
+//!   test chooses with `sslmode` alone.
 
 use std::fs;
 use std::io::Write;
@@ -35,6 +38,13 @@ pub struct Cluster {
     dir: PathBuf,
     /// Held open until the process exits; see the module docs.
     _watchdog: Mutex<ChildStdin>,
+}
+
+/// The server certificate (chain, leaf first) and key of a cluster with `ssl = on`, PEM.
+#[derive(Clone, Debug)]
+pub struct ClusterTls {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 /// Who runs the PostgreSQL binaries: this process's user, or `postgres` when we are root.
@@ -127,6 +137,11 @@ fn failure(what: &str, out: &Output, log: Option<&Path>) -> String {
 impl Cluster {
     /// Starts a cluster, or says why it could not.
     pub fn start() -> Result<Cluster, String> {
+        Self::start_with(None)
+    }
+
+    /// Starts a cluster, serving TLS with `tls` when given, or says why it could not.
+    pub fn start_with(tls: Option<&ClusterTls>) -> Result<Cluster, String> {
         let bin = find_binaries()?;
         let run_as = RunAs::detect()?;
         sweep_stale(&bin, run_as);
@@ -174,6 +189,23 @@ impl Cluster {
             dir.display()
         );
         append(&data.join("postgresql.conf"), &settings)?;
+        if let Some(tls) = tls {
+            // PostgreSQL refuses a key file others can read.
+            for (name, pem, mode) in [
+                ("server.crt", &tls.cert_pem, 0o644),
+                ("server.key", &tls.key_pem, 0o600),
+            ] {
+                let path = data.join(name);
+                fs::write(&path, pem)
+                    .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(mode)))
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                run_as.chown(&path)?;
+            }
+            append(
+                &data.join("postgresql.conf"),
+                "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+            )?;
+        }
 
         let mut last_error = String::new();
         for _ in 0..PORT_ATTEMPTS {

@@ -81,7 +81,7 @@ impl<'a> From<&'a ChannelCredentials> for CredentialsResponse<'a> {
     }
 }
 
-/// `ChannelSettings` (DESIGN.md deliberate difference 8: with `integrationIdentifier`).
+/// `ChannelSettings` (README, deliberate difference 8: with `integrationIdentifier`).
 #[derive(Serialize)]
 pub struct ChannelSettingsResponse<'a> {
     #[serde(rename = "providerId")]

@@ -877,7 +877,7 @@ pub struct HealthEnvelope {
 mod tests {
     use serde_json::Value;
 
-    /// The compatibility surface of DESIGN.md that Herald serves today, as (method, path).
+    /// The compatibility surface (README, "What it serves") that Herald serves today, as (method, path).
     const EXPECTED: &[(&str, &str)] = &[
         ("get", "/v1/subscribers"),
         ("post", "/v1/subscribers"),

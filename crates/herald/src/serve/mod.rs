@@ -20,12 +20,20 @@
 //!   [`ServerSettings::max_header_bytes`] (431 beyond it).
 //! - **shutdown**: on cancellation the loop stops accepting, connections finish their request in
 //!   flight and close; those still open after [`ServerSettings::shutdown_timeout`] are dropped.
+//! - **unread bodies** (`body`): a body a handler refused without reading it (413, 401) is
+//!   drained, within bounds, while the answer is written, so the client reads the answer
+//!   instead of a reset.
+//!
+//! With [`ServerSettings::tls`], connections are HTTPS (`tls`): the handshake runs on the
+//! deadline-keeping socket, so it counts in the header-read timeout of the first request, and
+//! every other limit applies unchanged underneath TLS.
 //!
 //! Only HTTP/1.1 is served (Novu's SDKs speak nothing else to a plain-HTTP server); put a proxy
-//! in front for TLS and HTTP/2.
+//! in front for HTTP/2.
 
 mod body;
 mod io;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -38,16 +46,18 @@ use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::{Service, ServiceExt};
 
 use crate::ServerSettings;
 
 use body::BodyDeadline;
-pub use body::BodyTimedOut;
+pub use body::{BodyTimedOut, DRAIN_LIMIT};
 use io::{Activity, Deadlines};
 
 /// Where connections come from: a [`TcpListener`], or a fake in tests.
@@ -108,6 +118,12 @@ where
     S::Future: Send + 'static,
 {
     let limits = Arc::new(Limits::from(settings));
+    let tls = settings.tls.as_ref().map(|tls| {
+        if let Some(interval) = tls.reload_interval {
+            tokio::spawn(tls.files.clone().watch(interval, shutdown.clone()));
+        }
+        TlsAcceptor::from(Arc::new(tls.files.server_config()))
+    });
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut connections = JoinSet::new();
     let mut backoff = Backoff::default();
@@ -144,6 +160,7 @@ where
         while connections.try_join_next().is_some() {}
         connections.spawn(connection(
             stream,
+            tls.clone(),
             app.clone(),
             limits.clone(),
             shutdown.clone(),
@@ -194,9 +211,11 @@ impl From<&ServerSettings> for Limits {
     }
 }
 
-/// Serves one connection, holding its `permit` until it closes.
+/// Serves one connection, holding its `permit` until it closes: the TLS handshake first when
+/// `tls` is set, then HTTP/1.1.
 async fn connection<S>(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
     app: S,
     limits: Arc<Limits>,
     shutdown: CancellationToken,
@@ -208,16 +227,58 @@ async fn connection<S>(
     // Responses are written whole; waiting to coalesce them only adds latency.
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::default());
+    // The deadlines sit on the socket, under TLS: a handshake that stalls is a head that does
+    // not arrive in time.
     let io = Deadlines::new(
         stream,
         activity.clone(),
         limits.header_read_timeout,
         limits.idle_timeout,
     );
+    let Some(acceptor) = tls else {
+        return serve_http(io, app, &limits, shutdown, activity).await;
+    };
+    let handshake = tokio::select! {
+        biased;
+        // No request is in flight yet: nothing to finish.
+        _ = shutdown.cancelled() => return,
+        handshake = acceptor.accept(io) => handshake,
+    };
+    match handshake {
+        Ok(io) => serve_http(io, app, &limits, shutdown, activity).await,
+        Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+    }
+}
+
+/// HTTP/1.1 on one connection until it closes, or until `shutdown` lets its request in flight
+/// finish.
+async fn serve_http<I, S>(
+    io: I,
+    app: S,
+    limits: &Limits,
+    shutdown: CancellationToken,
+    activity: Arc<Activity>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let body_timeout = limits.body_read_timeout;
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let busy = activity.enter();
-        let req = req.map(|body| Body::new(BodyDeadline::new(body, body_timeout)));
+        let expects_continue = req
+            .headers()
+            .get(hyper::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let body_activity = activity.clone();
+        let req = req.map(|body| {
+            Body::new(BodyDeadline::new(
+                body,
+                body_timeout,
+                expects_continue,
+                body_activity,
+            ))
+        });
         let call = app.clone().oneshot(req);
         async move {
             let response = call.await;

@@ -1,5 +1,5 @@
 //! `PUT` (replace), `PATCH` (append) and `DELETE …/credentials` (spec §3.7; cases 25-39), with
-//! DESIGN.md's deliberate differences 1, 2, 7 and 8.
+//! the README's deliberate differences 1, 2, 7 and 8.
 
 use serde_json::{json, Value};
 

@@ -1,6 +1,6 @@
 //! Black-box API tests: each case starts a real Herald server on `127.0.0.1:0` over a fresh store
-//! and talks to it over HTTP, asserting what Novu's SDKs see (spec `novu-subscribers-v1.md` §6,
-//! with DESIGN.md's deliberate differences taking precedence).
+//! and talks to it over HTTP, asserting what Novu's SDKs see (Novu's
+//! documented behaviour, with the README's deliberate differences taking precedence).
 //!
 //! Every case is written once as `async fn case(app: TestApp)` and runs on both backends:
 //! [`backend_tests!`] turns it into `case::sqlite` and `case::postgres`. The PostgreSQL variant is

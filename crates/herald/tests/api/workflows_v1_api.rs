@@ -1,6 +1,6 @@
 //! v1 workflows (`/v1/workflows` and `/v1/notification-templates`, one set of handlers) and
-//! `/v1/notification-groups`, as `@novu/node` 2.6.6 and `novu` 1.14.0 call them (spec
-//! `novu-workflows-activity-providers.md` §1): the slug of the name as trigger identifier (npm
+//! `/v1/notification-groups`, as `@novu/node` 2.6.6 and `novu` 1.14.0 call them (as
+//! Novu documents them): the slug of the name as trigger identifier (npm
 //! `slugify` rules, `-<suffix>` on collision), the classic Python SDK's null-filled snake_case
 //! steps, Novu's statuses and messages, and Herald's deliberate 404 on delete.
 

@@ -1,7 +1,7 @@
-//! `/v2/workflows` as `@novu/api` / `novu-py` call it (spec `novu-workflows-activity-providers.md`
-//! §2): the recorded SDK bodies, every field the SDK's parser requires, exact statuses (201 on
-//! create, 204 on delete), the 409 on a taken `workflowId`, chat and push steps only, lookups by
-//! identifier, `_id` and slug, list filters, full update, patch and sync to another environment.
+//! `/v2/workflows` as `@novu/api` / `novu-py` call it: the recorded SDK bodies, every field the
+//! SDK's parser requires, exact statuses (201 on create, 204 on delete), the 409 on a taken
+//! `workflowId`, chat and push steps only, lookups by identifier, `_id` and slug, list filters,
+//! full update, patch and sync to another environment.
 
 use serde_json::{json, Value};
 

@@ -101,6 +101,16 @@ impl Database {
         }
     }
 
+    /// An existing SQLite file (a restored backup), left in place when dropped.
+    pub fn at_sqlite_file(file: &Path) -> Database {
+        Database {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}", file.display()),
+            sqlite_file: Some(file.to_owned()),
+            _dir: None,
+        }
+    }
+
     /// The URL for `--database-url`.
     pub fn url(&self) -> &str {
         &self.url

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::{Api, Database, DEV_KEY};
@@ -33,6 +33,8 @@ pub struct HeraldProcess {
     pub api: Api,
     stdout: (Arc<Mutex<String>>, JoinHandle<()>),
     stderr: (Arc<Mutex<String>>, JoinHandle<()>),
+    /// Notified after every line either stream adds.
+    new_line: Arc<Notify>,
 }
 
 impl HeraldProcess {
@@ -75,8 +77,13 @@ impl HeraldProcess {
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("starting the herald binary");
         let (lines_tx, mut lines) = mpsc::unbounded_channel();
-        let stdout = collect(child.stdout.take().expect("stdout"), None);
-        let mut stderr = collect(child.stderr.take().expect("stderr"), Some(lines_tx));
+        let new_line = Arc::new(Notify::new());
+        let stdout = collect(child.stdout.take().expect("stdout"), None, new_line.clone());
+        let mut stderr = collect(
+            child.stderr.take().expect("stderr"),
+            Some(lines_tx),
+            new_line.clone(),
+        );
         let serving = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines.recv().await {
                 if line.contains("Herald is serving") {
@@ -106,7 +113,64 @@ impl HeraldProcess {
             api: Api::new(addr, Some(DEV_KEY)),
             stdout,
             stderr,
+            new_line,
         }
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, `HUP`, …) without waiting for anything.
+    pub async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("a running process").to_string();
+        let sent = tokio::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .await
+            .expect("running kill");
+        assert!(sent.success(), "kill -{signal} {pid}");
+    }
+
+    /// Waits until the process has logged a line containing `needle` (on either stream), at most
+    /// `START_TIMEOUT`; panics with the log otherwise.
+    pub async fn wait_for_log(&self, needle: &str) {
+        let found = tokio::time::timeout(START_TIMEOUT, async {
+            loop {
+                // Registered before looking, so a line added in between still wakes us.
+                let next = self.new_line.notified();
+                tokio::pin!(next);
+                next.as_mut().enable();
+                let seen =
+                    |s: &Arc<Mutex<String>>| s.lock().expect("output buffer").contains(needle);
+                if seen(&self.stderr.0) || seen(&self.stdout.0) {
+                    return;
+                }
+                next.await;
+            }
+        })
+        .await;
+        if found.is_err() {
+            panic!(
+                "herald did not log {needle:?}; its stderr:\n{}",
+                self.stderr.0.lock().expect("stderr buffer")
+            );
+        }
+    }
+
+    /// Waits for the process to exit by itself (after a signal), at most `START_TIMEOUT`.
+    /// Returns everything it wrote and whether it exited with 0.
+    pub async fn wait_exit(mut self) -> (Output, bool) {
+        let status = tokio::time::timeout(START_TIMEOUT, self.child.wait())
+            .await
+            .expect("herald exits")
+            .expect("waiting for herald");
+        let _ = (&mut self.stdout.1).await;
+        let _ = (&mut self.stderr.1).await;
+        let take = |s: &Arc<Mutex<String>>| std::mem::take(&mut *s.lock().expect("output buffer"));
+        (
+            Output {
+                stdout: take(&self.stdout.0),
+                stderr: take(&self.stderr.0),
+            },
+            status.success(),
+        )
     }
 
     /// SIGTERM, then waits for the process to exit (a graceful shutdown: in-flight requests and
@@ -155,6 +219,7 @@ impl HeraldProcess {
 fn collect(
     stream: impl AsyncRead + Unpin + Send + 'static,
     lines: Option<mpsc::UnboundedSender<String>>,
+    new_line: Arc<Notify>,
 ) -> (Arc<Mutex<String>>, JoinHandle<()>) {
     let buffer = Arc::new(Mutex::new(String::new()));
     let task = tokio::spawn({
@@ -166,9 +231,12 @@ fn collect(
                 if let Some(tx) = &lines {
                     let _ = tx.send(line.clone());
                 }
-                let mut b = buffer.lock().expect("output buffer");
-                b.push_str(&line);
-                b.push('\n');
+                {
+                    let mut b = buffer.lock().expect("output buffer");
+                    b.push_str(&line);
+                    b.push('\n');
+                }
+                new_line.notify_waiters();
             }
         }
     });

@@ -1,0 +1,19 @@
+//! Running Herald in production (issue 12): bodies over the limit answered so that clients read
+//! the 413, HTTPS with certificate reloads, online SQLite backups restored with their key, a clean
+//! shutdown under load, and the configuration reference kept equal to the command line.
+
+#[macro_use]
+mod support;
+
+#[path = "operations/backup.rs"]
+mod backup;
+#[path = "operations/body_limit.rs"]
+mod body_limit;
+#[path = "operations/config_docs.rs"]
+mod config_docs;
+#[path = "operations/raw.rs"]
+mod raw;
+#[path = "operations/shutdown.rs"]
+mod shutdown;
+#[path = "operations/tls.rs"]
+mod tls;
