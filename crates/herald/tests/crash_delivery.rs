@@ -271,7 +271,7 @@ async fn a_push_topic_trigger_prunes_dead_tokens_and_delivers_live_ones_across_a
     let ids: Vec<String> = (0..PUSH_SUBSCRIBERS).map(|i| format!("p{i:04}")).collect();
     let tokens = |i: usize| {
         let mut t = vec![format!("live-{i:04}")];
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             t.push(format!("dead-{i:04}"));
         }
         t
