@@ -50,6 +50,9 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     /// How long a shutdown waits for open connections to finish before dropping them.
     pub shutdown_timeout: Duration,
+    /// Whether registering a device token takes it away from the other subscribers holding it
+    /// (`move`, the default) or lets them keep it (`share`, Novu's behaviour).
+    pub token_ownership: herald_core::TokenOwnership,
 }
 
 impl Default for ServerSettings {
@@ -63,6 +66,7 @@ impl Default for ServerSettings {
             max_connections: 512,
             max_header_bytes: 64 * 1024,
             shutdown_timeout: Duration::from_secs(10),
+            token_ownership: herald_core::TokenOwnership::Move,
         }
     }
 }
@@ -90,8 +94,10 @@ pub struct Server {
 
 impl Server {
     pub fn new(store: Arc<dyn Store>, settings: ServerSettings) -> Self {
+        let mut state = AppState::new(store.clone(), settings.cache_ttl);
+        state.token_ownership = settings.token_ownership;
         Server {
-            state: AppState::new(store.clone(), settings.cache_ttl),
+            state,
             store,
             settings,
         }
