@@ -12,7 +12,10 @@
 //!
 //! Lock order, so that writers cannot deadlock on each other: advisory locks first, all in one
 //! simple query right after `BEGIN` (one round trip, in ascending key order), then subscriber
-//! rows in ascending `pk` order (`SELECT … ORDER BY pk FOR UPDATE`). A subscriber create or
+//! rows in ascending `pk` order (`SELECT … ORDER BY pk FOR UPDATE`). A credentials write locks
+//! those rows, writes and releases in one statement after its `BEGIN` (the claiming form of
+//! `credentials::write_sql`); if its subscriber changed since its read, it runs again the locked
+//! way ([`PgStore::claim_locked`]). A subscriber create or
 //! `/bulk` request takes the advisory locks of every token it claims at its `BEGIN` too; it locks
 //! the other holders' rows as it goes, and the rare deadlock that allows is retried like any
 //! other (`error::retrying`).
@@ -27,12 +30,15 @@
 use std::collections::BTreeSet;
 
 use herald_core::secrets::Vault;
-use herald_core::{CredentialsUpdate, ObjectId, ProviderId};
+use herald_core::{ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, Subscriber};
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Postgres, Transaction};
 
+use crate::credentials::{token_delta, TokenDelta};
 use crate::error::Result;
 use crate::rows::now;
+use crate::subscribers::{lock_live, read_by_pk};
+use crate::PgStore;
 
 /// Most token locks one transaction takes; past this it locks the whole environment instead.
 pub(crate) const MAX_TOKEN_LOCKS: usize = 128;
@@ -205,6 +211,85 @@ pub(crate) async fn remove_tokens(
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// Whether writing `merged` over a channel holding `old` inserts a token row for a token the
+/// write claims: an append of one, or a reordering, which rewrites every row.
+pub(crate) fn inserts_claimed(
+    update: &CredentialsUpdate,
+    old: &[String],
+    merged: &ChannelCredentials,
+) -> bool {
+    let new = merged.device_tokens.as_deref().unwrap_or_default();
+    let inserted = match token_delta(old, new) {
+        TokenDelta::Edit { append, .. } => append,
+        TokenDelta::Rewrite(all) => all,
+    };
+    let claimed = update.claimed_tokens();
+    inserted.iter().any(|t| claimed.contains(t))
+}
+
+impl PgStore {
+    /// A claiming write the locked way, when the unlocked attempt found the subscriber changed
+    /// (or had only a release to do): the tokens' advisory locks, then the rows of the subscriber
+    /// and of the tokens' other holders in `pk` order, then the write and the release.
+    pub(crate) async fn claim_locked(
+        &self,
+        conn: &mut PgConnection,
+        env: &ObjectId,
+        subscriber_id: &str,
+        update: &CredentialsUpdate,
+        claim: &Claim<'_>,
+    ) -> Result<Option<Subscriber>> {
+        let mut tx = begin_claiming(conn, env, std::slice::from_ref(claim)).await?;
+        let locked = lock_claimant_and_holders(
+            &mut tx,
+            env,
+            subscriber_id,
+            claim.integration,
+            &claim.hashes,
+        )
+        .await?;
+        let Some((_, holders)) = locked else {
+            return Ok(None);
+        };
+        let subscriber = self
+            .pass_locked(&mut tx, env, subscriber_id, update, &claim.hashes)
+            .await?;
+        if holders > 0 && subscriber.is_some() {
+            release_claimed(
+                &mut tx,
+                env,
+                subscriber_id,
+                claim.integration,
+                &claim.hashes,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(subscriber)
+    }
+
+    pub(crate) async fn remove_device_tokens_once(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        provider: ProviderId,
+        tokens: &[String],
+    ) -> Result<Option<Subscriber>> {
+        let hashes: Vec<String> = tokens
+            .iter()
+            .map(|t| self.vault.token_hash(env.as_str(), t))
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        let Some(pk) = lock_live(&mut tx, env, subscriber_id).await? else {
+            return Ok(None);
+        };
+        remove_tokens(&mut tx, pk, provider, &hashes).await?;
+        let subscriber = read_by_pk(&mut tx, &self.vault, pk).await?;
+        tx.commit().await?;
+        Ok(Some(subscriber))
+    }
 }
 
 #[cfg(test)]

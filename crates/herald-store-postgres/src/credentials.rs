@@ -38,13 +38,11 @@ use herald_core::{
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, FromRow};
 
-use crate::claims::{
-    begin_claiming, lock_claimant_and_holders, release_claimed, remove_tokens, Claim,
-};
+use crate::claims::{begin_claiming, inserts_claimed, release_claimed, Claim};
 use crate::error::{corrupt, Error, Result};
 use crate::rows::{now, subscriber_columns, SubscriberRow};
 use crate::secrets::follow_current_key;
-use crate::subscribers::{lock_live, read_by_pk};
+use crate::subscribers::lock_live;
 use crate::PgStore;
 
 /// What to do with a channel's token rows to go from `old` to `new` (both in insertion order).
@@ -295,35 +293,8 @@ impl PgStore {
             // A claiming write that raced: the retry may now insert a claimed token.
             Err(Retry::Raced) => {}
         }
-        // The claiming write: the tokens' advisory locks, then the rows of the subscriber and of
-        // the tokens' other holders in `pk` order, then the write and the removal from the others.
-        let mut tx = begin_claiming(&mut conn, env, std::slice::from_ref(&claim)).await?;
-        let Some((_, holders)) = lock_claimant_and_holders(
-            &mut tx,
-            env,
-            subscriber_id,
-            &update.integration_id,
-            &claim.hashes,
-        )
-        .await?
-        else {
-            return Ok(None);
-        };
-        let subscriber = self
-            .pass_locked(&mut tx, env, subscriber_id, update, &claim.hashes)
-            .await?;
-        if holders > 0 && subscriber.is_some() {
-            release_claimed(
-                &mut tx,
-                env,
-                subscriber_id,
-                &update.integration_id,
-                &claim.hashes,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(subscriber)
+        self.claim_locked(&mut conn, env, subscriber_id, update, &claim)
+            .await
     }
 
     /// A credentials write inside a transaction that already holds the subscriber's row lock
@@ -354,7 +325,7 @@ impl PgStore {
     }
 
     /// [`PgStore::pass`] holding the locks it needs, where it always writes (or finds nothing to).
-    async fn pass_locked(
+    pub(crate) async fn pass_locked(
         &self,
         tx: &mut PgConnection,
         env: &ObjectId,
@@ -549,27 +520,6 @@ impl PgStore {
         }
     }
 
-    pub(crate) async fn remove_device_tokens_once(
-        &self,
-        env: &ObjectId,
-        subscriber_id: &str,
-        provider: ProviderId,
-        tokens: &[String],
-    ) -> Result<Option<Subscriber>> {
-        let hashes: Vec<String> = tokens
-            .iter()
-            .map(|t| self.vault.token_hash(env.as_str(), t))
-            .collect();
-        let mut tx = self.pool.begin().await?;
-        let Some(pk) = lock_live(&mut tx, env, subscriber_id).await? else {
-            return Ok(None);
-        };
-        remove_tokens(&mut tx, pk, provider, &hashes).await?;
-        let subscriber = read_by_pk(&mut tx, &self.vault, pk).await?;
-        tx.commit().await?;
-        Ok(Some(subscriber))
-    }
-
     pub(crate) async fn delete_credentials_once(
         &self,
         env: &ObjectId,
@@ -597,22 +547,6 @@ impl PgStore {
         tx.commit().await?;
         Ok(true)
     }
-}
-
-/// Whether writing `merged` over a channel holding `old` inserts a token row for a token the
-/// write claims: an append of one, or a reordering, which rewrites every row.
-fn inserts_claimed(
-    update: &CredentialsUpdate,
-    old: &[String],
-    merged: &ChannelCredentials,
-) -> bool {
-    let new = merged.device_tokens.as_deref().unwrap_or_default();
-    let inserted = match token_delta(old, new) {
-        TokenDelta::Edit { append, .. } => append,
-        TokenDelta::Rewrite(all) => all,
-    };
-    let claimed = update.claimed_tokens();
-    inserted.iter().any(|t| claimed.contains(t))
 }
 
 #[cfg(test)]
