@@ -111,6 +111,7 @@ macro_rules! conformance_tests {
             registering_a_held_token_with_put_moves_it_from_the_other_subscriber,
             registering_a_held_token_with_patch_keeps_the_emptied_channel,
             a_subscriber_create_or_bulk_write_with_channels_moves_held_tokens,
+            a_bulk_write_claiming_many_tokens_moves_them_all,
             sharing_keeps_a_token_on_every_subscriber_that_registered_it,
             re_registering_a_held_token_takes_it_from_those_sharing_it,
             a_token_moves_only_between_channels_of_the_same_integration,

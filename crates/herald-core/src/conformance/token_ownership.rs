@@ -23,6 +23,10 @@ fn shared(integration: &Integration, mode: CredentialsMode, tokens: &[&str]) -> 
     }
 }
 
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// A time strictly after `t`, once the clock has passed it: a write stamped at or after this
 /// moved `updated_at`. Spins for at most a second (the clock moves every millisecond).
 fn after(t: Timestamp) -> Timestamp {
@@ -165,6 +169,49 @@ pub async fn a_subscriber_create_or_bulk_write_with_channels_moves_held_tokens(s
         ["x", "t3"]
     );
     assert_eq!(tokens_of(&get(store, &env, "bob").await, &fcm.id), ["t1"]);
+}
+
+/// A `/bulk` request claiming more tokens than a backend may lock one by one (PostgreSQL locks
+/// the environment instead) moves them all the same.
+pub async fn a_bulk_write_claiming_many_tokens_moves_them_all(store: &dyn Store) {
+    let (env, _) = environments(store).await;
+    let fcm = fcm(store, &env, "fcm").await;
+    let named = |prefix: &str, range: std::ops::Range<usize>| -> Vec<String> {
+        range.map(|i| format!("{prefix}{i:03}")).collect()
+    };
+    create_subscriber(store, &env, "ada").await;
+    let held = named("t", 0..100);
+    write_credentials(
+        store,
+        &env,
+        "ada",
+        &tokens_update(&fcm, Append, Some(&strs(&held))),
+    )
+    .await;
+    let bob = named("t", 0..70);
+    let carol = [named("t", 50..100), named("u", 0..30)].concat();
+    let item = |id: &str, tokens: &[String]| SubscriberWrite {
+        subscriber: new_subscriber(id, Default::default()),
+        channels: vec![tokens_update(&fcm, Append, Some(&strs(tokens)))],
+    };
+    let outcomes = store
+        .bulk_write_subscribers(
+            &env.id,
+            &env.organization_id,
+            &[item("bob", &bob), item("carol", &carol)],
+        )
+        .await
+        .unwrap();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(
+        tokens_of(&get(store, &env, "ada").await, &fcm.id),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        tokens_of(&get(store, &env, "bob").await, &fcm.id),
+        named("t", 0..50)
+    );
+    assert_eq!(tokens_of(&get(store, &env, "carol").await, &fcm.id), carol);
 }
 
 pub async fn sharing_keeps_a_token_on_every_subscriber_that_registered_it(store: &dyn Store) {
