@@ -23,6 +23,7 @@ mod secrets;
 mod subscribers;
 mod subscription_identifiers;
 mod subscriptions;
+mod token_ownership;
 mod topics;
 mod workflows;
 
@@ -41,6 +42,7 @@ pub use secrets::*;
 pub use subscribers::*;
 pub use subscription_identifiers::*;
 pub use subscriptions::*;
+pub use token_ownership::*;
 pub use topics::*;
 pub use workflows::*;
 
@@ -105,6 +107,16 @@ macro_rules! conformance_tests {
             update_credentials_of_an_unknown_or_deleted_subscriber_returns_none,
             delete_credentials_removes_every_channel_of_that_provider_only,
             delete_credentials_of_an_unknown_subscriber_returns_false,
+            // one owner per device token, and removing tokens one by one
+            registering_a_held_token_with_put_moves_it_from_the_other_subscriber,
+            registering_a_held_token_with_patch_keeps_the_emptied_channel,
+            a_subscriber_create_or_bulk_write_with_channels_moves_held_tokens,
+            a_bulk_write_claiming_many_tokens_moves_them_all,
+            sharing_keeps_a_token_on_every_subscriber_that_registered_it,
+            re_registering_a_held_token_takes_it_from_those_sharing_it,
+            a_token_moves_only_between_channels_of_the_same_integration,
+            registering_a_token_never_touches_another_environment,
+            removing_device_tokens_takes_them_from_every_channel_of_the_provider_only,
             // integrations
             create_integration_stores_every_field,
             list_integrations_is_oldest_first_without_deleted_ones,
@@ -193,6 +205,7 @@ macro_rules! conformance_tests {
             concurrent_upserts_of_one_id_create_it_once,
             concurrent_fan_out_creates_each_notification_once,
             concurrent_claims_never_hand_out_a_job_twice,
+            concurrent_registrations_of_one_token_leave_one_holder,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

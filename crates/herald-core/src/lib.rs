@@ -29,8 +29,8 @@ pub use store::{
 };
 pub use subscriber::{
     BulkOutcome, ChannelCredentials, ChannelSettings, CredentialsMode, CredentialsUpdate, Field,
-    NewSubscriber, Profile, Subscriber, SubscriberPatch, SubscriberWrite, TooManyDeviceTokens,
-    MAX_DEVICE_TOKENS,
+    NewSubscriber, Profile, Subscriber, SubscriberPatch, SubscriberWrite, TokenOwnership,
+    TooManyDeviceTokens, MAX_DEVICE_TOKENS,
 };
 pub use tenancy::{ApiKeyInfo, AuthContext, Environment, KeyHash};
 pub use time::Timestamp;

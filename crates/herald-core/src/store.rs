@@ -198,11 +198,30 @@ pub trait SubscriberStore: Send + Sync {
     /// Writes one channel's credentials (see [`CredentialsUpdate::merged`]) atomically: concurrent
     /// appends to the same channel never lose a token. A write that changes nothing leaves
     /// `updated_at` alone. `None` if the subscriber does not exist.
+    ///
+    /// Ownership: the tokens of [`CredentialsUpdate::claimed_tokens`] (the given ones under
+    /// [`TokenOwnership::Move`](crate::TokenOwnership::Move)) are removed, in the same
+    /// transaction, from every other subscriber of the environment holding them for the same
+    /// integration; their channels stay (with fewer tokens, possibly none) and their `updated_at`
+    /// moves. Concurrent registrations of one token by different subscribers end with exactly one
+    /// holder. Tokens are found by their keyed hash, never by their plain value.
     async fn update_credentials(
         &self,
         env: &ObjectId,
         subscriber_id: &str,
         update: &CredentialsUpdate,
+    ) -> StoreResult<Option<Subscriber>>;
+
+    /// Removes these device tokens from every channel of `provider` the subscriber has (whatever
+    /// integration it is bound to); tokens it does not hold are ignored. The channels stay, also
+    /// when their token list becomes empty. `updated_at` moves only when a token was removed.
+    /// `None` if the subscriber does not exist.
+    async fn remove_device_tokens(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        provider: ProviderId,
+        tokens: &[String],
     ) -> StoreResult<Option<Subscriber>>;
 
     /// v2 search: non-deleted subscribers matching every given filter, with cursor pagination

@@ -202,6 +202,46 @@ pub enum CredentialsMode {
     Append,
 }
 
+/// Whether one device token may belong to several subscribers (`HERALD_TOKEN_OWNERSHIP`).
+///
+/// A device token identifies an app install on one phone; when user A logs out and user B logs
+/// in on that phone, the app registers the same token for B. Novu then keeps it on A as well, and
+/// B's phone keeps receiving A's notifications. Herald moves it by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TokenOwnership {
+    /// A token registered for a subscriber is taken away, in the same transaction, from every
+    /// other subscriber of the environment holding it for the same integration (their channel
+    /// stays, with the token gone from its list, and their `updated_at` moves).
+    #[default]
+    Move,
+    /// Several subscribers may hold one token (Novu's behaviour).
+    Share,
+}
+
+impl TokenOwnership {
+    /// The configuration value: `move` or `share`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenOwnership::Move => "move",
+            TokenOwnership::Share => "share",
+        }
+    }
+}
+
+impl std::str::FromStr for TokenOwnership {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "move" => Ok(TokenOwnership::Move),
+            "share" => Ok(TokenOwnership::Share),
+            other => Err(format!(
+                "unknown token ownership {other:?}; expected `move` or `share`"
+            )),
+        }
+    }
+}
+
 /// One credentials write, already resolved against an active integration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CredentialsUpdate {
@@ -210,9 +250,26 @@ pub struct CredentialsUpdate {
     /// The given credentials; `device_tokens` deduplicated, first-seen order.
     pub credentials: ChannelCredentials,
     pub mode: CredentialsMode,
+    /// What registering the given device tokens does to other subscribers holding them.
+    pub ownership: TokenOwnership,
 }
 
 impl CredentialsUpdate {
+    /// The device tokens this write takes away from every other subscriber of the environment
+    /// holding them for the same integration: the given ones under [`TokenOwnership::Move`],
+    /// none under [`TokenOwnership::Share`]. Stores remove them in the transaction of the write
+    /// itself, so that two subscribers racing to register one token end with one holder.
+    pub fn claimed_tokens(&self) -> &[String] {
+        match self.ownership {
+            TokenOwnership::Move => self
+                .credentials
+                .device_tokens
+                .as_deref()
+                .unwrap_or_default(),
+            TokenOwnership::Share => &[],
+        }
+    }
+
     /// The credentials of the channel after this update, given what it holds now (`None`: the
     /// subscriber has no channel for this integration yet). Both stores call this so that the merge
     /// rules exist once. Fails when the result would exceed [`MAX_DEVICE_TOKENS`].
@@ -349,6 +406,7 @@ mod tests {
                 ..Default::default()
             },
             mode,
+            ownership: TokenOwnership::Move,
         }
     }
 
@@ -428,6 +486,25 @@ mod tests {
         assert!(update(CredentialsMode::Append, Some(&["t0"]), None)
             .merged(Some(&old))
             .is_ok());
+    }
+
+    #[test]
+    fn only_a_moving_write_claims_its_tokens_from_other_holders() {
+        let mut u = update(CredentialsMode::Append, Some(&["a", "b"]), None);
+        assert_eq!(u.claimed_tokens(), ["a", "b"]);
+        u.ownership = TokenOwnership::Share;
+        assert!(u.claimed_tokens().is_empty());
+        let none = update(CredentialsMode::Replace, None, Some("u"));
+        assert!(none.claimed_tokens().is_empty());
+    }
+
+    #[test]
+    fn token_ownership_parses_its_two_values_only() {
+        assert_eq!("move".parse(), Ok(TokenOwnership::Move));
+        assert_eq!("share".parse(), Ok(TokenOwnership::Share));
+        assert_eq!(TokenOwnership::default(), TokenOwnership::Move);
+        let err = "Move".parse::<TokenOwnership>().unwrap_err();
+        assert!(err.contains("`move` or `share`"), "{err}");
     }
 
     #[test]

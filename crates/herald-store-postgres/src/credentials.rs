@@ -17,6 +17,15 @@
 //! database: 50 concurrent appends of distinct tokens end with 50 tokens. A write that changes
 //! nothing touches no row and leaves `updated_at` alone.
 //!
+//! One owner per token (`claims`): a write claiming tokens ([`herald_core::TokenOwnership::Move`])
+//! keeps this fast path only when it inserts none of them and no other subscriber holds one (an
+//! app re-registering the token its subscriber already holds, as apps do on every start).
+//! Otherwise the write runs in a transaction whose `BEGIN` takes the tokens' advisory locks, and
+//! its statement also takes the tokens from their other holders (four round trips: read, begin,
+//! write, commit). If the subscriber changed since the read, the write runs again the locked way
+//! (locks, then the rows of the subscriber and of the other holders in `pk` order, read, write,
+//! release). Either way exactly one subscriber holds a token however registrations race.
+//!
 //! Secrets are encrypted on the way in and decrypted on the way out, so the merge compares plain
 //! values. Token rows hold a ciphertext plus a keyed hash; uniqueness is on `(channel_pk,
 //! token_hash)` and removals match hashes, so no token has to be decrypted to be found.
@@ -29,6 +38,7 @@ use herald_core::{
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, FromRow};
 
+use crate::claims::{begin_claiming, inserts_claimed, release_claimed, Claim};
 use crate::error::{corrupt, Error, Result};
 use crate::rows::{now, subscriber_columns, SubscriberRow};
 use crate::secrets::follow_current_key;
@@ -64,14 +74,18 @@ pub(crate) fn token_delta<'a>(old: &'a [String], new: &'a [String]) -> TokenDelt
 }
 
 /// The live subscriber as `GET` shows it, with what a write needs besides: its row key, its row
-/// version, and the identifier of the integration being written (for a channel not yet created).
+/// version, the identifier of the integration being written (for a channel not yet created), and
+/// whether another subscriber holds one of the tokens the write claims (hashes in `$4`).
 const READ: &str = concat!(
     "SELECT",
     subscriber_columns!(),
     ",
        s.pk, s.xmin::text AS row_version,
        (SELECT i.identifier FROM integrations i
-        WHERE i.id = $3 AND i.environment_id = $1 AND NOT i.deleted) AS integration_identifier
+        WHERE i.id = $3 AND i.environment_id = $1 AND NOT i.deleted) AS integration_identifier,
+       EXISTS (SELECT 1 FROM device_tokens t
+               WHERE t.environment_id = $1 AND t.integration_id = $3
+                 AND t.token_hash = ANY($4) AND t.subscriber_pk <> s.pk) AS claimed_elsewhere
 FROM subscribers s
 WHERE s.environment_id = $1 AND s.subscriber_id = $2 AND NOT s.deleted"
 );
@@ -81,6 +95,7 @@ struct Read {
     pk: i64,
     row_version: String,
     integration_identifier: Option<String>,
+    claimed_elsewhere: bool,
     #[sqlx(flatten)]
     subscriber: SubscriberRow,
 }
@@ -95,11 +110,49 @@ struct Read {
 /// Parameters: `$1` subscriber pk, `$2` now, `$3` row version, `$4` environment, `$5` integration,
 /// `$6` provider, `$7`–`$13` the sealed channel columns, `$14` tokens_set, `$15` hashes of the
 /// tokens to delete, `$16`/`$17` sealed tokens to append and their hashes, in order.
+///
+/// The `claiming` form (run holding the advisory locks of the tokens it claims, see `claims`)
+/// also takes the tokens with the hashes `$18` from every other subscriber holding them for the
+/// integration (`released`, hanging off `gate` too) and moves their `updated_at` (`touched`).
+/// It first locks the rows of the subscriber and of those holders in `pk` order (`locked`, which
+/// `gate` waits for), the order every claiming write locks rows in, so that two of them cannot
+/// deadlock.
 macro_rules! write_sql {
-    ($channel:literal) => {
+    (plain $channel:expr) => {
+        write_sql!(@ "WITH ", "", $channel, "")
+    };
+    (claiming $channel:expr) => {
+        write_sql!(@
+            "WITH locked AS (
+                 SELECT pk FROM subscribers
+                 WHERE pk = $1 OR pk IN (
+                     SELECT t.subscriber_pk FROM device_tokens t
+                     WHERE t.environment_id = $4 AND t.integration_id = $5
+                       AND t.token_hash = ANY($18))
+                 ORDER BY pk
+                 FOR UPDATE
+             ), ",
+            " AND (SELECT count(*) FROM locked) > 0",
+            $channel,
+            ", released AS (
+                 DELETE FROM device_tokens t
+                 WHERE t.environment_id = $4 AND t.integration_id = $5
+                   AND t.token_hash = ANY($18) AND t.subscriber_pk <> $1
+                   AND EXISTS (SELECT 1 FROM gate)
+                 RETURNING t.subscriber_pk
+             ), touched AS (
+                 UPDATE subscribers SET updated_at = $2
+                 WHERE pk IN (SELECT subscriber_pk FROM released)
+             )"
+        )
+    };
+    (@ $head:literal, $gate:literal, $channel:expr, $tail:literal) => {
         concat!(
-            "WITH gate AS (
-                 UPDATE subscribers SET updated_at = $2 WHERE pk = $1 AND xmin::text = $3
+            $head,
+            "gate AS (
+                 UPDATE subscribers SET updated_at = $2 WHERE pk = $1 AND xmin::text = $3",
+            $gate,
+            "
                  RETURNING pk
              ), channel AS (",
             $channel,
@@ -117,14 +170,18 @@ macro_rules! write_sql {
                  WHERE (SELECT count(*) FROM gone) >= 0
                  ORDER BY u.n
                  ON CONFLICT (channel_pk, token_hash) DO NOTHING
-             )
+             )",
+            $tail,
+            "
              SELECT (SELECT count(*) FROM gate), (SELECT count(*) FROM channel)"
         )
     };
 }
 
-const WRITE_EXISTING: &str = write_sql!(
-    "
+/// The channel's `UPDATE` of [`write_sql`].
+macro_rules! update_channel {
+    () => {
+        "
                  UPDATE subscriber_channels SET
                      provider_id = $6, webhook_url = $7, channel = $8, alert_uid = $9,
                      title = $10, image_url = $11, state = $12, external_url = $13,
@@ -132,16 +189,25 @@ const WRITE_EXISTING: &str = write_sql!(
                  WHERE subscriber_pk = (SELECT pk FROM gate) AND integration_id = $5
                    AND environment_id = $4
                  RETURNING pk"
-);
+    };
+}
 
-const WRITE_NEW: &str = write_sql!(
-    "
+/// The channel's `INSERT` of [`write_sql`].
+macro_rules! insert_channel {
+    () => {
+        "
                  INSERT INTO subscriber_channels (subscriber_pk, environment_id, integration_id,
                      provider_id, webhook_url, channel, alert_uid, title, image_url, state,
                      external_url, tokens_set)
                  SELECT pk, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM gate
                  RETURNING pk"
-);
+    };
+}
+
+const WRITE_EXISTING: &str = write_sql!(plain update_channel!());
+const WRITE_NEW: &str = write_sql!(plain insert_channel!());
+const CLAIM_EXISTING: &str = write_sql!(claiming update_channel!());
+const CLAIM_NEW: &str = write_sql!(claiming insert_channel!());
 
 /// Which subscriber row and channel a write goes to.
 struct Target<'a> {
@@ -156,13 +222,26 @@ struct Target<'a> {
     exists: bool,
 }
 
-/// A pass of a credentials write found the subscriber row changed between its read and its
-/// write, and wrote nothing.
-struct Raced;
+/// Why a pass of a credentials write wrote nothing, to be run again another way.
+enum Retry {
+    /// The subscriber row changed between the read and the write.
+    Raced,
+    /// The write claims a token that another subscriber holds and has nothing else to write:
+    /// the release runs the locked way (see `claims`).
+    MustClaim,
+}
 
 /// How one pass ended: the subscriber after the write (`None`: no such live subscriber), or
-/// [`Raced`].
-type Pass = std::result::Result<Option<Subscriber>, Raced>;
+/// why nothing was written.
+type Pass = std::result::Result<Option<Subscriber>, Retry>;
+
+/// Whether a pass runs inside a transaction holding what the write needs (the subscriber's row
+/// lock, and the advisory locks of the tokens it claims), or on its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Locks {
+    Held,
+    None,
+}
 
 /// `tokens` without repeats, each at its first place: what the `ON CONFLICT DO NOTHING` inserts
 /// store for a list that repeats a token.
@@ -183,25 +262,44 @@ impl PgStore {
         subscriber_id: &str,
         update: &CredentialsUpdate,
     ) -> Result<Option<Subscriber>> {
+        let claim = Claim::of(&self.vault, env, update);
         let mut conn = self.pool.acquire().await?;
-        if let Ok(subscriber) = self.pass(&mut conn, env, subscriber_id, update).await? {
-            return Ok(subscriber);
-        }
-        // Another write reached this subscriber between our read and our write: do it again
-        // holding the row lock, which every writer of this subscriber waits for.
-        let mut tx = conn.begin().await?;
-        if lock_live(&mut tx, env, subscriber_id).await?.is_none() {
-            return Ok(None);
-        }
-        let subscriber = self
-            .update_credentials_locked(&mut tx, env, subscriber_id, update)
+        let outcome = self
+            .pass(
+                &mut conn,
+                env,
+                subscriber_id,
+                update,
+                &claim.hashes,
+                Locks::None,
+            )
             .await?;
-        tx.commit().await?;
-        Ok(subscriber)
+        match outcome {
+            Ok(subscriber) => return Ok(subscriber),
+            Err(Retry::MustClaim) => {}
+            Err(Retry::Raced) if claim.hashes.is_empty() => {
+                // Another write reached this subscriber between our read and our write: do it
+                // again holding the row lock, which every writer of this subscriber waits for.
+                let mut tx = conn.begin().await?;
+                if lock_live(&mut tx, env, subscriber_id).await?.is_none() {
+                    return Ok(None);
+                }
+                let subscriber = self
+                    .update_credentials_locked(&mut tx, env, subscriber_id, update)
+                    .await?;
+                tx.commit().await?;
+                return Ok(subscriber);
+            }
+            // A claiming write that raced: the retry may now insert a claimed token.
+            Err(Retry::Raced) => {}
+        }
+        self.claim_locked(&mut conn, env, subscriber_id, update, &claim)
+            .await
     }
 
     /// A credentials write inside a transaction that already holds the subscriber's row lock
-    /// (a create or bulk item writing its channels). `None`: no such live subscriber.
+    /// and the advisory locks of the tokens the write claims (a create or bulk item writing its
+    /// channels, see `claims::begin_claiming`). `None`: no such live subscriber.
     pub(crate) async fn update_credentials_locked(
         &self,
         tx: &mut PgConnection,
@@ -209,28 +307,65 @@ impl PgStore {
         subscriber_id: &str,
         update: &CredentialsUpdate,
     ) -> Result<Option<Subscriber>> {
-        match self.pass(tx, env, subscriber_id, update).await? {
+        let claim = Claim::of(&self.vault, env, update);
+        let subscriber = self
+            .pass_locked(tx, env, subscriber_id, update, &claim.hashes)
+            .await?;
+        if subscriber.is_some() {
+            release_claimed(
+                tx,
+                env,
+                subscriber_id,
+                &update.integration_id,
+                &claim.hashes,
+            )
+            .await?;
+        }
+        Ok(subscriber)
+    }
+
+    /// [`PgStore::pass`] holding the locks it needs, where it always writes (or finds nothing to).
+    pub(crate) async fn pass_locked(
+        &self,
+        tx: &mut PgConnection,
+        env: &ObjectId,
+        subscriber_id: &str,
+        update: &CredentialsUpdate,
+        claimed: &[String],
+    ) -> Result<Option<Subscriber>> {
+        match self
+            .pass(tx, env, subscriber_id, update, claimed, Locks::Held)
+            .await?
+        {
             Ok(subscriber) => Ok(subscriber),
             // Cannot happen: the row is locked, so it stays at the version just read.
-            Err(Raced) => Err(Error::Store(StoreError::Conflict(format!(
-                "subscriber {subscriber_id:?} changed under its row lock; try again"
-            )))),
+            Err(Retry::Raced | Retry::MustClaim) => Err(Error::Store(StoreError::Conflict(
+                format!("subscriber {subscriber_id:?} changed under its row lock; try again"),
+            ))),
         }
     }
 
     /// Reads the subscriber, merges `update` into its channel and writes the result if the
-    /// subscriber row is still as read.
+    /// subscriber row is still as read. Without [`Locks::Held`], a write that would insert a
+    /// token it claims (hashes in `claimed`), or claims one that another subscriber holds, first
+    /// takes the tokens' advisory locks and takes the tokens from their other holders in the
+    /// same statement: only a writer holding a token's lock may add a holder of it, which is what
+    /// makes one owner per token atomic. Such a claim with nothing else to write answers
+    /// [`Retry::MustClaim`].
     async fn pass(
         &self,
         conn: &mut PgConnection,
         env: &ObjectId,
         subscriber_id: &str,
         update: &CredentialsUpdate,
+        claimed: &[String],
+        locks: Locks,
     ) -> Result<Pass> {
         let read: Option<Read> = sqlx::query_as(READ)
             .bind(env.as_str())
             .bind(subscriber_id)
             .bind(update.integration_id.as_str())
+            .bind(claimed)
             .fetch_optional(&mut *conn)
             .await?;
         let Some(read) = read else {
@@ -243,13 +378,23 @@ impl PgStore {
             .position(|c| c.integration_id == update.integration_id);
         let old = at.map(|i| &subscriber.channels[i]);
         let merged = update.merged(old.map(|c| &c.credentials))?;
-        if old.is_some_and(|c| c.credentials == merged && c.provider_id == update.provider_id) {
-            return Ok(Ok(Some(subscriber)));
-        }
-        follow_current_key(conn, &self.vault).await?;
         let old_tokens = old
             .and_then(|c| c.credentials.device_tokens.as_deref())
             .unwrap_or_default();
+        // Without the locks, a write that would add a holder of a token it claims, or that
+        // claims one another subscriber holds, takes the tokens' advisory locks first.
+        let claiming = locks == Locks::None
+            && !claimed.is_empty()
+            && (read.claimed_elsewhere || inserts_claimed(update, old_tokens, &merged));
+        if old.is_some_and(|c| c.credentials == merged && c.provider_id == update.provider_id) {
+            // Nothing to write here; what other holders still hold is released the full way.
+            return Ok(if claiming {
+                Err(Retry::MustClaim)
+            } else {
+                Ok(Some(subscriber))
+            });
+        }
+        follow_current_key(conn, &self.vault).await?;
         let target = Target {
             subscriber_pk: read.pk,
             subscriber_id: &subscriber.id,
@@ -259,8 +404,27 @@ impl PgStore {
             exists: at.is_some(),
         };
         let now = now();
-        if !self.write(conn, &target, old_tokens, &merged, now).await? {
-            return Ok(Err(Raced));
+        let written = if claiming {
+            // The tokens' locks, then the write that also releases them from their other
+            // holders, as long as the subscriber row is still as read: four round trips in all.
+            let claim = [Claim {
+                integration: &update.integration_id,
+                hashes: claimed.to_vec(),
+            }];
+            let mut tx = begin_claiming(conn, env, &claim).await?;
+            let written = self
+                .write(&mut tx, &target, old_tokens, &merged, now, Some(claimed))
+                .await?;
+            if written {
+                tx.commit().await?;
+            }
+            written
+        } else {
+            self.write(conn, &target, old_tokens, &merged, now, None)
+                .await?
+        };
+        if !written {
+            return Ok(Err(Retry::Raced));
         }
         let identifier = match at {
             Some(i) => subscriber.channels[i].integration_identifier.take(),
@@ -284,7 +448,9 @@ impl PgStore {
     }
 
     /// Stores `merged` as the channel's new state (its tokens were `old_tokens`), in one
-    /// statement; `false` if the subscriber row is no longer at the version read.
+    /// statement; `false` if the subscriber row is no longer at the version read. With
+    /// `claimed` (hashes, under their advisory locks), the same statement takes those tokens
+    /// from every other subscriber holding them for the integration.
     async fn write(
         &self,
         conn: &mut PgConnection,
@@ -292,6 +458,7 @@ impl PgStore {
         old_tokens: &[String],
         merged: &ChannelCredentials,
         now: i64,
+        claimed: Option<&[String]>,
     ) -> Result<bool> {
         let env = target.env.as_str();
         let owner = Owner::Channel {
@@ -315,10 +482,11 @@ impl PgStore {
             hashes.push(h);
         }
         let update = target.update;
-        let sql = if target.exists {
-            WRITE_EXISTING
-        } else {
-            WRITE_NEW
+        let sql = match (target.exists, claimed.is_some()) {
+            (true, false) => WRITE_EXISTING,
+            (false, false) => WRITE_NEW,
+            (true, true) => CLAIM_EXISTING,
+            (false, true) => CLAIM_NEW,
         };
         let mut q = sqlx::query_as(sql)
             .bind(target.subscriber_pk)
@@ -330,13 +498,16 @@ impl PgStore {
         for f in fields {
             q = q.bind(f);
         }
-        let written: (i64, i64) = q
+        let q = q
             .bind(merged.device_tokens.is_some())
             .bind(removed)
             .bind(sealed)
-            .bind(hashes)
-            .fetch_one(conn)
-            .await?;
+            .bind(hashes);
+        let q = match claimed {
+            Some(claimed) => q.bind(claimed),
+            None => q,
+        };
+        let written: (i64, i64) = q.fetch_one(conn).await?;
         match written {
             (0, _) => Ok(false),
             (1, 1) => Ok(true),

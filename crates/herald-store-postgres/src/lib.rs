@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod activity;
+mod claims;
 mod config;
 mod credentials;
 mod environments;

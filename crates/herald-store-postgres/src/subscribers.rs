@@ -1,5 +1,6 @@
 //! Subscribers: listing, reading, creating (one by one and in bulk), profile updates, soft delete
-//! and online status. Credentials writes live in `credentials.rs`.
+//! and online status. Credentials writes live in `credentials.rs`; a create or `/bulk` that
+//! writes channels takes the locks of the device tokens they claim at its `BEGIN` (`claims`).
 //!
 //! Creation is race-free across processes: an insert is `INSERT … ON CONFLICT DO NOTHING` on the
 //! `(environment_id, subscriber_id)` key, and a read-modify-write of an existing subscriber first
@@ -17,6 +18,7 @@ use herald_core::{
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, FromRow};
 
+use crate::claims::{begin_claiming, Claim};
 use crate::error::{db, retrying, Error, Result};
 use crate::pagination::{fold_collation, page_keys, push_contains};
 use crate::rows::{now, ProfileRow, SubscriberRow, PROFILE_COLUMNS, SELECT_SUBSCRIBER};
@@ -215,7 +217,13 @@ impl PgStore {
         patch: &SubscriberPatch,
         channels: &[CredentialsUpdate],
     ) -> Result<(Subscriber, bool)> {
-        let mut tx = self.pool.begin().await?;
+        // The tokens the channels claim are locked first, before any row (see `claims`).
+        let claims: Vec<Claim<'_>> = channels
+            .iter()
+            .map(|u| Claim::of(&self.vault, env, u))
+            .collect();
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = begin_claiming(&mut conn, env, &claims).await?;
         let (pk, created) = Self::upsert_in(&mut tx, env, org, new, patch, now()).await?;
         self.write_channels_in(&mut tx, env, &new.subscriber_id, channels)
             .await?;
@@ -258,7 +266,14 @@ impl PgStore {
         org: &ObjectId,
         items: &[SubscriberWrite],
     ) -> Result<Vec<StoreResult<BulkOutcome>>> {
-        let mut tx = self.pool.begin().await?;
+        // Every token any item claims is locked first, before any row (see `claims`).
+        let claims: Vec<Claim<'_>> = items
+            .iter()
+            .flat_map(|item| &item.channels)
+            .map(|u| Claim::of(&self.vault, env, u))
+            .collect();
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = begin_claiming(&mut conn, env, &claims).await?;
         let now = now();
         let mut outcomes = Vec::with_capacity(items.len());
         for item in items {
@@ -528,6 +543,16 @@ impl SubscriberStore for PgStore {
         update: &CredentialsUpdate,
     ) -> StoreResult<Option<Subscriber>> {
         retrying(|| self.update_credentials_once(env, subscriber_id, update)).await
+    }
+
+    async fn remove_device_tokens(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        provider: ProviderId,
+        tokens: &[String],
+    ) -> StoreResult<Option<Subscriber>> {
+        retrying(|| self.remove_device_tokens_once(env, subscriber_id, provider, tokens)).await
     }
 
     async fn search_subscribers(

@@ -54,6 +54,7 @@ fn tokens(integration: &ObjectId, mode: CredentialsMode, tokens: &[&str]) -> Cre
             ..Default::default()
         },
         mode,
+        ownership: herald_core::TokenOwnership::Move,
     }
 }
 
@@ -88,6 +89,7 @@ async fn every_credentials_response_is_what_get_returns_next() {
             ..Default::default()
         },
         mode: Replace,
+        ownership: herald_core::TokenOwnership::Move,
     };
     let steps = [
         ("a first channel", tokens(&fcm, Replace, &["a", "b"])),

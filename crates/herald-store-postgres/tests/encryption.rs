@@ -93,6 +93,7 @@ fn append(integration: &Integration, credentials: ChannelCredentials) -> Credent
         integration_id: integration.id.clone(),
         credentials,
         mode: CredentialsMode::Append,
+        ownership: herald_core::TokenOwnership::Move,
     }
 }
 

@@ -46,6 +46,7 @@ fn credentials(integration: &Integration, credentials: ChannelCredentials) -> Cr
         integration_id: integration.id.clone(),
         credentials,
         mode: CredentialsMode::Append,
+        ownership: herald_core::TokenOwnership::Move,
     }
 }
 

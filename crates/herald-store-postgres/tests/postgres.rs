@@ -252,6 +252,7 @@ async fn fifty_concurrent_appends_across_two_processes_keep_every_token() {
                     ..Default::default()
                 },
                 mode: CredentialsMode::Append,
+                ownership: herald_core::TokenOwnership::Move,
             };
             tokio::spawn(async move { store.update_credentials(&env, "s1", &update).await })
         })

@@ -17,6 +17,7 @@ use herald_core::secrets::test_keyring;
 use herald_core::{
     ChannelCredentials, ChannelType, CredentialsMode, CredentialsUpdate, IntegrationStore,
     NewIntegration, NewSubscriber, ObjectId, Profile, ProviderId, SubscriberPatch, SubscriberStore,
+    TokenOwnership,
 };
 use herald_store_postgres::test_support::test_database;
 use herald_store_postgres::{PgConfig, PgStore};
@@ -188,7 +189,90 @@ fn update(
             ..Default::default()
         },
         mode,
+        ownership: TokenOwnership::Share,
     }
+}
+
+/// [`update`] under one owner per token.
+fn claiming(
+    integration: &ObjectId,
+    provider: ProviderId,
+    mode: CredentialsMode,
+    tokens: &[&str],
+) -> CredentialsUpdate {
+    CredentialsUpdate {
+        ownership: TokenOwnership::Move,
+        ..update(integration, provider, mode, tokens)
+    }
+}
+
+/// Runs each case on `store` and returns the statements each cost, and their report.
+async fn costs(
+    store: &PgStore,
+    wire: &Mutex<Wire>,
+    env: &ObjectId,
+    cases: &[(&str, &str, CredentialsUpdate)],
+) -> (Vec<usize>, String) {
+    let mut report = String::new();
+    let mut costs = Vec::new();
+    for (name, subscriber, update) in cases {
+        store
+            .update_credentials(env, subscriber, update)
+            .await
+            .unwrap();
+        // Once the connection is back in the pool, whatever it flushed on the way is counted.
+        drop(store.pool().acquire().await.unwrap());
+        let trips = Wire::take(wire);
+        let statements = trips.statements().len();
+        report += &format!(
+            "{name}: {statements} statements ({} BEGIN, {} COMMIT)\n{trips}",
+            trips.simple("BEGIN"),
+            trips.simple("COMMIT")
+        );
+        costs.push(statements);
+    }
+    (costs, report)
+}
+
+/// A store with integrations fcm and apns and subscribers `warm` and `s1`, every statement of
+/// the cases below prepared once (so that they are counted as cached statements).
+async fn warmed() -> Option<(PgStore, Arc<Mutex<Wire>>, ObjectId, ObjectId, ObjectId)> {
+    let (store, wire) = counted_store().await?;
+    let env = ObjectId::new();
+    let fcm = integration(&store, &env, ProviderId::Fcm).await;
+    let apns = integration(&store, &env, ProviderId::Apns).await;
+    for id in ["warm", "warm-2", "s1", "s2"] {
+        let new = NewSubscriber {
+            subscriber_id: id.into(),
+            profile: Profile::default(),
+        };
+        store
+            .upsert_subscriber(&env, &env, &new, &SubscriberPatch::default())
+            .await
+            .unwrap();
+    }
+    let (put, patch) = (CredentialsMode::Replace, CredentialsMode::Append);
+    for (provider, integration) in [(ProviderId::Fcm, &fcm), (ProviderId::Apns, &apns)] {
+        for make in [update, claiming] {
+            for u in [
+                make(integration, provider, put, &["w1"]),
+                make(integration, provider, put, &["w2"]),
+                make(integration, provider, patch, &["w3"]),
+                make(integration, provider, put, &["w3", "w2"]),
+                make(integration, provider, put, &["w3", "w2"]),
+            ] {
+                store.update_credentials(&env, "warm", &u).await.unwrap();
+                store.update_credentials(&env, "warm-2", &u).await.unwrap();
+            }
+        }
+    }
+    store
+        .update_credentials(&env, "nobody", &update(&fcm, ProviderId::Fcm, put, &[]))
+        .await
+        .unwrap();
+    drop(store.pool().acquire().await.unwrap());
+    Wire::take(&wire);
+    Some((store, wire, env, fcm, apns))
 }
 
 async fn integration(store: &PgStore, env: &ObjectId, provider: ProviderId) -> ObjectId {
@@ -206,42 +290,10 @@ async fn integration(store: &PgStore, env: &ObjectId, provider: ProviderId) -> O
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credentials_write_is_one_statement_to_read_and_one_to_write() {
-    let Some((store, wire)) = counted_store().await else {
+    let Some((store, wire, env, fcm, apns)) = warmed().await else {
         return;
     };
-    let env = ObjectId::new();
-    let fcm = integration(&store, &env, ProviderId::Fcm).await;
-    let apns = integration(&store, &env, ProviderId::Apns).await;
-    for id in ["warm", "s1"] {
-        let new = NewSubscriber {
-            subscriber_id: id.into(),
-            profile: Profile::default(),
-        };
-        store
-            .upsert_subscriber(&env, &env, &new, &SubscriberPatch::default())
-            .await
-            .unwrap();
-    }
     let (put, patch) = (CredentialsMode::Replace, CredentialsMode::Append);
-    // Every statement once, so that the counts below are of prepared (cached) statements.
-    for (provider, integration) in [(ProviderId::Fcm, &fcm), (ProviderId::Apns, &apns)] {
-        for u in [
-            update(integration, provider, put, &["w1"]),
-            update(integration, provider, put, &["w2"]),
-            update(integration, provider, patch, &["w3"]),
-            update(integration, provider, put, &["w3", "w2"]),
-            update(integration, provider, put, &["w3", "w2"]),
-        ] {
-            store.update_credentials(&env, "warm", &u).await.unwrap();
-        }
-    }
-    store
-        .update_credentials(&env, "nobody", &update(&fcm, ProviderId::Fcm, put, &[]))
-        .await
-        .unwrap();
-    drop(store.pool().acquire().await.unwrap());
-    Wire::take(&wire);
-
     let fcm_put = |t: &[&str]| update(&fcm, ProviderId::Fcm, put, t);
     let fcm_patch = |t: &[&str]| update(&fcm, ProviderId::Fcm, patch, t);
     let apns_put = |t: &[&str]| update(&apns, ProviderId::Apns, put, t);
@@ -254,26 +306,55 @@ async fn a_credentials_write_is_one_statement_to_read_and_one_to_write() {
         ("PUT, nothing changes", "s1", fcm_put(&["c", "b"])),
         ("PATCH, unknown subscriber", "nobody", fcm_patch(&["c"])),
     ];
-    // Statements per case, in order.
-    let expected = [2, 2, 2, 2, 2, 1, 1];
-    let mut report = String::new();
-    let mut costs = Vec::new();
-    for (name, subscriber, update) in &cases {
-        store
-            .update_credentials(&env, subscriber, update)
-            .await
-            .unwrap();
-        // Once the connection is back in the pool, whatever it flushed on the way is counted.
-        drop(store.pool().acquire().await.unwrap());
-        let trips = Wire::take(&wire);
-        let statements = trips.statements().len();
-        report += &format!(
-            "{name}: {statements} statements ({} BEGIN, {} COMMIT)\n{trips}",
-            trips.simple("BEGIN"),
-            trips.simple("COMMIT")
-        );
-        costs.push(statements);
-    }
+    let (costs, report) = costs(&store, &wire, &env, &cases).await;
     println!("{report}");
-    assert_eq!(costs, expected, "statements per write:\n{report}");
+    assert_eq!(
+        costs,
+        [2, 2, 2, 2, 2, 1, 1],
+        "statements per write:\n{report}"
+    );
+}
+
+/// With one owner per token, a write that adds a token (or takes one from another subscriber)
+/// also takes the token's lock: `BEGIN` with the locks, and `COMMIT`, around the same write
+/// statement. Re-registering a token the subscriber alone holds, what apps do on every start,
+/// stays one read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claiming_write_adds_the_token_locks_in_two_round_trips() {
+    let Some((store, wire, env, fcm, apns)) = warmed().await else {
+        return;
+    };
+    let (put, patch) = (CredentialsMode::Replace, CredentialsMode::Append);
+    let fcm_put = |t: &[&str]| claiming(&fcm, ProviderId::Fcm, put, t);
+    let fcm_patch = |t: &[&str]| claiming(&fcm, ProviderId::Fcm, patch, t);
+    let apns_put = |t: &[&str]| claiming(&apns, ProviderId::Apns, put, t);
+    let cases = [
+        ("PUT, first channel", "s1", fcm_put(&["a"])),
+        ("PUT, second channel", "s1", apns_put(&["x"])),
+        ("PUT, replace one token", "s1", fcm_put(&["b"])),
+        ("PATCH, append one token", "s1", fcm_patch(&["c"])),
+        ("PUT, nothing changes", "s1", fcm_put(&["b", "c"])),
+        ("PATCH, re-register a held token", "s1", fcm_patch(&["c"])),
+        ("PUT, a token s1 holds, for s2", "s2", fcm_put(&["c"])),
+        ("PUT, drop a token, keep one", "s2", fcm_put(&[])),
+    ];
+    let (costs, report) = costs(&store, &wire, &env, &cases).await;
+    println!("{report}");
+    assert_eq!(
+        costs,
+        [4, 4, 4, 4, 1, 1, 4, 2],
+        "statements per write:\n{report}"
+    );
+    assert_eq!(
+        store
+            .get_subscriber(&env, "s1")
+            .await
+            .unwrap()
+            .unwrap()
+            .channels[0]
+            .credentials
+            .device_tokens,
+        Some(vec!["b".to_string()]),
+        "s2 took c"
+    );
 }

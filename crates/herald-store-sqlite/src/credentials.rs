@@ -1,4 +1,5 @@
-//! Channel credentials: the write behind `PUT`/`PATCH …/credentials` and `DELETE …/credentials`.
+//! Channel credentials: the write behind `PUT`/`PATCH …/credentials`, `DELETE …/credentials` and
+//! the per-token endpoints (`…/device-tokens`, `…/device-tokens/removal`).
 //!
 //! The merge rules are core's ([`CredentialsUpdate::merged`]); this module reads the channel's
 //! current state, asks core for the result, and writes only the difference. That runs inside one
@@ -7,6 +8,11 @@
 //! `UNIQUE (channel_pk, token_hash)` constraint: an append is an `INSERT OR IGNORE` of the new
 //! tokens, a replacement deletes and re-inserts in the given order (insertion order is the order
 //! clients see).
+//!
+//! One owner per token ([`herald_core::TokenOwnership::Move`]): the same write job removes the
+//! tokens the write claims from every other subscriber of the environment holding them for the
+//! same integration (`release_claimed`). The writer thread runs one job at a time, so two
+//! subscribers racing to register a token end with one holder, the one written last.
 //!
 //! Secrets are encrypted on the way in. Token rows hold a ciphertext plus a keyed hash (HMAC of
 //! the environment and the token), so the merge runs on hashes: the request's tokens are hashed,
@@ -233,7 +239,9 @@ pub(crate) fn update(
     let merged_tokens = merged.device_tokens.as_deref().unwrap_or_default();
     match existing {
         Some(old) if old.credentials == merged => {
-            // Nothing changes: no write, and `updated_at` stays.
+            // Nothing changes on this channel: no write, and `updated_at` stays. Another
+            // subscriber may still hold a token it claims (written under `share`).
+            release_claimed(conn, env, update, subscriber_pk, hashed.claimed_tokens())?;
             return Ok(Some(subscriber_pk));
         }
         Some(old) => {
@@ -275,6 +283,80 @@ pub(crate) fn update(
         }
     }
     touch(conn, subscriber_pk)?;
+    release_claimed(conn, env, update, subscriber_pk, hashed.claimed_tokens())?;
+    Ok(Some(subscriber_pk))
+}
+
+/// One owner per token: removes the tokens with these hashes (the ones `update` claims) from
+/// every other subscriber of the environment holding them for the same integration, and moves
+/// those subscribers' `updated_at`; their channels stay, possibly with no token left (as after a
+/// `PUT` with `[]`). It runs inside the write job of the claiming write, and the writer thread
+/// runs one job at a time, so no registration of the same token can interleave: whichever of
+/// two racing registrations runs second takes the token from the first. The lookup is the index
+/// `(environment_id, integration_id, token_hash)`.
+fn release_claimed(
+    conn: &Connection,
+    env: &ObjectId,
+    update: &CredentialsUpdate,
+    subscriber_pk: i64,
+    hashes: &[String],
+) -> DbResult<()> {
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM device_tokens
+         WHERE environment_id = ?1 AND integration_id = ?2 AND token_hash = ?3
+           AND subscriber_pk <> ?4
+         RETURNING subscriber_pk",
+    )?;
+    let mut losers = std::collections::BTreeSet::new();
+    for hash in hashes {
+        let params = (
+            env.as_str(),
+            update.integration_id.as_str(),
+            hash,
+            subscriber_pk,
+        );
+        for pk in stmt.query_map(params, |r| r.get::<_, i64>(0))? {
+            losers.insert(pk?);
+        }
+    }
+    for pk in losers {
+        touch(conn, pk)?;
+    }
+    Ok(())
+}
+
+/// Removes the device tokens with these plain values from every channel of `provider` of the
+/// live subscriber `subscriber_id`, matching their keyed hashes (`POST …/device-tokens/removal`).
+/// Returns the subscriber's `pk` (`None`: no live subscriber with that id); `updated_at` moves
+/// only when a token was removed. The channels stay, also when left without tokens.
+pub(crate) fn remove_tokens(
+    conn: &Connection,
+    vault: &Vault,
+    env: &ObjectId,
+    subscriber_id: &str,
+    provider: ProviderId,
+    tokens: &[String],
+) -> DbResult<Option<i64>> {
+    let Some(subscriber_pk) = find_live_subscriber_pk(conn, env, subscriber_id)? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM device_tokens
+         WHERE channel_pk IN (SELECT pk FROM subscriber_channels
+                              WHERE subscriber_pk = ?1 AND provider_id = ?2)
+           AND token_hash = ?3",
+    )?;
+    let mut removed = 0;
+    for token in tokens {
+        let hash = vault.token_hash(env.as_str(), token);
+        removed += stmt.execute((subscriber_pk, provider.as_str(), hash))?;
+    }
+    if removed > 0 {
+        touch(conn, subscriber_pk)?;
+    }
     Ok(Some(subscriber_pk))
 }
 

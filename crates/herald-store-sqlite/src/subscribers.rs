@@ -492,6 +492,31 @@ impl SubscriberStore for SqliteStore {
             .await
     }
 
+    async fn remove_device_tokens(
+        &self,
+        env: &ObjectId,
+        subscriber_id: &str,
+        provider: ProviderId,
+        tokens: &[String],
+    ) -> StoreResult<Option<Subscriber>> {
+        let (env, sid, tokens) = (env.clone(), subscriber_id.to_string(), tokens.to_vec());
+        let vault = self.vault.clone();
+        let write_vault = vault.clone();
+        let written = self
+            .writer
+            .write(move |conn| {
+                credentials::remove_tokens(conn, &write_vault, &env, &sid, provider, &tokens)
+            })
+            .await?;
+        let Some(pk) = written else {
+            return Ok(None);
+        };
+        // Read after the commit, as `update_credentials` does.
+        self.readers
+            .lookup(move |conn| load_live_subscriber(conn, &vault, pk))
+            .await
+    }
+
     async fn search_subscribers(
         &self,
         env: &ObjectId,

@@ -67,6 +67,7 @@ async fn concurrent_credentials_updates() {
                 ..Default::default()
             },
             mode: CredentialsMode::Replace,
+            ownership: herald_core::TokenOwnership::Move,
         };
         store
             .update_credentials(&env.id, &format!("s{i}"), &slack_update)
@@ -92,6 +93,7 @@ async fn concurrent_credentials_updates() {
                         ..Default::default()
                     },
                     mode: CredentialsMode::Replace,
+                    ownership: herald_core::TokenOwnership::Move,
                 };
                 let sid = format!("s{}", (t * 7 + n) % SUBSCRIBERS);
                 let got = store.update_credentials(&env, &sid, &update).await.unwrap();

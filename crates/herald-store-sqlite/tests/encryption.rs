@@ -75,6 +75,7 @@ fn credentials(
         integration_id: integration.id.clone(),
         credentials,
         mode: CredentialsMode::Append,
+        ownership: herald_core::TokenOwnership::Move,
     }
 }
 

@@ -178,6 +178,7 @@ async fn reopening_a_database_keeps_its_data_and_schema_version() {
             ..Default::default()
         },
         mode: CredentialsMode::Append,
+        ownership: herald_core::TokenOwnership::Move,
     };
     let written = store
         .update_credentials(&env.id, "ada", &update)

@@ -162,6 +162,28 @@ pub struct ServeArgs {
     /// Seconds between checks of the TLS files for a new certificate (`0`: only on SIGHUP).
     #[arg(long, env = "HERALD_TLS_RELOAD_INTERVAL", default_value_t = 60)]
     pub tls_reload_interval: u64,
+    /// What registering a device token does when another subscriber of the environment holds
+    /// it for the same integration: `move` takes it away from that subscriber (one owner per
+    /// token, so a phone handed from one user to the next stops receiving the first user's
+    /// notifications); `share` lets both keep it, as Novu does.
+    #[arg(long, env = "HERALD_TOKEN_OWNERSHIP", value_enum, default_value_t = TokenOwnershipArg::Move)]
+    pub token_ownership: TokenOwnershipArg,
+}
+
+/// The values of `--token-ownership` (see [`herald_core::TokenOwnership`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenOwnershipArg {
+    Move,
+    Share,
+}
+
+impl From<TokenOwnershipArg> for herald_core::TokenOwnership {
+    fn from(arg: TokenOwnershipArg) -> Self {
+        match arg {
+            TokenOwnershipArg::Move => herald_core::TokenOwnership::Move,
+            TokenOwnershipArg::Share => herald_core::TokenOwnership::Share,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -178,6 +200,7 @@ impl ServeArgs {
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             // Loaded by `tls_settings`, which can fail, and which `main` sets.
             tls: None,
+            token_ownership: self.token_ownership.into(),
             // From `DeliveryArgs` (see `delivery_config`), which `main` sets.
             delivery: crate::delivery::DeliverySettings::default(),
         }
@@ -216,6 +239,7 @@ impl fmt::Debug for ServeArgs {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("tls_reload_interval", &self.tls_reload_interval)
+            .field("token_ownership", &self.token_ownership)
             .finish()
     }
 }
@@ -350,6 +374,22 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("postgres://u:***@db:5432/h"));
+    }
+
+    #[test]
+    fn token_ownership_defaults_to_move_and_accepts_only_move_or_share() {
+        use herald_core::TokenOwnership;
+        let settings = Cli::parse_from(["herald"]).serve.server_settings();
+        assert_eq!(settings.token_ownership, TokenOwnership::Move);
+        let cli = Cli::parse_from(["herald", "--token-ownership", "share"]);
+        assert_eq!(
+            cli.serve.server_settings().token_ownership,
+            TokenOwnership::Share
+        );
+        let err = Cli::try_parse_from(["herald", "--token-ownership", "steal"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[possible values: move, share]"), "{err}");
     }
 
     #[test]

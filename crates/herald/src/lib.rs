@@ -54,6 +54,9 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Serve HTTPS with this certificate (`None`: plain HTTP).
     pub tls: Option<serve::tls::TlsSettings>,
+    /// Whether registering a device token takes it away from the other subscribers holding it
+    /// (`move`, the default) or lets them keep it (`share`, Novu's behaviour).
+    pub token_ownership: herald_core::TokenOwnership,
 }
 
 impl Default for ServerSettings {
@@ -68,6 +71,7 @@ impl Default for ServerSettings {
             max_header_bytes: 64 * 1024,
             shutdown_timeout: Duration::from_secs(10),
             tls: None,
+            token_ownership: herald_core::TokenOwnership::Move,
         }
     }
 }
@@ -95,8 +99,10 @@ pub struct Server {
 
 impl Server {
     pub fn new(store: Arc<dyn Store>, settings: ServerSettings) -> Self {
+        let mut state = AppState::new(store.clone(), settings.cache_ttl);
+        state.token_ownership = settings.token_ownership;
         Server {
-            state: AppState::new(store.clone(), settings.cache_ttl),
+            state,
             store,
             settings,
         }

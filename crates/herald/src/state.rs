@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_core::Store;
+use herald_core::{Store, TokenOwnership};
 use tokio::sync::Notify;
 
 use crate::http::auth::AuthCache;
@@ -21,6 +21,9 @@ pub struct AppState {
     pub delivery_wake: Arc<Notify>,
     /// `Idempotency-Key`s of trigger requests in flight in this process.
     pub in_flight: InFlight,
+    /// What registering a device token does to other subscribers holding it
+    /// (`HERALD_TOKEN_OWNERSHIP`); every credentials write carries it to the store.
+    pub token_ownership: TokenOwnership,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
             integrations: Arc::new(IntegrationCache::new(cache_ttl)),
             delivery_wake: Arc::new(Notify::new()),
             in_flight: InFlight::default(),
+            token_ownership: TokenOwnership::default(),
         }
     }
 

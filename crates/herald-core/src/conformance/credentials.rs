@@ -31,6 +31,7 @@ pub async fn a_new_channel_stores_all_eight_fields_and_the_integration_identifie
         integration_id: fcm.id.clone(),
         credentials: credentials.clone(),
         mode: Replace,
+        ownership: crate::TokenOwnership::Move,
     };
     let s = write_credentials(store, &env, "ada", &update).await;
     assert_eq!(s.channels.len(), 1);

@@ -112,6 +112,7 @@ pub(crate) fn tokens_update(
             ..Default::default()
         },
         mode,
+        ownership: crate::TokenOwnership::Move,
     }
 }
 
@@ -129,6 +130,7 @@ pub(crate) fn webhook_update(
             ..Default::default()
         },
         mode,
+        ownership: crate::TokenOwnership::Move,
     }
 }
 

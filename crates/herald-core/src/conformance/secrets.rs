@@ -45,6 +45,7 @@ pub async fn rotating_keys_re_encrypts_every_value_in_batches_and_reads_stay_the
             ..Default::default()
         },
         mode: CredentialsMode::Replace,
+        ownership: crate::TokenOwnership::Move,
     };
     write_credentials(store, &other_env, "dee", &chat).await;
     let before = (

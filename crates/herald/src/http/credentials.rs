@@ -71,44 +71,7 @@ fn parse_credentials(f: &mut Fields<'_>) -> ChannelCredentials {
     let channel = text(f, "channel");
     let device_tokens = match f.raw("deviceTokens") {
         None | Some(Value::Null) => None,
-        Some(Value::Array(items)) => {
-            let mut tokens: Vec<String> =
-                Vec::with_capacity(items.len().min(MAX_DEVICE_TOKENS + 1));
-            let mut seen = std::collections::HashSet::with_capacity(items.len());
-            let (mut all_strings, mut too_long, mut control) = (true, false, false);
-            for item in items {
-                match item {
-                    Value::String(s) => {
-                        too_long |= s.len() > MAX_TOKEN_LEN;
-                        control |= s.chars().any(char::is_control);
-                        if seen.insert(s.as_str()) {
-                            tokens.push(s.clone());
-                        }
-                    }
-                    _ => all_strings = false,
-                }
-            }
-            let n = f.name("deviceTokens");
-            if !all_strings {
-                f.error(format!("each value in {n} must be a string"));
-            }
-            if too_long {
-                f.error(format!(
-                    "each value in {n} must be shorter than or equal to {MAX_TOKEN_LEN} characters"
-                ));
-            }
-            if control {
-                f.error(format!(
-                    "each value in {n} must not contain control characters"
-                ));
-            }
-            if tokens.len() > MAX_DEVICE_TOKENS {
-                f.error(format!(
-                    "{n} must contain no more than {MAX_DEVICE_TOKENS} elements"
-                ));
-            }
-            Some(tokens)
-        }
+        Some(Value::Array(items)) => Some(parse_device_tokens(f, "deviceTokens", items)),
         Some(_) => {
             let n = f.name("deviceTokens");
             f.error(format!("{n} must be an array"));
@@ -125,6 +88,47 @@ fn parse_credentials(f: &mut Fields<'_>) -> ChannelCredentials {
         state: text(f, "state"),
         external_url: text(f, "externalUrl"),
     }
+}
+
+/// The device tokens of the array `items` (under `key`): strings of at most [`MAX_TOKEN_LEN`]
+/// bytes without control characters, at most [`MAX_DEVICE_TOKENS`] distinct ones, repeats
+/// dropped (first-seen order). Messages go to `f`.
+pub fn parse_device_tokens(f: &mut Fields<'_>, key: &str, items: &[Value]) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::with_capacity(items.len().min(MAX_DEVICE_TOKENS + 1));
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    let (mut all_strings, mut too_long, mut control) = (true, false, false);
+    for item in items {
+        match item {
+            Value::String(s) => {
+                too_long |= s.len() > MAX_TOKEN_LEN;
+                control |= s.chars().any(char::is_control);
+                if seen.insert(s.as_str()) {
+                    tokens.push(s.clone());
+                }
+            }
+            _ => all_strings = false,
+        }
+    }
+    let n = f.name(key);
+    if !all_strings {
+        f.error(format!("each value in {n} must be a string"));
+    }
+    if too_long {
+        f.error(format!(
+            "each value in {n} must be shorter than or equal to {MAX_TOKEN_LEN} characters"
+        ));
+    }
+    if control {
+        f.error(format!(
+            "each value in {n} must not contain control characters"
+        ));
+    }
+    if tokens.len() > MAX_DEVICE_TOKENS {
+        f.error(format!(
+            "{n} must contain no more than {MAX_DEVICE_TOKENS} elements"
+        ));
+    }
+    tokens
 }
 
 /// Which integration credentials for (environment, provider, `integrationIdentifier`) bind to.
@@ -169,6 +173,7 @@ pub async fn resolve(
             integration_id,
             credentials: req.credentials.clone(),
             mode,
+            ownership: state.token_ownership,
         }),
         None => Err(no_active_integration(env, req.provider_id)),
     })
@@ -180,7 +185,8 @@ pub fn no_active_integration(env: &ObjectId, provider: ProviderId) -> ApiError {
     ))
 }
 
-fn subscriber_not_found(id: &str) -> ApiError {
+/// Novu's answer to a credentials write for an unknown subscriber (deliberate difference 7).
+pub fn subscriber_not_found(id: &str) -> ApiError {
     ApiError::BadRequest(format!("SubscriberId: {id} not found"))
 }
 
@@ -191,14 +197,24 @@ async fn write_credentials(
     body: JsonBody,
     mode: CredentialsMode,
 ) -> Result<Response, ApiError> {
-    let env = &auth.0.environment_id;
-    let subscriber_id = &params.0[0];
     let mut f = Fields::new(&body.0);
     let req = parse_channel_request(&mut f);
     let req = f
         .finish(|| req)?
         .expect("a request without messages is complete");
-    let update = match resolve(&state, env, &req, mode).await? {
+    write_channel(&state, &auth.0.environment_id, &params.0[0], &req, mode).await
+}
+
+/// Binds `req` to its integration and writes it to the subscriber's channel; answers 200 with
+/// the subscriber, as `PUT`/`PATCH …/credentials` do (and the per-token endpoints).
+pub async fn write_channel(
+    state: &AppState,
+    env: &ObjectId,
+    subscriber_id: &str,
+    req: &ChannelRequest,
+    mode: CredentialsMode,
+) -> Result<Response, ApiError> {
+    let update = match resolve(state, env, req, mode).await? {
         Ok(update) => update,
         // Novu checks the subscriber first: an unknown subscriber wins over a missing integration.
         Err(e) => {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod credentials;
 pub mod cursor;
+pub mod device_tokens;
 pub mod dto;
 pub mod error;
 pub mod events;
@@ -90,6 +91,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(subscribers::router())
         .merge(subscribers_v2::router())
         .merge(credentials::router())
+        .merge(device_tokens::router())
         .merge(integrations::router())
         .merge(topics::router())
         .merge(topics_v2::router())

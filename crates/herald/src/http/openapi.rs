@@ -892,6 +892,14 @@ mod tests {
             "delete",
             "/v1/subscribers/{subscriberId}/credentials/{providerId}",
         ),
+        (
+            "post",
+            "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens",
+        ),
+        (
+            "post",
+            "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens/removal",
+        ),
         ("get", "/v1/integrations"),
         ("post", "/v1/integrations"),
         ("get", "/v1/integrations/active"),
@@ -1008,6 +1016,7 @@ mod tests {
         let schemas = &doc["components"]["schemas"];
         let mut ids: Vec<(String, Value)> = [
             ("UpdateSubscriberChannelRequestDto", "integrationIdentifier"),
+            ("AddDeviceTokensRequestDto", "integrationIdentifier"),
             ("CreateSubscriberRequestDto", "subscriberId"),
             ("CreateSubscriberV2RequestDto", "subscriberId"),
             ("CreateIntegrationRequestDto", "identifier"),

@@ -59,6 +59,14 @@ impl TestApp {
     /// Starts a server on a fresh store. `None` only for PostgreSQL when no server is available
     /// and `HERALD_TEST_REQUIRE_POSTGRES` is unset (the support crate prints why, once).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with settings changed by `configure` (e.g. `share` token ownership).
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerSettings),
+    ) -> Option<TestApp> {
         let (store, dir): (Arc<dyn Store>, Option<TempDir>) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
@@ -86,10 +94,11 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         // The worker does not run by itself: tests run it with [`TestApp::deliver`], so what it
         // sends is settled when they look.
-        let settings = ServerSettings {
+        let mut settings = ServerSettings {
             delivery: delivery_settings(false),
             ..ServerSettings::default()
         };
+        configure(&mut settings);
         let server = herald::Server::new(store.clone(), settings);
         let in_flight = server.state().in_flight.clone();
         let server = tokio::spawn(server.run(listener, shutdown.clone()));

@@ -7,7 +7,37 @@
 //! skipped (with a notice) when no PostgreSQL is available, unless `HERALD_TEST_REQUIRE_POSTGRES=1`.
 
 /// For each named case, a module of the same name holding one `#[tokio::test]` per backend.
+/// `@with configure;` first changes the server settings (`configure: fn(&mut ServerSettings)`).
 macro_rules! backend_tests {
+    (@with $configure:path; $($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn_with(
+                        $crate::helpers::Backend::Sqlite,
+                        $configure,
+                    )
+                    .await
+                    .expect("SQLite is always available");
+                    super::$case(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(app) = $crate::helpers::TestApp::spawn_with(
+                        $crate::helpers::Backend::Postgres,
+                        $configure,
+                    )
+                    .await
+                    else {
+                        return;
+                    };
+                    super::$case(app).await;
+                }
+            }
+        )*
+    };
     ($($case:ident),* $(,)?) => {
         $(
             mod $case {
@@ -39,6 +69,7 @@ mod credentials;
 mod credentials_limits;
 mod cursor_walk;
 mod delivery;
+mod device_tokens;
 mod errors;
 mod event_sdk_shapes;
 mod events;

@@ -327,6 +327,27 @@ async fn real_responses_match_the_documented_schemas(app: TestApp) {
         400
     );
     expect!(
+        post,
+        "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens",
+        "/v1/subscribers/s1/credentials/fcm/device-tokens",
+        Some(json!({"deviceTokens": ["t3"], "integrationIdentifier": "fcm"})),
+        200
+    );
+    expect!(
+        post,
+        "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens",
+        "/v1/subscribers/s1/credentials/sms77/device-tokens",
+        Some(json!({"deviceTokens": ["t3"]})),
+        400
+    );
+    expect!(
+        post,
+        "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens/removal",
+        "/v1/subscribers/s1/credentials/fcm/device-tokens/removal",
+        Some(json!({"deviceTokens": ["t3"]})),
+        200
+    );
+    expect!(
         delete,
         "/v1/subscribers/{subscriberId}/credentials/{providerId}",
         "/v1/subscribers/s2/credentials/slack",

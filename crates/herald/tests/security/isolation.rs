@@ -495,6 +495,58 @@ async fn attempt(intruder: &Api, method: &str, template: &str, owned: &Owned, in
                     .assert_error(404, absent_subscriber.clone());
             }
         }
+        ("POST", "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens") => {
+            for (provider, body) in [
+                // Through the intruder's own fcm integration, naming the owner's, and a
+                // provider only the owner has.
+                ("fcm", json!({"deviceTokens": ["intruder-token"]})),
+                (
+                    "fcm",
+                    json!({"deviceTokens": ["intruder-token"], "integrationIdentifier": "fcm-main"}),
+                ),
+                ("slack", json!({"deviceTokens": ["intruder-token"]})),
+            ] {
+                intruder
+                    .post(
+                        &format!("/v1/subscribers/alice/credentials/{provider}/device-tokens"),
+                        body,
+                    )
+                    .await
+                    .assert_error(400, unknown_subscriber.clone());
+            }
+            // The owner's token registered in the intruder's environment: the intruder's
+            // subscriber holds it there, and alice keeps hers (one owner per token is per
+            // environment), which the owner's snapshot checks.
+            let own = "/v1/subscribers/mallory/credentials/fcm/device-tokens";
+            let res = intruder
+                .post(own, json!({"deviceTokens": ["alice-phone"]}))
+                .await;
+            let tokens = &res.data(200)["channels"][0]["credentials"]["deviceTokens"];
+            assert_eq!(tokens, &json!(["alice-phone"]), "{}", res.text);
+            let res = intruder
+                .post(
+                    &format!("{own}/removal"),
+                    json!({"deviceTokens": ["alice-phone"]}),
+                )
+                .await;
+            assert_eq!(res.status, 200, "{}", res.text);
+        }
+        (
+            "POST",
+            "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens/removal",
+        ) => {
+            for provider in ["fcm", "slack"] {
+                intruder
+                    .post(
+                        &format!(
+                            "/v1/subscribers/alice/credentials/{provider}/device-tokens/removal"
+                        ),
+                        json!({"deviceTokens": ["alice-phone"]}),
+                    )
+                    .await
+                    .assert_error(400, unknown_subscriber.clone());
+            }
+        }
         ("GET", "/v1/integrations") | ("GET", "/v1/integrations/active") => {
             let res = intruder.get(template).await;
             assert_only_own(res.data(200), intruder_env, &owner_integrations);

@@ -30,6 +30,14 @@ pub const ROUTES: &[(&str, &str)] = &[
         "DELETE",
         "/v1/subscribers/{subscriberId}/credentials/{providerId}",
     ),
+    (
+        "POST",
+        "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens",
+    ),
+    (
+        "POST",
+        "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens/removal",
+    ),
     ("GET", "/v1/integrations"),
     ("POST", "/v1/integrations"),
     ("GET", "/v1/integrations/active"),
@@ -163,6 +171,13 @@ pub fn sample_body(method: &str, template: &str, id: &str) -> Value {
         ("PATCH", "/v1/subscribers/{subscriberId}/online-status") => json!({"isOnline": false}),
         (_, "/v1/subscribers/{subscriberId}/credentials") => {
             json!({"providerId": "fcm", "credentials": {"deviceTokens": ["sample-token"]}})
+        }
+        ("POST", "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens")
+        | (
+            "POST",
+            "/v1/subscribers/{subscriberId}/credentials/{providerId}/device-tokens/removal",
+        ) => {
+            json!({"deviceTokens": ["sample-token"]})
         }
         ("POST", "/v1/integrations") => {
             json!({"providerId": "slack", "channel": "chat", "active": true})
