@@ -45,6 +45,7 @@ pub async fn open_store_with(
     if url.starts_with("sqlite:") {
         let options = SqliteOptions {
             statement_timeout: global.statement_timeout(),
+            write_observer: None,
         };
         match SqliteStore::open_with(url, keys, options).await {
             Ok(store) => Ok(Arc::new(store)),
