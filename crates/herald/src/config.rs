@@ -30,6 +30,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub delivery: crate::delivery_config::DeliveryArgs,
+
+    #[command(flatten)]
+    pub ops: crate::ops_config::OpsArgs,
 }
 
 #[derive(Args, Clone)]
@@ -165,6 +168,8 @@ impl ServeArgs {
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             // From `DeliveryArgs` (see `delivery_config`), which `main` sets.
             delivery: crate::delivery::DeliverySettings::default(),
+            // From `OpsArgs` (see `ops_config`), which `main` sets.
+            rate_limits: Default::default(),
         }
     }
 }

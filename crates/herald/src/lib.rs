@@ -8,8 +8,11 @@
 pub mod config;
 pub mod delivery;
 pub mod delivery_config;
+pub mod health;
 pub mod http;
 pub mod keys;
+pub mod metrics;
+pub mod ops_config;
 pub mod secrets;
 pub mod serve;
 pub mod startup;
@@ -50,6 +53,8 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     /// How long a shutdown waits for open connections to finish before dropping them.
     pub shutdown_timeout: Duration,
+    /// Per-API-key rate limits (off by default).
+    pub rate_limits: http::rate_limit::RateLimitSettings,
 }
 
 impl Default for ServerSettings {
@@ -63,6 +68,7 @@ impl Default for ServerSettings {
             max_connections: 512,
             max_header_bytes: 64 * 1024,
             shutdown_timeout: Duration::from_secs(10),
+            rate_limits: http::rate_limit::RateLimitSettings::default(),
         }
     }
 }
@@ -81,20 +87,50 @@ pub async fn run(
 }
 
 /// A server before it runs: what [`run`] does, with its shared state reachable (tests look at
-/// the `Idempotency-Key`s in flight through it).
+/// the `Idempotency-Key`s in flight through it), and optionally a listener for its metrics.
 pub struct Server {
     state: AppState,
     store: Arc<dyn Store>,
     settings: ServerSettings,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Server {
+    /// A server over `store` with fresh metrics (served only if [`Server::serve_metrics_on`]
+    /// is called).
     pub fn new(store: Arc<dyn Store>, settings: ServerSettings) -> Self {
+        Self::with_metrics(store, settings, Arc::new(metrics::Metrics::new()))
+    }
+
+    /// A server that counts into `metrics` (the binary creates them first, so that the SQLite
+    /// store it opens can report its group commits into them too). Every store call of the API
+    /// and the worker is timed into them.
+    pub fn with_metrics(
+        store: Arc<dyn Store>,
+        settings: ServerSettings,
+        metrics: Arc<metrics::Metrics>,
+    ) -> Self {
+        let store = metrics::MeteredStore::wrap(store, metrics.clone());
+        let mut state = AppState::new(store.clone(), settings.cache_ttl);
+        state.metrics = metrics;
+        state.rate_limits = Arc::new(http::rate_limit::RateLimits::new(&settings.rate_limits));
+        if settings.delivery.worker_enabled {
+            state.worker_heartbeat = Some(health::Heartbeat::new(
+                settings.delivery.worker.stall_timeout,
+            ));
+        }
         Server {
-            state: AppState::new(store.clone(), settings.cache_ttl),
+            state,
             store,
             settings,
+            metrics_listener: None,
         }
+    }
+
+    /// Serves `GET /metrics` on `listener` while the server runs.
+    pub fn serve_metrics_on(mut self, listener: TcpListener) -> Self {
+        self.metrics_listener = Some(listener);
+        self
     }
 
     pub fn state(&self) -> &AppState {
@@ -111,19 +147,39 @@ impl Server {
             state,
             store,
             settings,
+            metrics_listener,
         } = self;
-        let worker = if settings.delivery.worker_enabled {
-            let worker = delivery::worker(store, &settings.delivery, state.delivery_wake.clone())
-                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-            Some(tokio::spawn(worker.run(shutdown.clone())))
-        } else {
-            None
+        let worker = match &state.worker_heartbeat {
+            Some(heartbeat) => {
+                let worker = delivery::worker(
+                    store.clone(),
+                    &settings.delivery,
+                    state.delivery_wake.clone(),
+                )
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?
+                .with_metrics(state.metrics.clone())
+                .with_heartbeat(heartbeat.clone());
+                Some(tokio::spawn(worker.run(shutdown.clone())))
+            }
+            None => None,
         };
+        let metrics = metrics_listener.map(|listener| {
+            let served = metrics::serve(listener, state.metrics.clone(), store, shutdown.clone());
+            tokio::spawn(async move {
+                // The API keeps serving without its metrics.
+                if let Err(e) = served.await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         let served = serve(listener, state, &settings, shutdown.clone()).await;
-        // The listener stopped (shutdown, or an error): the worker stops with it.
+        // The listener stopped (shutdown, or an error): the worker and the metrics stop with it.
         shutdown.cancel();
         if let Some(worker) = worker {
             let _ = worker.await;
+        }
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
         }
         served
     }

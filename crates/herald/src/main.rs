@@ -5,7 +5,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use herald::config::{Cli, Command, SecretsCommand};
+use herald::metrics::Metrics;
 use herald::{startup, telemetry};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -22,9 +24,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Secrets(cmd)) = &cli.command {
         return secrets(&cli, cmd).await;
     }
-    let store = startup::open_store(&cli.global).await?;
+    // Created before the store, so that the SQLite writer can report its group commits.
+    let metrics = Arc::new(Metrics::new());
+    let store = startup::open_store_observed(&cli.global, Some(&metrics)).await?;
     let result = match &cli.command {
-        None | Some(Command::Serve) => serve(&cli, store.clone()).await,
+        None | Some(Command::Serve) => serve(&cli, store.clone(), metrics).await,
         Some(Command::Migrate) => {
             println!("Database is migrated ({}).", store.backend_name());
             Ok(())
@@ -74,7 +78,11 @@ async fn secrets(cli: &Cli, cmd: &SecretsCommand) -> anyhow::Result<()> {
     result
 }
 
-async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyhow::Result<()> {
+async fn serve(
+    cli: &Cli,
+    store: Arc<dyn herald_core::Store>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<()> {
     let keys = startup::bootstrap(&*store, cli.serve.api_key.as_deref()).await?;
     if !keys.is_empty() {
         println!("\nHerald created your organization. API keys (shown only once, store them now):");
@@ -91,7 +99,16 @@ async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyh
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let mut settings = cli.serve.server_settings();
     settings.delivery = cli.delivery.settings(std::env::vars())?;
-    herald::run(listener, store, settings, shutdown).await?;
+    settings.rate_limits = cli.ops.rate_limits()?;
+    let mut server = herald::Server::with_metrics(store, settings, metrics);
+    if let Some(bind) = cli.ops.metrics_bind {
+        let metrics_listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind} for metrics"))?;
+        tracing::info!(address = %metrics_listener.local_addr()?, "serving metrics at /metrics");
+        server = server.serve_metrics_on(metrics_listener);
+    }
+    server.run(listener, shutdown).await?;
     tracing::info!("Herald stopped");
     Ok(())
 }

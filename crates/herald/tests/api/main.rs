@@ -49,6 +49,7 @@ mod integrations;
 mod lifecycle;
 mod openapi;
 mod openapi_schemas;
+mod operations;
 mod receiver;
 mod sdk_wire;
 mod subscribers;
