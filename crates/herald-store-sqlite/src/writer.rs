@@ -468,6 +468,45 @@ mod tests {
         assert_eq!(rows, ["b"]);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_observer_hears_of_every_batch_with_its_size_and_outcome() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        let seen: Arc<Mutex<Vec<(usize, bool)>>> = Arc::default();
+        let record = seen.clone();
+        let observer: WriteObserver = Arc::new(move |b: WriteBatch| {
+            record.lock().unwrap().push((b.jobs, b.committed));
+        });
+        let w = Arc::new(Writer::start(conn, None, Some(observer)).unwrap());
+        let (release, held) = hold(&w).await;
+        let writes: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|v| {
+                let w = w.clone();
+                tokio::spawn(async move { w.write(move |c| insert(c, v)).await })
+            })
+            .collect();
+        while w.queued() < 3 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        held.await.unwrap();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        w.write(|c| {
+            c.execute("INSERT INTO missing (v) VALUES (1)", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        // The held job alone, the three queued behind it together, then the failing one (its
+        // savepoint rolled back, the empty batch still committed).
+        assert_eq!(*seen.lock().unwrap(), [(1, true), (3, true), (1, true)]);
+        w.close().await;
+    }
+
     #[tokio::test]
     async fn writes_after_close_fail_instead_of_hanging() {
         let w = writer();

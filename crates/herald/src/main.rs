@@ -91,16 +91,11 @@ async fn serve(
         }
         println!("Use one as `Authorization: ApiKey <key>`.\n");
     }
-    let listener = tokio::net::TcpListener::bind(cli.serve.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
-    tracing::info!(address = %listener.local_addr()?, backend = store.backend_name(), "Herald is serving");
-    let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
     let mut settings = cli.serve.server_settings();
     settings.delivery = cli.delivery.settings(std::env::vars())?;
     settings.rate_limits = cli.ops.rate_limits()?;
-    let mut server = herald::Server::with_metrics(store, settings, metrics);
+    let mut server = herald::Server::with_metrics(store.clone(), settings, metrics);
+    // Bound before the API, so that "Herald is serving" means both listen.
     if let Some(bind) = cli.ops.metrics_bind {
         let metrics_listener = tokio::net::TcpListener::bind(bind)
             .await
@@ -108,6 +103,12 @@ async fn serve(
         tracing::info!(address = %metrics_listener.local_addr()?, "serving metrics at /metrics");
         server = server.serve_metrics_on(metrics_listener);
     }
+    let listener = tokio::net::TcpListener::bind(cli.serve.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
+    tracing::info!(address = %listener.local_addr()?, backend = store.backend_name(), "Herald is serving");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
     server.run(listener, shutdown).await?;
     tracing::info!("Herald stopped");
     Ok(())
