@@ -69,6 +69,7 @@ macro_rules! conformance_tests {
             add_api_key_to_an_unknown_environment_returns_none,
             revoke_api_key_succeeds_once_per_key,
             list_api_keys_names_each_keys_environment,
+            ping_answers_while_the_store_is_open_and_fails_once_it_is_closed,
             // subscribers
             upsert_creates_a_subscriber_with_version_zero,
             upsert_of_an_existing_subscriber_applies_the_patch,

@@ -454,6 +454,10 @@ pub trait Store:
     /// The backend's name for logs (`sqlite`, `postgres`).
     fn backend_name(&self) -> &'static str;
 
+    /// Whether the database answers: the cheapest query that goes through the same connections
+    /// requests use (readiness checks call it). An error once the store is closed.
+    async fn ping(&self) -> StoreResult<()>;
+
     /// Flushes and closes; called once on shutdown.
     async fn close(&self);
 }

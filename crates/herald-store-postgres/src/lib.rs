@@ -131,6 +131,16 @@ impl Store for PgStore {
         "postgres"
     }
 
+    /// `SELECT 1` on a pooled connection, within the pool's acquire timeout: a closed pool, an
+    /// unreachable server or an exhausted pool all fail it.
+    async fn ping(&self) -> herald_core::StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(error::db)
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

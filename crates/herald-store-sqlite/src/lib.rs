@@ -49,7 +49,7 @@ use herald_core::{Store, StoreResult};
 pub use backup::{backup, BackupError, BackupReport};
 pub use connection::{database_path, Pragmas};
 pub use error::SqliteOpenError;
-pub use writer::WriteStats;
+pub use writer::{WriteBatch, WriteObserver, WriteStats};
 
 use checkpointer::Checkpointer;
 use read_pool::{ReadPool, ReadPoolSize};
@@ -64,19 +64,31 @@ const POINT_CONNECTIONS: usize = 4;
 const SCAN_CONNECTIONS: usize = 2;
 
 /// Settings of a SQLite store beyond its location and keys.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SqliteOptions {
     /// A scan (list or search) still running after this long is stopped and answers
     /// [`herald_core::StoreError::Busy`]; `None`: no limit. Point reads and writes are bounded
     /// by their indexes and are not timed.
     pub statement_timeout: Option<std::time::Duration>,
+    /// Told about every group commit (see [`WriteBatch`]); the server's metrics use it.
+    pub write_observer: Option<WriteObserver>,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
             statement_timeout: Some(std::time::Duration::from_secs(10)),
+            write_observer: None,
         }
+    }
+}
+
+impl std::fmt::Debug for SqliteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteOptions")
+            .field("statement_timeout", &self.statement_timeout)
+            .field("write_observer", &self.write_observer.is_some())
+            .finish()
     }
 }
 
@@ -129,7 +141,11 @@ impl SqliteStore {
             scan_timeout: options.statement_timeout,
         };
         let readers = ReadPool::open(&path, size)?;
-        let writer = Writer::start(conn, Some(Checkpointer::open(&path)?))?;
+        let writer = Writer::start(
+            conn,
+            Some(Checkpointer::open(&path)?),
+            options.write_observer.clone(),
+        )?;
         tracing::info!(path = %path.display(), "sqlite store opened");
         Ok(SqliteStore {
             path,
@@ -161,6 +177,18 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
+    }
+
+    /// A point read (`SELECT 1` on a read connection) and a look at the writer thread: a ping
+    /// writes nothing, so it cannot tell a full disk, but it does tell a closed store, a writer
+    /// that died and a database file that cannot be read.
+    async fn ping(&self) -> StoreResult<()> {
+        if !self.writer.is_running() {
+            return Err(herald_core::StoreError::backend(error::Closed));
+        }
+        self.readers
+            .lookup(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 
     async fn close(&self) {

@@ -16,6 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use herald_core::{StoreError, StoreResult};
@@ -39,6 +40,21 @@ pub struct WriteStats {
     /// Background WAL checkpoints run (see `checkpointer`).
     pub checkpoints: u64,
 }
+
+/// One group commit, as the writer reports it to a [`WriteObserver`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// Write requests in the batch.
+    pub jobs: usize,
+    /// From `BEGIN` to the end of `COMMIT` (its fsync included), or to the rollback.
+    pub duration: Duration,
+    /// Whether the batch committed (a failed commit fails every job of the batch).
+    pub committed: bool,
+}
+
+/// Called by the writer thread after every batch (metrics: batch sizes, commit latency). It runs
+/// on the writer thread between two batches, so it must be quick and must not block.
+pub type WriteObserver = Arc<dyn Fn(WriteBatch) + Send + Sync>;
 
 #[derive(Default)]
 struct Counters {
@@ -119,6 +135,7 @@ impl Writer {
     pub(crate) fn start(
         conn: Connection,
         checkpointer: Option<Checkpointer>,
+        observer: Option<WriteObserver>,
     ) -> Result<Writer, SqliteOpenError> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
@@ -127,7 +144,16 @@ impl Writer {
         let thread_checkpointer = checkpointer.clone();
         let thread = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || run(conn, rx, &thread_counters, thread_checkpointer.as_deref()))
+            .spawn(move || {
+                let observer = observer.as_deref();
+                run(
+                    conn,
+                    rx,
+                    &thread_counters,
+                    thread_checkpointer.as_deref(),
+                    observer,
+                )
+            })
             .map_err(SqliteOpenError::Thread)?;
         Ok(Writer {
             tx,
@@ -171,6 +197,15 @@ impl Writer {
         }
     }
 
+    /// Whether the writer thread is running (not closed, not died).
+    pub(crate) fn is_running(&self) -> bool {
+        self.thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|t| !t.is_finished())
+    }
+
     /// Drains the queue, checkpoints the WAL into the database file and stops the thread.
     pub(crate) async fn close(&self) {
         let (done, stopped) = oneshot::channel();
@@ -194,6 +229,7 @@ fn run(
     rx: Receiver<Message>,
     counters: &Counters,
     checkpointer: Option<&Checkpointer>,
+    observer: Option<&(dyn Fn(WriteBatch) + Send + Sync)>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -211,7 +247,7 @@ fn run(
                 Err(_) => break,
             }
         }
-        if !batch.is_empty() && commit_batch(&mut conn, &mut batch, counters) {
+        if !batch.is_empty() && commit_batch(&mut conn, &mut batch, counters, observer) {
             if let Some(c) = checkpointer {
                 c.committed();
             }
@@ -233,9 +269,22 @@ fn run(
 }
 
 /// Runs and commits `batch`, answers its callers; returns whether it committed.
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Counters) -> bool {
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &mut Vec<Box<dyn Job>>,
+    counters: &Counters,
+    observer: Option<&(dyn Fn(WriteBatch) + Send + Sync)>,
+) -> bool {
     let size = batch.len();
+    let started = Instant::now();
     let result = run_batch(conn, batch);
+    if let Some(observe) = observer {
+        observe(WriteBatch {
+            jobs: size,
+            duration: started.elapsed(),
+            committed: result.is_ok(),
+        });
+    }
     counters.jobs.fetch_add(size as u64, Ordering::Relaxed);
     let message = match &result {
         Ok(()) => {
@@ -297,7 +346,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL)")
             .unwrap();
-        Writer::start(conn, None).unwrap()
+        Writer::start(conn, None, None).unwrap()
     }
 
     fn insert(conn: &Connection, v: &str) -> DbResult<()> {
@@ -384,7 +433,7 @@ mod tests {
                  REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
         )
         .unwrap();
-        let w = Arc::new(Writer::start(conn, None).unwrap());
+        let w = Arc::new(Writer::start(conn, None, None).unwrap());
         let (release, held) = hold(&w).await;
         let w2 = w.clone();
         let ok = tokio::spawn(async move { w2.write(|c| insert(c, "a")).await });
@@ -417,6 +466,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, ["b"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_observer_hears_of_every_batch_with_its_size_and_outcome() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL)")
+            .unwrap();
+        let seen: Arc<Mutex<Vec<(usize, bool)>>> = Arc::default();
+        let record = seen.clone();
+        let observer: WriteObserver = Arc::new(move |b: WriteBatch| {
+            record.lock().unwrap().push((b.jobs, b.committed));
+        });
+        let w = Arc::new(Writer::start(conn, None, Some(observer)).unwrap());
+        let (release, held) = hold(&w).await;
+        let writes: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|v| {
+                let w = w.clone();
+                tokio::spawn(async move { w.write(move |c| insert(c, v)).await })
+            })
+            .collect();
+        while w.queued() < 3 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        held.await.unwrap();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        w.write(|c| {
+            c.execute("INSERT INTO missing (v) VALUES (1)", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        // The held job alone, the three queued behind it together, then the failing one (its
+        // savepoint rolled back, the empty batch still committed).
+        assert_eq!(*seen.lock().unwrap(), [(1, true), (3, true), (1, true)]);
+        w.close().await;
     }
 
     #[tokio::test]

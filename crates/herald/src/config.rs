@@ -30,6 +30,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub delivery: crate::delivery_config::DeliveryArgs,
+
+    #[command(flatten)]
+    pub ops: crate::ops_config::OpsArgs,
 }
 
 #[derive(Args, Clone)]
@@ -203,6 +206,8 @@ impl ServeArgs {
             token_ownership: self.token_ownership.into(),
             // From `DeliveryArgs` (see `delivery_config`), which `main` sets.
             delivery: crate::delivery::DeliverySettings::default(),
+            // From `OpsArgs` (see `ops_config`), which `main` sets.
+            rate_limits: Default::default(),
         }
     }
 }

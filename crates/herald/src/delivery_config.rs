@@ -71,12 +71,16 @@ impl DeliveryArgs {
         if self.worker_concurrency == 0 {
             anyhow::bail!("HERALD_WORKER_CONCURRENCY must be at least 1");
         }
+        let poll_interval = Duration::from_millis(self.worker_poll_ms.max(10));
         Ok(DeliverySettings {
             worker_enabled: self.worker,
             worker: WorkerSettings {
                 concurrency: self.worker_concurrency,
                 lease: Duration::from_secs(self.worker_lease_seconds.max(1)),
-                poll_interval: Duration::from_millis(self.worker_poll_ms.max(10)),
+                poll_interval,
+                // A healthy loop comes round at least once per poll interval; a round's database
+                // calls can hold it up to their statement timeout, hence the floor.
+                stall_timeout: (poll_interval * 5).max(WorkerSettings::default().stall_timeout),
                 ..WorkerSettings::default()
             },
             retry: RetryPolicy {

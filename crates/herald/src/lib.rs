@@ -10,8 +10,11 @@ pub mod config;
 pub mod config_reference;
 pub mod delivery;
 pub mod delivery_config;
+pub mod health;
 pub mod http;
 pub mod keys;
+pub mod metrics;
+pub mod ops_config;
 pub mod secrets;
 pub mod serve;
 pub mod startup;
@@ -57,6 +60,8 @@ pub struct ServerSettings {
     /// Whether registering a device token takes it away from the other subscribers holding it
     /// (`move`, the default) or lets them keep it (`share`, Novu's behaviour).
     pub token_ownership: herald_core::TokenOwnership,
+    /// Per-API-key rate limits (off by default).
+    pub rate_limits: http::rate_limit::RateLimitSettings,
 }
 
 impl Default for ServerSettings {
@@ -72,6 +77,7 @@ impl Default for ServerSettings {
             shutdown_timeout: Duration::from_secs(10),
             tls: None,
             token_ownership: herald_core::TokenOwnership::Move,
+            rate_limits: http::rate_limit::RateLimitSettings::default(),
         }
     }
 }
@@ -90,22 +96,51 @@ pub async fn run(
 }
 
 /// A server before it runs: what [`run`] does, with its shared state reachable (tests look at
-/// the `Idempotency-Key`s in flight through it).
+/// the `Idempotency-Key`s in flight through it), and optionally a listener for its metrics.
 pub struct Server {
     state: AppState,
     store: Arc<dyn Store>,
     settings: ServerSettings,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Server {
+    /// A server over `store` with fresh metrics (served only if [`Server::serve_metrics_on`]
+    /// is called).
     pub fn new(store: Arc<dyn Store>, settings: ServerSettings) -> Self {
+        Self::with_metrics(store, settings, Arc::new(metrics::Metrics::new()))
+    }
+
+    /// A server that counts into `metrics` (the binary creates them first, so that the SQLite
+    /// store it opens can report its group commits into them too). Every store call of the API
+    /// and the worker is timed into them.
+    pub fn with_metrics(
+        store: Arc<dyn Store>,
+        settings: ServerSettings,
+        metrics: Arc<metrics::Metrics>,
+    ) -> Self {
+        let store = metrics::MeteredStore::wrap(store, metrics.clone());
         let mut state = AppState::new(store.clone(), settings.cache_ttl);
+        state.metrics = metrics;
         state.token_ownership = settings.token_ownership;
+        state.rate_limits = Arc::new(http::rate_limit::RateLimits::new(&settings.rate_limits));
+        if settings.delivery.worker_enabled {
+            state.worker_heartbeat = Some(health::Heartbeat::new(
+                settings.delivery.worker.stall_timeout,
+            ));
+        }
         Server {
             state,
             store,
             settings,
+            metrics_listener: None,
         }
+    }
+
+    /// Serves `GET /metrics` on `listener` while the server runs.
+    pub fn serve_metrics_on(mut self, listener: TcpListener) -> Self {
+        self.metrics_listener = Some(listener);
+        self
     }
 
     pub fn state(&self) -> &AppState {
@@ -122,19 +157,39 @@ impl Server {
             state,
             store,
             settings,
+            metrics_listener,
         } = self;
-        let worker = if settings.delivery.worker_enabled {
-            let worker = delivery::worker(store, &settings.delivery, state.delivery_wake.clone())
-                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-            Some(tokio::spawn(worker.run(shutdown.clone())))
-        } else {
-            None
+        let worker = match &state.worker_heartbeat {
+            Some(heartbeat) => {
+                let worker = delivery::worker(
+                    store.clone(),
+                    &settings.delivery,
+                    state.delivery_wake.clone(),
+                )
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?
+                .with_metrics(state.metrics.clone())
+                .with_heartbeat(heartbeat.clone());
+                Some(tokio::spawn(worker.run(shutdown.clone())))
+            }
+            None => None,
         };
+        let metrics = metrics_listener.map(|listener| {
+            let served = metrics::serve(listener, state.metrics.clone(), store, shutdown.clone());
+            tokio::spawn(async move {
+                // The API keeps serving without its metrics.
+                if let Err(e) = served.await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         let served = serve(listener, state, &settings, shutdown.clone()).await;
-        // The listener stopped (shutdown, or an error): the worker stops with it.
+        // The listener stopped (shutdown, or an error): the worker and the metrics stop with it.
         shutdown.cancel();
         if let Some(worker) = worker {
             let _ = worker.await;
+        }
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
         }
         served
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use herald::config::{Cli, Command, ConfigCommand, SecretsCommand};
+use herald::metrics::Metrics;
 use herald::{startup, telemetry};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -30,9 +32,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let store = startup::open_store(&cli.global).await?;
+    // Created before the store, so that the SQLite writer can report its group commits.
+    let metrics = Arc::new(Metrics::new());
+    let store = startup::open_store_observed(&cli.global, Some(&metrics)).await?;
     let result = match &cli.command {
-        None | Some(Command::Serve) => serve(&cli, store.clone()).await,
+        None | Some(Command::Serve) => serve(&cli, store.clone(), metrics).await,
         Some(Command::Migrate) => {
             println!("Database is migrated ({}).", store.backend_name());
             Ok(())
@@ -82,11 +86,16 @@ async fn secrets(cli: &Cli, cmd: &SecretsCommand) -> anyhow::Result<()> {
     result
 }
 
-async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyhow::Result<()> {
+async fn serve(
+    cli: &Cli,
+    store: Arc<dyn herald_core::Store>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<()> {
     // Settings first: a mistake in them must stop startup before a first start creates the
     // organization and prints its keys.
     let mut settings = cli.serve.server_settings();
     settings.delivery = cli.delivery.settings(std::env::vars())?;
+    settings.rate_limits = cli.ops.rate_limits()?;
     settings.tls = cli
         .serve
         .tls_settings()
@@ -99,21 +108,31 @@ async fn serve(cli: &Cli, store: std::sync::Arc<dyn herald_core::Store>) -> anyh
         }
         println!("Use one as `Authorization: ApiKey <key>`.\n");
     }
+    let tls_files = settings.tls.as_ref().map(|tls| tls.files.clone());
+    let mut server = herald::Server::with_metrics(store.clone(), settings, metrics);
+    // Bound before the API, so that "Herald is serving" means both listen.
+    if let Some(bind) = cli.ops.metrics_bind {
+        let metrics_listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind} for metrics"))?;
+        tracing::info!(address = %metrics_listener.local_addr()?, "serving metrics at /metrics");
+        server = server.serve_metrics_on(metrics_listener);
+    }
     let listener = tokio::net::TcpListener::bind(cli.serve.bind)
         .await
         .with_context(|| format!("cannot listen on {}", cli.serve.bind))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    if let Some(tls) = &settings.tls {
-        tokio::spawn(reload_on_hangup(tls.files.clone(), shutdown.clone()));
+    if let Some(files) = tls_files.clone() {
+        tokio::spawn(reload_on_hangup(files, shutdown.clone()));
     }
     tracing::info!(
         address = %listener.local_addr()?,
         backend = store.backend_name(),
-        tls = settings.tls.is_some(),
+        tls = tls_files.is_some(),
         "Herald is serving"
     );
-    herald::run(listener, store, settings, shutdown).await?;
+    server.run(listener, shutdown).await?;
     tracing::info!("Herald stopped");
     Ok(())
 }

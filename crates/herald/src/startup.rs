@@ -10,14 +10,23 @@ use herald_store_postgres::{PgConfig, PgStore};
 use herald_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::config::GlobalArgs;
+use crate::metrics::Metrics;
 use crate::secrets::{key_source, KeySource};
 
 /// Opens (and migrates) the store named by the URL scheme, `sqlite:` or `postgres(ql)://`, with
 /// the keys `HERALD_SECRET_KEY` or the key file give.
 pub async fn open_store(global: &GlobalArgs) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_observed(global, None).await
+}
+
+/// [`open_store`], with a SQLite store reporting its group commits into `metrics`.
+pub async fn open_store_observed(
+    global: &GlobalArgs,
+    metrics: Option<&Arc<Metrics>>,
+) -> anyhow::Result<Arc<dyn Store>> {
     // What is wrong with the URL is said before anything about keys.
     check_url(&global.database_url)?;
-    open_store_with(global, &key_source(global)?).await
+    open(global, &key_source(global)?, metrics).await
 }
 
 fn check_url(url: &str) -> anyhow::Result<()> {
@@ -40,11 +49,20 @@ pub async fn open_store_with(
     global: &GlobalArgs,
     source: &KeySource,
 ) -> anyhow::Result<Arc<dyn Store>> {
+    open(global, source, None).await
+}
+
+async fn open(
+    global: &GlobalArgs,
+    source: &KeySource,
+    metrics: Option<&Arc<Metrics>>,
+) -> anyhow::Result<Arc<dyn Store>> {
     let url = global.database_url.trim();
     let keys = source.provider();
     if url.starts_with("sqlite:") {
         let options = SqliteOptions {
             statement_timeout: global.statement_timeout(),
+            write_observer: metrics.map(Metrics::sqlite_write_observer),
         };
         match SqliteStore::open_with(url, keys, options).await {
             Ok(store) => Ok(Arc::new(store)),

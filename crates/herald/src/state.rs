@@ -1,5 +1,5 @@
-//! What every handler shares: the store and the lookup caches. Passed as axum state, never
-//! global.
+//! What every handler shares: the store, the lookup caches, the metrics and the rate limiters.
+//! Passed as axum state, never global.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,9 +7,12 @@ use std::time::Duration;
 use herald_core::{Store, TokenOwnership};
 use tokio::sync::Notify;
 
+use crate::health::Heartbeat;
 use crate::http::auth::AuthCache;
 use crate::http::credentials::IntegrationCache;
 use crate::http::idempotency::InFlight;
+use crate::http::rate_limit::RateLimits;
+use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,10 +27,17 @@ pub struct AppState {
     /// What registering a device token does to other subscribers holding it
     /// (`HERALD_TOKEN_OWNERSHIP`); every credentials write carries it to the store.
     pub token_ownership: TokenOwnership,
+    /// This server's metrics (see [`crate::metrics`]).
+    pub metrics: Arc<Metrics>,
+    /// Per-API-key limits (see [`crate::http::rate_limit`]); off unless configured.
+    pub rate_limits: Arc<RateLimits>,
+    /// The heartbeat of this process's delivery worker, `None` when it runs none (readiness).
+    pub worker_heartbeat: Option<Heartbeat>,
 }
 
 impl AppState {
-    /// State over `store` whose caches remember lookups for `cache_ttl`.
+    /// State over `store` whose caches remember lookups for `cache_ttl`, with fresh metrics,
+    /// no rate limits and no worker.
     pub fn new(store: Arc<dyn Store>, cache_ttl: Duration) -> Self {
         AppState {
             store,
@@ -36,6 +46,9 @@ impl AppState {
             delivery_wake: Arc::new(Notify::new()),
             in_flight: InFlight::default(),
             token_ownership: TokenOwnership::default(),
+            metrics: Arc::new(Metrics::new()),
+            rate_limits: Arc::new(RateLimits::new(&Default::default())),
+            worker_heartbeat: None,
         }
     }
 

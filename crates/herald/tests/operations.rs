@@ -1,6 +1,7 @@
 //! Running Herald in production (issue 12): bodies over the limit answered so that clients read
 //! the 413, HTTPS with certificate reloads, online SQLite backups restored with their key, a clean
-//! shutdown under load, and the configuration reference kept equal to the command line.
+//! shutdown under load, the configuration reference kept equal to the command line, and the
+//! metrics, readiness and rate-limit flags wired by the binary.
 
 #[macro_use]
 mod support;
@@ -11,6 +12,8 @@ mod backup;
 mod body_limit;
 #[path = "operations/config_docs.rs"]
 mod config_docs;
+#[path = "operations/metrics.rs"]
+mod metrics;
 #[path = "operations/raw.rs"]
 mod raw;
 #[path = "operations/shutdown.rs"]

@@ -145,3 +145,16 @@ pub async fn list_api_keys_names_each_keys_environment(store: &dyn Store) {
     assert!(keys.contains(&added));
     assert!(keys.iter().all(|k| k.revoked_at.is_none()));
 }
+
+/// `ping` is what readiness checks ask: it answers while the store is open (empty or not) and
+/// fails, without hanging, once the store is closed.
+pub async fn ping_answers_while_the_store_is_open_and_fails_once_it_is_closed(store: &dyn Store) {
+    store.ping().await.expect("a fresh store answers");
+    environments(store).await;
+    store.ping().await.expect("a store with data answers");
+    store.close().await;
+    assert!(
+        store.ping().await.is_err(),
+        "a closed store must not answer"
+    );
+}

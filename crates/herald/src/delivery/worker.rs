@@ -18,6 +18,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::runner::Runner;
+use crate::health::Heartbeat;
+use crate::metrics::Metrics;
 
 /// How often the loop asks for due receipts.
 const RECEIPT_INTERVAL: Duration = Duration::from_secs(30);
@@ -35,6 +37,8 @@ pub struct WorkerSettings {
     pub fan_out_page: usize,
     /// How long shutdown waits for jobs in flight before releasing them.
     pub shutdown_grace: Duration,
+    /// The loop counts as stalled (readiness fails) after this long without coming round.
+    pub stall_timeout: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -45,6 +49,7 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_secs(1),
             fan_out_page: 500,
             shutdown_grace: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -64,6 +69,10 @@ pub struct Worker {
     wake: Arc<Notify>,
     /// This worker's lease owner name (random per process).
     owner: String,
+    /// Where it counts what it does (its own, unread, unless given the server's).
+    metrics: Arc<Metrics>,
+    /// Beaten on every round of [`Worker::run`] (readiness).
+    heartbeat: Option<Heartbeat>,
 }
 
 impl Worker {
@@ -79,7 +88,21 @@ impl Worker {
             settings,
             wake,
             owner: format!("herald-{}", ObjectId::new()),
+            metrics: Arc::new(Metrics::new()),
+            heartbeat: None,
         }
+    }
+
+    /// Counts into `metrics` (the server's) instead of its own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Beats `heartbeat` on every round of the loop, and stops it when the loop ends.
+    pub fn with_heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
     }
 
     /// Runs one claimed job to its record. Errors are logged: the job's lease expires and it runs
@@ -96,6 +119,7 @@ impl Worker {
         let run = self.runner.run(&ctx, &self.owner).await;
         match self.store.record_job_run(&run).await {
             Ok(true) => {
+                self.metrics.delivery.job_recorded(&ctx, &run);
                 tracing::debug!(job_id = %job.id, outcome = ?run.outcome, "job run recorded")
             }
             Ok(false) => {
@@ -120,7 +144,12 @@ impl Worker {
         // Far more rounds than any test needs; each round makes progress or ends the loop.
         for _ in 0..100_000 {
             let expanded = match self.store.expand_fan_out(self.settings.fan_out_page).await {
-                Ok(p) => p.expanded,
+                Ok(p) => {
+                    if p.expanded {
+                        self.metrics.delivery.fan_out_page(p.notifications);
+                    }
+                    p.expanded
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "fan-out failed");
                     false
@@ -150,10 +179,15 @@ impl Worker {
                 return drained;
             }
             drained.jobs += claimed.len();
+            self.metrics.delivery.jobs_claimed(claimed.len());
             let mut set = JoinSet::new();
             for job in claimed {
                 let me = self.clone();
-                set.spawn(async move { me.process(job).await });
+                let in_flight = self.metrics.delivery.job_started();
+                set.spawn(async move {
+                    me.process(job).await;
+                    drop(in_flight);
+                });
             }
             while set.join_next().await.is_some() {}
         }
@@ -195,11 +229,19 @@ impl Worker {
                 receipts_checked = std::time::Instant::now();
                 self.check_receipts(Timestamp::now()).await;
             }
+            if let Some(heartbeat) = &self.heartbeat {
+                heartbeat.beat();
+            }
             // Reap finished jobs so the set does not grow.
             while in_flight.try_join_next().is_some() {}
             let mut progressed = false;
             match self.store.expand_fan_out(self.settings.fan_out_page).await {
-                Ok(p) => progressed |= p.expanded,
+                Ok(p) => {
+                    if p.expanded {
+                        self.metrics.delivery.fan_out_page(p.notifications);
+                    }
+                    progressed |= p.expanded;
+                }
                 Err(e) => {
                     failures += 1;
                     tracing::error!(error = %e, "fan-out failed");
@@ -215,6 +257,7 @@ impl Worker {
                     Ok(claimed) => {
                         failures = 0;
                         progressed |= !claimed.is_empty();
+                        self.metrics.delivery.jobs_claimed(claimed.len());
                         for job in claimed {
                             let Ok(permit) = slots.clone().try_acquire_owned() else {
                                 break;
@@ -222,11 +265,12 @@ impl Worker {
                             let me = self.clone();
                             let running = running.clone();
                             lock(&running).insert(job.id.clone());
+                            let counted = self.metrics.delivery.job_started();
                             in_flight.spawn(async move {
                                 let id = job.id.clone();
                                 me.process(job).await;
                                 lock(&running).remove(&id);
-                                drop(permit);
+                                drop((permit, counted));
                             });
                         }
                     }
@@ -255,6 +299,9 @@ impl Worker {
                 _ = tokio::time::sleep(pause) => {}
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             }
+        }
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.stop();
         }
         self.drain(in_flight, &running).await;
         tracing::info!(owner = %self.owner, "delivery worker stopped");

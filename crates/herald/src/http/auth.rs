@@ -4,16 +4,20 @@
 //! Keys are looked up by SHA-256 hash. Lookups are cached in memory for a bounded time
 //! ([`AuthCache`], a [`TtlCache`]), so a key revoked through another Herald process on the same database stops
 //! working everywhere within that time (default 5 s).
+//!
+//! With rate limiting on, the extractor also counts the request against its key's limit (see
+//! [`rate_limit`](super::rate_limit)): a key over its limit gets a 429 instead of the handler.
 
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use herald_core::{AuthContext, KeyHash, Store};
 
 use super::cache::TtlCache;
 use super::error::ApiError;
+use super::rate_limit::Slot;
 use crate::state::AppState;
 
 /// The authenticated environment of a request.
@@ -36,10 +40,33 @@ impl FromRequestParts<AppState> for Auth {
         match state.auth.lookup(&*state.store, &KeyHash::of(key)).await? {
             Some(ctx) => {
                 tracing::Span::current().record("environment_id", ctx.environment_id.as_str());
+                rate_limit(parts, state, &ctx)?;
                 Ok(Auth(ctx))
             }
             None => Err(unauthorized("API Key not found")),
         }
+    }
+}
+
+/// Counts the request against its key's limit (if one applies), leaves the decision for the
+/// response headers, and refuses a key over its limit.
+fn rate_limit(parts: &Parts, state: &AppState, ctx: &AuthContext) -> Result<(), ApiError> {
+    if !state.rate_limits.is_enabled() {
+        return Ok(());
+    }
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let Some(decision) = state.rate_limits.check(&ctx.api_key_id, route) else {
+        return Ok(());
+    };
+    if let Some(slot) = parts.extensions.get::<Slot>() {
+        slot.set(decision);
+    }
+    match decision.retry_after {
+        Some(wait) => Err(ApiError::TooManyRequests { retry_after: wait }),
+        None => Ok(()),
     }
 }
 

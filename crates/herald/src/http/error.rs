@@ -48,6 +48,9 @@ pub enum ApiError {
     /// 408: the request body did not arrive within the body-read timeout.
     #[error("request timeout")]
     RequestTimeout,
+    /// 429: the API key is over its rate limit; a request would pass after `retry_after`.
+    #[error("too many requests")]
+    TooManyRequests { retry_after: std::time::Duration },
     /// 503: the database did not answer in time (a statement timeout, no free connection).
     /// Nothing was changed; the cause is logged.
     #[error("service unavailable: {0}")]
@@ -130,6 +133,12 @@ impl ApiError {
                 json!("the request body did not arrive in time"),
                 Some("Request Timeout"),
             ),
+            // Novu's message (its throttler's `THROTTLED_EXCEPTION_MESSAGE`).
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!("API rate limit exceeded"),
+                Some("Too Many Requests"),
+            ),
             // The cause (which statement, how long) is logged, not shown.
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -171,6 +180,12 @@ impl IntoResponse for ApiError {
             tracing::warn!(cause = %cause, "request answered 503: the database did not answer in time");
         }
         let mut response = payload.status.into_response();
+        if let ApiError::TooManyRequests { retry_after } = &self {
+            let secs = super::rate_limit::retry_after_secs(*retry_after);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response.extensions_mut().insert(payload);
         response
     }

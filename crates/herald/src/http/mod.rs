@@ -1,5 +1,6 @@
 //! The HTTP API: one module per resource, each with its own `router()`, assembled here with the
-//! layers every route shares (error rendering, body limit, tracing, Novu's 404 for unknown routes).
+//! layers every route shares (error rendering, body limit, rate-limit headers, metrics, tracing,
+//! Novu's 404 for unknown routes).
 
 pub mod activity;
 pub mod auth;
@@ -18,6 +19,8 @@ pub mod notification_groups;
 pub mod notification_templates;
 pub mod openapi;
 pub mod openapi_delivery;
+pub mod rate_limit;
+pub mod readiness;
 pub mod subscribers;
 pub mod subscribers_v2;
 pub mod topics;
@@ -60,6 +63,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.rate_limits.clone(),
+            rate_limit::headers,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::http::track,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -102,6 +113,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(activity::router())
         .routes(routes!(health_check))
+        .routes(routes!(readiness::ready))
 }
 
 /// The API routes and their complete OpenAPI document.

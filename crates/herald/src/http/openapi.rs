@@ -32,7 +32,7 @@ use super::validate::{MAX_ID_LEN, MAX_SEARCH_LEN};
         (name = "Events", description = "Triggers: start a workflow for subscribers, topics or everyone"),
         (name = "Messages", description = "What was sent (one message per subscriber channel)"),
         (name = "Notifications", description = "The activity feed: each trigger per subscriber, with its jobs and execution details"),
-        (name = "Health", description = "Liveness"),
+        (name = "Health", description = "Liveness (Novu's) and readiness"),
     )
 )]
 pub struct ApiDoc;
@@ -965,6 +965,7 @@ mod tests {
         ("get", "/v1/notifications/{notificationId}"),
         ("get", "/v1/execution-details"),
         ("get", "/v1/health-check"),
+        ("get", "/readyz"),
     ];
 
     #[test]

@@ -48,6 +48,10 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     /// A key of the Production environment (bootstrap creates it next to Development).
     pub production_key: String,
+    /// `http://127.0.0.1:PORT` of the metrics listener, when the app was spawned with one.
+    pub metrics_base: Option<String>,
+    /// The server's metrics (a worker given them counts into what the server serves).
+    pub metrics: Arc<herald::metrics::Metrics>,
     shutdown: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
     /// The server's `Idempotency-Key`s in flight.
@@ -59,13 +63,30 @@ impl TestApp {
     /// Starts a server on a fresh store. `None` only for PostgreSQL when no server is available
     /// and `HERALD_TEST_REQUIRE_POSTGRES` is unset (the support crate prints why, once).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, |_| {}).await
+        Self::spawn_configured(backend, |_| {}).await
     }
 
     /// [`TestApp::spawn`] with settings changed by `configure` (e.g. `share` token ownership).
-    pub async fn spawn_with(
+    pub async fn spawn_configured(
         backend: Backend,
         configure: impl FnOnce(&mut ServerSettings),
+    ) -> Option<TestApp> {
+        // The worker does not run by itself: tests run it with [`TestApp::deliver`], so what it
+        // sends is settled when they look.
+        let mut settings = ServerSettings {
+            delivery: delivery_settings(false),
+            ..ServerSettings::default()
+        };
+        configure(&mut settings);
+        Self::spawn_with(backend, settings, false).await
+    }
+
+    /// [`TestApp::spawn`] with these settings, and with the metrics served on a listener of
+    /// their own when `metrics` is set (see [`TestApp::metrics_base`]).
+    pub async fn spawn_with(
+        backend: Backend,
+        settings: ServerSettings,
+        metrics: bool,
     ) -> Option<TestApp> {
         let (store, dir): (Arc<dyn Store>, Option<TempDir>) = match backend {
             Backend::Sqlite => {
@@ -92,15 +113,18 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
-        // The worker does not run by itself: tests run it with [`TestApp::deliver`], so what it
-        // sends is settled when they look.
-        let mut settings = ServerSettings {
-            delivery: delivery_settings(false),
-            ..ServerSettings::default()
-        };
-        configure(&mut settings);
-        let server = herald::Server::new(store.clone(), settings);
+        let mut server = herald::Server::new(store.clone(), settings);
+        let mut metrics_base = None;
+        if metrics {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            metrics_base = Some(format!(
+                "http://{}",
+                listener.local_addr().expect("local address")
+            ));
+            server = server.serve_metrics_on(listener);
+        }
         let in_flight = server.state().in_flight.clone();
+        let metrics = server.state().metrics.clone();
         let server = tokio::spawn(server.run(listener, shutdown.clone()));
         let api = Api {
             client: reqwest::Client::builder()
@@ -114,6 +138,8 @@ impl TestApp {
             api,
             store,
             production_key,
+            metrics_base,
+            metrics,
             shutdown,
             server: Some(server),
             in_flight,

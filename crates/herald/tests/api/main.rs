@@ -14,7 +14,7 @@ macro_rules! backend_tests {
             mod $case {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    let app = $crate::helpers::TestApp::spawn_with(
+                    let app = $crate::helpers::TestApp::spawn_configured(
                         $crate::helpers::Backend::Sqlite,
                         $configure,
                     )
@@ -25,7 +25,7 @@ macro_rules! backend_tests {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    let Some(app) = $crate::helpers::TestApp::spawn_with(
+                    let Some(app) = $crate::helpers::TestApp::spawn_configured(
                         $crate::helpers::Backend::Postgres,
                         $configure,
                     )
@@ -81,6 +81,7 @@ mod integrations;
 mod lifecycle;
 mod openapi;
 mod openapi_schemas;
+mod operations;
 mod pruning;
 mod receiver;
 mod sdk_wire;

@@ -522,6 +522,7 @@ async fn real_responses_match_the_documented_schemas(app: TestApp) {
         200
     );
     expect!(get, "/v1/health-check", "/v1/health-check", None, 200);
+    expect!(get, "/readyz", "/readyz", None, 200);
     assert!(checked >= 45, "{checked} responses checked");
 
     // The validator does find a mismatch.

@@ -136,6 +136,7 @@ impl Database {
                     test_keyring(),
                     herald_store_sqlite::SqliteOptions {
                         statement_timeout: options.statement_timeout,
+                        ..Default::default()
                     },
                 )
                 .await

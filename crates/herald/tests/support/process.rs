@@ -173,6 +173,11 @@ impl HeraldProcess {
         )
     }
 
+    /// What the process has written to stderr (its log) so far.
+    pub fn log(&self) -> String {
+        self.stderr.0.lock().expect("stderr buffer").clone()
+    }
+
     /// SIGTERM, then waits for the process to exit (a graceful shutdown: in-flight requests and
     /// jobs finish). Returns everything the process wrote and whether it exited with 0.
     pub async fn terminate(mut self) -> (Output, bool) {
