@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_core::delivery::job::ClaimedJob;
-use herald_core::{ObjectId, Store, Timestamp};
+use herald_core::{ObjectId, ProviderId, Store, Timestamp};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -208,9 +208,22 @@ impl Worker {
         if count == 0 {
             return 0;
         }
+        let providers: std::collections::HashMap<ObjectId, ProviderId> = due
+            .iter()
+            .map(|c| (c.delivery_id.clone(), c.provider_id))
+            .collect();
         let results = super::receipts::check(&self.runner, due, now).await;
-        if let Err(e) = self.store.record_receipts(&results).await {
-            tracing::error!(error = %e, "recording receipts failed; they are asked for again");
+        match self.store.record_receipts(&results).await {
+            Ok(()) => {
+                for r in results.iter().filter(|r| r.remove.is_some()) {
+                    if let Some(provider) = providers.get(&r.delivery_id) {
+                        self.metrics.delivery.dead_tokens_removed(*provider, 1);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording receipts failed; they are asked for again")
+            }
         }
         count
     }

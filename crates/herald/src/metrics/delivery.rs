@@ -118,7 +118,7 @@ impl DeliveryMetrics {
         self.fan_out_notifications.inc_by(notifications);
     }
 
-    /// `count` device tokens of `provider` were removed as dead (the pruning code calls this).
+    /// `count` device tokens of `provider` were removed as dead (by a job run or an Expo receipt).
     pub fn dead_tokens_removed(&self, provider: ProviderId, count: u64) {
         self.dead_tokens
             .get_or_create(&ProviderLabels {
@@ -144,6 +144,15 @@ impl DeliveryMetrics {
             JobOutcome::Canceled => RunResult::canceled,
         };
         self.runs.get_or_create(&RunLabels { result }).inc();
+        for removal in &run.removed_tokens {
+            if let Some(i) = ctx
+                .integrations
+                .iter()
+                .find(|i| i.id == removal.integration_id)
+            {
+                self.dead_tokens_removed(i.provider_id, 1);
+            }
+        }
         for (provider, outcome) in attempts(ctx, run) {
             self.attempts
                 .get_or_create(&AttemptLabels {

@@ -167,6 +167,7 @@ impl TestApp {
             std::sync::Arc::new(tokio::sync::Notify::new()),
         )
         .expect("a worker")
+        .with_metrics(self.metrics.clone())
     }
 
     /// A delivery worker with test settings changed by `adjust` (endpoints of fake providers, …).
@@ -182,6 +183,7 @@ impl TestApp {
             std::sync::Arc::new(tokio::sync::Notify::new()),
         )
         .expect("a worker")
+        .with_metrics(self.metrics.clone())
     }
 
     /// Runs the delivery worker until nothing is due now: every accepted trigger's fan-out,

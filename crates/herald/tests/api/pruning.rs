@@ -117,6 +117,12 @@ async fn a_dead_token_is_removed_and_the_live_ones_are_delivered_once(app: TestA
     );
     let ada = app.subscriber("ada").await;
     assert_eq!(device_tokens(&ada, "fcm"), ["live-1", "live-2"]);
+    assert!(
+        app.metrics
+            .render()
+            .contains("herald_delivery_dead_tokens_removed_total{provider=\"fcm\"} 1\n"),
+        "the removal is counted"
+    );
     let details = execution_details(&app, "ada").await;
     let removed: Vec<&Value> = details
         .iter()
@@ -263,6 +269,12 @@ async fn an_expo_receipt_that_says_device_not_registered_prunes_the_token(app: T
     assert_eq!(
         device_tokens(&app.subscriber("ada").await, "expo"),
         ["ExponentPushToken[live]"]
+    );
+    assert!(
+        app.metrics
+            .render()
+            .contains("herald_delivery_dead_tokens_removed_total{provider=\"expo\"} 1\n"),
+        "the removal is counted"
     );
     let m = &messages(&app, "").await["data"][0];
     assert_eq!(m["status"], "error", "{m}");
