@@ -16,7 +16,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::FromRow;
 
 use crate::error::{corrupt, db, is_unique_violation, Result};
-use crate::pagination::{fold_collation, push_contains, snapshot, Sql};
+use crate::pagination::{fold_collation, push_contains, Sql};
 use crate::rows::now;
 use crate::PgStore;
 
@@ -288,7 +288,8 @@ impl WorkflowStore for PgStore {
         query: &WorkflowQuery,
     ) -> StoreResult<(Vec<Workflow>, u64)> {
         let ilike = fold_collation(self).await.map_err(db)?;
-        let mut tx = snapshot(&self.pool).await.map_err(db)?;
+        // A list: bounded like the other scans (permits, cancelled when its request is dropped).
+        let mut tx = self.scan().await?;
         let mut count = Sql::new("SELECT count(*)");
         Self::push_filters(&mut count, env, query, ilike);
         let total: i64 = count
@@ -318,7 +319,7 @@ impl WorkflowStore for PgStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        tx.finish().await?;
         Ok((map_all(rows)?, u64::try_from(total).unwrap_or(0)))
     }
 

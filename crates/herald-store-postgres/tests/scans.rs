@@ -208,3 +208,45 @@ async fn scans_hold_at_most_half_the_pool_and_point_reads_and_writes_keep_going(
         assert_eq!(search.await.unwrap().unwrap().total, 0);
     }
 }
+
+#[tokio::test]
+async fn workflow_lists_are_scans_too() {
+    use herald_core::workflow::{WorkflowOrder, WorkflowQuery, WorkflowStore};
+    let Some(db) = test_database().await else {
+        return;
+    };
+    let (store, env) = store(&db, 4, None).await;
+    let mut lock = PgConnection::connect(db.url()).await.unwrap();
+    lock.execute("BEGIN; LOCK TABLE workflows IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let mut watcher = PgConnection::connect(db.url()).await.unwrap();
+    let query = WorkflowQuery {
+        text: None,
+        tags: Vec::new(),
+        active: None,
+        order: WorkflowOrder::CreatedAt,
+        descending: true,
+        offset: 0,
+        limit: 10,
+    };
+    // Four lists: two hold the scan half of the pool, blocked on the lock; two wait for a permit.
+    let lists: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, env, query) = (store.clone(), env.id.clone(), query.clone());
+            tokio::spawn(async move { store.list_workflows(&env, &query).await })
+        })
+        .collect();
+    until_waiting(&mut watcher, 2).await;
+    let auth = store.authenticate(&KeyHash::of("dev-key")).await.unwrap();
+    assert_eq!(auth.map(|a| a.environment_id), Some(env.id.clone()));
+    assert_eq!(
+        waiting_on_locks(&mut watcher).await,
+        2,
+        "never more than two"
+    );
+    drop(lock);
+    for list in lists {
+        assert_eq!(list.await.unwrap().unwrap().1, 0);
+    }
+}
