@@ -139,13 +139,21 @@ pub(crate) fn check(
 pub(crate) fn assert_documented(doc: &Value, method: &Method, template: &str, res: &TestResponse) {
     let op = &doc["paths"][template][method.as_str().to_ascii_lowercase()];
     assert!(op.is_object(), "{method} {template} is not documented");
-    let response = &op["responses"][res.status.to_string()];
+    let mut response = &op["responses"][res.status.to_string()];
     assert!(
         response.is_object(),
         "{method} {template}: status {} is not documented: {}",
         res.status,
         res.text
     );
+    if let Some(reference) = response.get("$ref") {
+        let name = reference
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/responses/"))
+            .unwrap_or_else(|| panic!("unsupported response $ref {reference}"));
+        response = &doc["components"]["responses"][name];
+        assert!(response.is_object(), "dangling response $ref {name}");
+    }
     match response["content"]["application/json"]["schema"].as_object() {
         None => assert!(
             res.text.is_empty(),
