@@ -12,13 +12,13 @@ use herald_core::delivery::activity::{
 };
 use herald_core::{ChannelType, Integration, ObjectId, ProviderId};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::dto::{Envelope, Plain};
+use super::dto::{Data, Envelope, Plain};
 use super::error::ApiError;
 use super::extract::{js_number, PathParams, QueryMap};
 use super::openapi as oa;
@@ -209,9 +209,8 @@ fn all(q: &QueryMap, key: &str) -> Vec<String> {
     ),
     responses(
         (status = 200, description = "A page of messages", body = MessagesPage),
-        (status = 400, description = "Invalid query", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such subscriber", body = oa::ErrorDto),
+        (status = 400, description = "Invalid query", body = oa::ErrorBody),
+        (status = 404, description = "No such subscriber", body = oa::ErrorBody),
     )
 )]
 async fn list_messages(
@@ -264,11 +263,6 @@ pub struct DeletedMessage {
     pub status: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct DeletedMessageEnvelope {
-    pub data: DeletedMessage,
-}
-
 /// `DELETE /v1/messages/{messageId}`.
 #[utoipa::path(
     delete,
@@ -277,10 +271,9 @@ pub struct DeletedMessageEnvelope {
     operation_id = "delete_message_v1",
     params(("messageId" = String, Path, description = "The message's _id")),
     responses(
-        (status = 200, description = "Deleted", body = DeletedMessageEnvelope),
-        (status = 400, description = "Not an id", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such message", body = oa::ErrorDto),
+        (status = 200, description = "Deleted", body = Data<DeletedMessage>),
+        (status = 400, description = "Not an id", body = oa::ErrorBody),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn delete_message(
@@ -322,9 +315,8 @@ async fn delete_message(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Invalid channel", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No message of that transaction (and channel)", body = oa::ErrorDto),
+        (status = 400, description = "Invalid channel", body = oa::ErrorBody),
+        (status = 404, description = "No message of that transaction (and channel)", body = oa::ErrorBody),
     )
 )]
 async fn delete_messages_by_transaction(
@@ -619,11 +611,6 @@ pub struct NotificationsPage {
     pub data: Vec<ActivityNotificationResponse>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct NotificationEnvelope {
-    pub data: ActivityNotificationResponse,
-}
-
 /// `GET /v1/notifications`: the activity feed, newest first.
 #[utoipa::path(
     get,
@@ -641,8 +628,7 @@ pub struct NotificationEnvelope {
     ),
     responses(
         (status = 200, description = "A page of notifications", body = NotificationsPage),
-        (status = 400, description = "Invalid query", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 400, description = "Invalid query", body = oa::ErrorBody),
     )
 )]
 async fn list_notifications(
@@ -696,9 +682,8 @@ async fn list_notifications(
     operation_id = "get_notification_v1",
     params(("notificationId" = String, Path, description = "The notification's _id")),
     responses(
-        (status = 200, description = "The notification with its jobs", body = NotificationEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such notification", body = oa::ErrorDto),
+        (status = 200, description = "The notification with its jobs", body = Data<ActivityNotificationResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn get_notification(
@@ -719,11 +704,6 @@ async fn get_notification(
     Ok(Envelope(StatusCode::OK, notification_response(found, &integrations)).into_response())
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ExecutionDetailsEnvelope {
-    pub data: Vec<ExecutionDetailResponse>,
-}
-
 /// `GET /v1/execution-details?notificationId&subscriberId`.
 #[utoipa::path(
     get,
@@ -735,10 +715,9 @@ pub struct ExecutionDetailsEnvelope {
         ("subscriberId" = String, Query, description = "Its subscriber's subscriberId"),
     ),
     responses(
-        (status = 200, description = "The notification's execution details, oldest first", body = ExecutionDetailsEnvelope),
-        (status = 400, description = "Invalid query", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such subscriber", body = oa::ErrorDto),
+        (status = 200, description = "The notification's execution details, oldest first", body = Data<Vec<ExecutionDetailResponse>>),
+        (status = 400, description = "Invalid query", body = oa::ErrorBody),
+        (status = 404, description = "No such subscriber", body = oa::ErrorBody),
     )
 )]
 async fn list_execution_details(
@@ -766,5 +745,5 @@ async fn list_execution_details(
         return Err(subscriber_not_found(sid));
     };
     let data: Vec<ExecutionDetailResponse> = details.into_iter().map(Into::into).collect();
-    Ok(Envelope(StatusCode::OK, json!(data)).into_response())
+    Ok(Envelope(StatusCode::OK, data).into_response())
 }

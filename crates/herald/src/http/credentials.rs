@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::cache::TtlCache;
-use super::dto::{Envelope, SubscriberResponse};
+use super::dto::{Data, Envelope, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
 use super::openapi as oa;
@@ -241,14 +241,12 @@ pub async fn write_channel(
     tag = "Credentials",
     operation_id = "update_credentials_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     request_body = oa::UpdateSubscriberChannelRequestDto,
     responses(
-        (status = 200, description = "The subscriber; the channel's device tokens were replaced", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request, unknown subscriber, or no active integration", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 200, description = "The subscriber; the channel's device tokens were replaced", body = Data<SubscriberResponse>),
+        (status = 400, description = "Invalid request, unknown subscriber, or no active integration", body = oa::ErrorBody),
     )
 )]
 async fn update_credentials(
@@ -267,14 +265,12 @@ async fn update_credentials(
     tag = "Credentials",
     operation_id = "append_credentials_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     request_body = oa::UpdateSubscriberChannelRequestDto,
     responses(
-        (status = 200, description = "The subscriber; device tokens were added", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request, unknown subscriber, or no active integration", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 200, description = "The subscriber; device tokens were added", body = Data<SubscriberResponse>),
+        (status = 400, description = "Invalid request, unknown subscriber, or no active integration", body = oa::ErrorBody),
     )
 )]
 async fn append_credentials(
@@ -293,13 +289,12 @@ async fn append_credentials(
     tag = "Credentials",
     operation_id = "delete_credentials_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
-        ("providerId" = String, Path, description = "A chat or push provider id"),
+        oa::SubscriberIdPath,
+        oa::ProviderIdPath,
     ),
     responses(
         (status = 204, description = "Every channel of that provider removed (also when there was none)"),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn delete_credentials(

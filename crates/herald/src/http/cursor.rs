@@ -4,6 +4,7 @@
 use herald_core::topic::{CursorPage, CursorQuery};
 use herald_core::ObjectId;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::extract::{js_number, QueryMap};
@@ -55,12 +56,15 @@ pub fn parse_cursor(q: &QueryMap) -> Result<CursorQuery, ApiError> {
     })
 }
 
-/// `ListSubscribersResponseDto` / `ListTopicsResponseDto` / `ListTopicSubscriptionsResponseDto`.
-#[derive(Serialize)]
+/// A page of a v2 list (Novu's `ListSubscribersResponseDto`, `ListTopicsResponseDto`,
+/// `ListTopicSubscriptionsResponseDto`).
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CursorList<T> {
     pub data: Vec<T>,
+    /// Cursor of the next page (pass as `after`), or null.
     pub next: Option<String>,
+    /// Cursor of the previous page (pass as `before`), or null.
     pub previous: Option<String>,
     pub total_count: u64,
     pub total_count_capped: bool,

@@ -24,7 +24,7 @@ use super::auth::Auth;
 use super::credentials::{
     parse_device_tokens, subscriber_not_found, write_channel, ChannelRequest,
 };
-use super::dto::{Envelope, SubscriberResponse};
+use super::dto::{Data, Envelope, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
 use super::openapi as oa;
@@ -142,15 +142,13 @@ impl RemoveDeviceTokensRequestDto {
     tag = "Credentials",
     operation_id = "add_device_tokens_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
-        ("providerId" = String, Path, description = "A chat or push provider id"),
+        oa::SubscriberIdPath,
+        oa::ProviderIdPath,
     ),
     request_body = AddDeviceTokensRequestDto,
     responses(
-        (status = 200, description = "The subscriber; the tokens were added (and, with `HERALD_TOKEN_OWNERSHIP=move`, taken from any other subscriber holding them for that integration)", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request, unknown subscriber, or no active integration", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 200, description = "The subscriber; the tokens were added (and, with `HERALD_TOKEN_OWNERSHIP=move`, taken from any other subscriber holding them for that integration)", body = Data<SubscriberResponse>),
+        (status = 400, description = "Invalid request, unknown subscriber, or no active integration", body = oa::ErrorBody),
     )
 )]
 async fn add_device_tokens(
@@ -180,15 +178,13 @@ async fn add_device_tokens(
     tag = "Credentials",
     operation_id = "remove_device_tokens_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
-        ("providerId" = String, Path, description = "A chat or push provider id"),
+        oa::SubscriberIdPath,
+        oa::ProviderIdPath,
     ),
     request_body = RemoveDeviceTokensRequestDto,
     responses(
-        (status = 200, description = "The subscriber; the tokens were removed from every channel of that provider (channels stay, possibly with no token)", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request, or unknown subscriber", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 200, description = "The subscriber; the tokens were removed from every channel of that provider (channels stay, possibly with no token)", body = Data<SubscriberResponse>),
+        (status = 400, description = "Invalid request, or unknown subscriber", body = oa::ErrorBody),
     )
 )]
 async fn remove_device_tokens(

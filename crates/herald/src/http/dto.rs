@@ -8,18 +8,22 @@ use herald_core::subscriber::{ChannelCredentials, ChannelSettings, Field, Subscr
 use herald_core::{Integration, ObjectId, ProviderId, Timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::openapi::{ChannelTypeEnum, ProviderIdEnum};
 
 /// `{"data": T}` with the given status and `Content-Type: application/json`.
 pub struct Envelope<T>(pub StatusCode, pub T);
 
-#[derive(Serialize)]
-struct Wrapped<'a, T> {
-    data: &'a T,
+/// `{"data": …}`: the envelope of single objects (what `Envelope` writes).
+#[derive(Serialize, ToSchema)]
+pub struct Data<T> {
+    pub data: T,
 }
 
 impl<T: Serialize> IntoResponse for Envelope<T> {
     fn into_response(self) -> Response {
-        json_response(self.0, &Wrapped { data: &self.1 })
+        json_response(self.0, &Data { data: &self.1 })
     }
 }
 
@@ -46,23 +50,33 @@ fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
-#[derive(Serialize)]
+/// `ChannelCredentials` (also the `credentials` of a channel request).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChannelCredentialsDto)]
 pub struct CredentialsResponse<'a> {
     #[serde(rename = "webhookUrl", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     webhook_url: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     channel: &'a Option<String>,
     #[serde(rename = "deviceTokens", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>, nullable = false, max_items = 100)]
     device_tokens: &'a Option<Vec<String>>,
     #[serde(rename = "alertUid", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     alert_uid: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     title: &'a Option<String>,
     #[serde(rename = "imageUrl", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     image_url: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     state: &'a Option<String>,
     #[serde(rename = "externalUrl", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     external_url: &'a Option<String>,
 }
 
@@ -82,17 +96,21 @@ impl<'a> From<&'a ChannelCredentials> for CredentialsResponse<'a> {
 }
 
 /// `ChannelSettings` (README, deliberate difference 8: with `integrationIdentifier`).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChannelSettingsDto)]
 pub struct ChannelSettingsResponse<'a> {
     #[serde(rename = "providerId")]
+    #[schema(value_type = ProviderIdEnum)]
     provider_id: ProviderId,
     #[serde(
         rename = "integrationIdentifier",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>, nullable = false)]
     integration_identifier: &'a Option<String>,
     credentials: CredentialsResponse<'a>,
     #[serde(rename = "_integrationId")]
+    #[schema(value_type = String)]
     integration_id: &'a ObjectId,
 }
 
@@ -108,45 +126,64 @@ impl<'a> From<&'a ChannelSettings> for ChannelSettingsResponse<'a> {
 }
 
 /// `SubscriberResponseDto`. `id` (Mongoose's virtual) appears on single-entity responses only.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = SubscriberResponseDto)]
 pub struct SubscriberResponse<'a> {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     id: &'a ObjectId,
     #[serde(rename = "firstName", skip_serializing_if = "Field::is_absent")]
+    #[schema(value_type = Option<String>)]
     first_name: &'a Field<String>,
     #[serde(rename = "lastName", skip_serializing_if = "Field::is_absent")]
+    #[schema(value_type = Option<String>)]
     last_name: &'a Field<String>,
     #[serde(skip_serializing_if = "Field::is_absent")]
+    #[schema(value_type = Option<String>)]
     email: &'a Field<String>,
     #[serde(skip_serializing_if = "Field::is_absent")]
+    #[schema(value_type = Option<String>)]
     phone: &'a Field<String>,
     #[serde(skip_serializing_if = "Field::is_absent")]
+    #[schema(value_type = Option<String>)]
     avatar: &'a Field<String>,
     #[serde(skip_serializing_if = "Field::is_absent")]
+    #[schema(value_type = Option<String>)]
     locale: &'a Field<String>,
     #[serde(skip_serializing_if = "Field::is_absent")]
+    #[schema(value_type = Option<String>)]
     timezone: &'a Field<String>,
     #[serde(rename = "subscriberId")]
     subscriber_id: &'a str,
     channels: Vec<ChannelSettingsResponse<'a>>,
     #[serde(skip_serializing_if = "Field::is_absent")]
+    #[schema(value_type = Option<Value>)]
     data: &'a Field<Value>,
     #[serde(rename = "isOnline", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     is_online: Option<bool>,
     #[serde(rename = "lastOnlineAt", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     last_online_at: Option<Timestamp>,
     #[serde(rename = "_organizationId")]
+    #[schema(value_type = String)]
     organization_id: &'a ObjectId,
     #[serde(rename = "_environmentId")]
+    #[schema(value_type = String)]
     environment_id: &'a ObjectId,
     deleted: bool,
     #[serde(rename = "createdAt")]
+    #[schema(value_type = String)]
     created_at: Timestamp,
     #[serde(rename = "updatedAt")]
+    #[schema(value_type = String)]
     updated_at: Timestamp,
     #[serde(rename = "__v", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     version: Option<i64>,
+    /// The same as `_id`; single-entity responses only.
     #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     virtual_id: Option<&'a ObjectId>,
 }
 
@@ -192,30 +229,41 @@ impl<'a> SubscriberResponse<'a> {
 }
 
 /// `IntegrationResponseDto`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = IntegrationResponseDto)]
 pub struct IntegrationResponse<'a> {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     id: &'a ObjectId,
     #[serde(rename = "_environmentId")]
+    #[schema(value_type = String)]
     environment_id: &'a ObjectId,
     #[serde(rename = "_organizationId")]
+    #[schema(value_type = String)]
     organization_id: &'a ObjectId,
     name: &'a str,
     identifier: &'a str,
     #[serde(rename = "providerId")]
+    #[schema(value_type = ProviderIdEnum)]
     provider_id: ProviderId,
+    #[schema(value_type = ChannelTypeEnum)]
     channel: herald_core::ChannelType,
+    #[schema(value_type = Object)]
     credentials: &'a Map<String, Value>,
     active: bool,
     deleted: bool,
     #[serde(rename = "deletedAt", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     deleted_at: Option<Timestamp>,
     primary: bool,
     priority: i64,
+    #[schema(value_type = Vec<Value>)]
     conditions: &'a Vec<Value>,
     #[serde(rename = "createdAt")]
+    #[schema(value_type = String)]
     created_at: Timestamp,
     #[serde(rename = "updatedAt")]
+    #[schema(value_type = String)]
     updated_at: Timestamp,
     #[serde(rename = "__v")]
     version: i64,

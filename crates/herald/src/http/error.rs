@@ -12,7 +12,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use herald_core::StoreError;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 /// What a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -75,12 +77,62 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The rendered parts of an error, carried in the response extensions until [`render_errors`].
+/// The rendered parts of an error, carried in the response extensions until [`render_errors`]
+/// writes them as an [`ErrorBody`].
 #[derive(Clone, Debug)]
 pub struct ErrorPayload {
     pub status: StatusCode,
-    /// Keys after `statusCode, timestamp, path`, in order.
-    pub fields: Map<String, Value>,
+    /// A string, or an array of validation messages.
+    pub message: Value,
+    pub error: Option<&'static str>,
+    pub error_id: Option<String>,
+    pub kind: Option<&'static str>,
+    pub errors: Option<Value>,
+}
+
+impl ErrorPayload {
+    fn new(status: StatusCode, message: Value, error: Option<&'static str>) -> Self {
+        ErrorPayload {
+            status,
+            message,
+            error,
+            error_id: None,
+            kind: None,
+            errors: None,
+        }
+    }
+}
+
+/// Novu's error body (written by `render_errors`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ErrorDto)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody<'a> {
+    pub status_code: u16,
+    /// ISO-8601 with milliseconds.
+    pub timestamp: String,
+    /// The request path including the query string.
+    pub path: &'a str,
+    /// A string, or an array of validation messages.
+    #[schema(value_type = Value)]
+    pub message: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error: Option<&'a str>,
+    /// Only on 500 answers: quote it when reporting the problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub error_id: Option<&'a String>,
+    /// 400 answers of the trigger routes: `VALIDATION_ERROR`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub kind: Option<&'a str>,
+    /// 422 answers: what was wrong, by field (`{<field>: {messages: [..], value?}}`, the SDKs'
+    /// `ValidationErrorDto`). 400 answers of the trigger routes: one `{field, message}` per
+    /// message (`PayloadValidationExceptionDto`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>, nullable = false)]
+    pub errors: Option<&'a Value>,
 }
 
 impl ApiError {
@@ -109,13 +161,13 @@ impl ApiError {
                 if let Some(v) = value {
                     constraint["value"] = v.clone();
                 }
-                let mut fields = Map::new();
-                fields.insert("message".into(), json!(message));
-                fields.insert("error".into(), json!("Unprocessable Entity"));
-                fields.insert("errors".into(), json!({ *field: constraint }));
                 return ErrorPayload {
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    fields,
+                    errors: Some(json!({ *field: constraint })),
+                    ..ErrorPayload::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        json!(message),
+                        Some("Unprocessable Entity"),
+                    )
                 };
             }
             ApiError::PayloadTooLarge => (
@@ -145,26 +197,13 @@ impl ApiError {
                 json!("the database did not answer in time; try again later"),
                 Some("Service Unavailable"),
             ),
-            ApiError::Internal(_) => {
-                let mut fields = Map::new();
-                fields.insert(
-                    "message".into(),
-                    json!(
-                        "Internal server error, contact support and provide them with the errorId"
-                    ),
-                );
-                return ErrorPayload {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    fields,
-                };
-            }
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!("Internal server error, contact support and provide them with the errorId"),
+                None,
+            ),
         };
-        let mut fields = Map::new();
-        fields.insert("message".into(), message);
-        if let Some(error) = error {
-            fields.insert("error".into(), json!(error));
-        }
-        ErrorPayload { status, fields }
+        ErrorPayload::new(status, message, error)
     }
 }
 
@@ -174,7 +213,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             let error_id = herald_core::ObjectId::new().to_string();
             tracing::error!(error_id = %error_id, error = format!("{cause:#}"), "request failed");
-            payload.fields.insert("errorId".into(), json!(error_id));
+            payload.error_id = Some(error_id);
         }
         if let ApiError::Unavailable(cause) = &self {
             tracing::warn!(cause = %cause, "request answered 503: the database did not answer in time");
@@ -201,15 +240,17 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| request.uri().path().to_owned());
     let mut response = next.run(request).await;
     if let Some(payload) = response.extensions_mut().remove::<ErrorPayload>() {
-        let mut body = Map::new();
-        body.insert("statusCode".into(), json!(payload.status.as_u16()));
-        body.insert(
-            "timestamp".into(),
-            json!(herald_core::Timestamp::now().to_iso()),
-        );
-        body.insert("path".into(), json!(path));
-        body.extend(payload.fields);
-        let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
+        let body = ErrorBody {
+            status_code: payload.status.as_u16(),
+            timestamp: herald_core::Timestamp::now().to_iso(),
+            path: &path,
+            message: &payload.message,
+            error: payload.error,
+            error_id: payload.error_id.as_ref(),
+            kind: payload.kind,
+            errors: payload.errors.as_ref(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let (mut parts, _) = response.into_parts();
         parts.status = payload.status;
         parts.headers.insert(

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::dto::Envelope;
+use super::dto::{Data, Envelope};
 use super::error::{ApiError, ErrorPayload};
 use super::extract::PathParams;
 use super::idempotency::{idempotent, IdempotentBody, Produced};
@@ -47,17 +47,17 @@ const VALIDATION_ERROR_TYPE: &str = "VALIDATION_ERROR";
 async fn payload_validation_shape(mut res: Response) -> Response {
     if let Some(p) = res.extensions_mut().get_mut::<ErrorPayload>() {
         if p.status == StatusCode::BAD_REQUEST {
-            let messages: Vec<&str> = match p.fields.get("message") {
-                Some(Value::String(m)) => vec![m.as_str()],
-                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            let messages: Vec<&str> = match &p.message {
+                Value::String(m) => vec![m.as_str()],
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
                 _ => Vec::new(),
             };
             let errors: Vec<Value> = messages
                 .iter()
                 .map(|m| json!({"field": field_of(m), "message": m}))
                 .collect();
-            p.fields.insert("type".into(), json!(VALIDATION_ERROR_TYPE));
-            p.fields.insert("errors".into(), Value::Array(errors));
+            p.kind = Some(VALIDATION_ERROR_TYPE);
+            p.errors = Some(Value::Array(errors));
         }
     }
     res
@@ -98,13 +98,11 @@ fn produced(accepted: Accepted) -> Produced {
     request_body = oad::TriggerEventRequestDto,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
     responses(
-        (status = 201, description = "Accepted (see `status`)", body = oad::TriggerEventEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "A topic named in `to` does not exist", body = oa::ErrorDto),
-        (status = 409, description = "transactionId already used, or the same Idempotency-Key in flight", body = oa::ErrorDto),
-        (status = 413, description = "Body over 2 MB", body = oa::ErrorDto),
-        (status = 422, description = "`workflow_not_found`, or an Idempotency-Key reused for another request", body = oa::ErrorDto),
+        (status = 201, description = "Accepted (see `status`)", body = Data<trigger::TriggerAnswer>),
+        (status = 404, description = "A topic named in `to` does not exist", body = oa::ErrorBody),
+        (status = 409, description = "transactionId already used, or the same Idempotency-Key in flight", body = oa::ErrorBody),
+        (status = 413, description = "Body over 2 MB", body = oa::ErrorBody),
+        (status = 422, description = "`workflow_not_found`, or an Idempotency-Key reused for another request", body = oa::ErrorBody),
     )
 )]
 async fn trigger_event(
@@ -129,12 +127,10 @@ async fn trigger_event(
     request_body = oad::BroadcastEventRequestDto,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
     responses(
-        (status = 201, description = "Accepted (see `status`)", body = oad::TriggerEventEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 409, description = "transactionId already used, or the same Idempotency-Key in flight", body = oa::ErrorDto),
-        (status = 413, description = "Body over 2 MB", body = oa::ErrorDto),
-        (status = 422, description = "`workflow_not_found`, or an Idempotency-Key reused for another request", body = oa::ErrorDto),
+        (status = 201, description = "Accepted (see `status`)", body = Data<trigger::TriggerAnswer>),
+        (status = 409, description = "transactionId already used, or the same Idempotency-Key in flight", body = oa::ErrorBody),
+        (status = 413, description = "Body over 2 MB", body = oa::ErrorBody),
+        (status = 422, description = "`workflow_not_found`, or an Idempotency-Key reused for another request", body = oa::ErrorBody),
     )
 )]
 async fn broadcast_event(
@@ -167,7 +163,12 @@ fn bulk_error(e: &ApiError, event: &Value) -> Value {
         .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(trigger::uuid_v4);
-    json!({"acknowledged": true, "status": "error", "error": messages, "transactionId": transaction_id})
+    json!(trigger::TriggerAnswer {
+        acknowledged: true,
+        status: "error",
+        error: Some(messages),
+        transaction_id: &transaction_id,
+    })
 }
 
 /// `POST /v1/events/trigger/bulk`: up to 100 triggers, each accepted (or failed) on its own, in
@@ -180,12 +181,10 @@ fn bulk_error(e: &ApiError, event: &Value) -> Value {
     request_body = oad::BulkTriggerEventRequestDto,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
     responses(
-        (status = 201, description = "Each event's outcome, in order", body = oad::BulkTriggerEventEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 409, description = "The same Idempotency-Key in flight", body = oa::ErrorDto),
-        (status = 413, description = "Body over 2 MB", body = oa::ErrorDto),
-        (status = 422, description = "An Idempotency-Key reused for another request", body = oa::ErrorDto),
+        (status = 201, description = "Each event's outcome, in order", body = Data<Vec<trigger::TriggerAnswer>>),
+        (status = 409, description = "The same Idempotency-Key in flight", body = oa::ErrorBody),
+        (status = 413, description = "Body over 2 MB", body = oa::ErrorBody),
+        (status = 422, description = "An Idempotency-Key reused for another request", body = oa::ErrorBody),
     )
 )]
 async fn bulk_trigger_event(
@@ -255,8 +254,7 @@ async fn bulk_trigger_event(
     operation_id = "cancel_event_v1",
     params(("transactionId" = String, Path, description = "The trigger's transactionId")),
     responses(
-        (status = 200, description = "Whether anything was canceled", body = oad::BooleanEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 200, description = "Whether anything was canceled", body = Data<bool>),
     )
 )]
 async fn cancel_event(

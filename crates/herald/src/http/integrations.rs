@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::dto::{Envelope, IntegrationResponse};
+use super::dto::{Data, Envelope, IntegrationResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams};
 use super::integration_input;
@@ -38,8 +38,7 @@ fn list_response(list: &[herald_core::Integration]) -> Response {
     tag = "Integrations",
     operation_id = "list_integrations_v1",
     responses(
-        (status = 200, description = "The environment's integrations", body = oa::IntegrationListEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 200, description = "The environment's integrations", body = Data<Vec<IntegrationResponse>>),
     )
 )]
 async fn list_integrations(
@@ -59,8 +58,7 @@ async fn list_integrations(
     tag = "Integrations",
     operation_id = "list_active_integrations_v1",
     responses(
-        (status = 200, description = "The environment's active integrations", body = oa::IntegrationListEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 200, description = "The environment's active integrations", body = Data<Vec<IntegrationResponse>>),
     )
 )]
 async fn list_active_integrations(
@@ -140,11 +138,8 @@ fn parse_common(
     operation_id = "create_integration_v1",
     request_body = oa::CreateIntegrationRequestDto,
     responses(
-        (status = 201, description = "Created", body = oa::IntegrationEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 409, description = "Identifier already in use", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 201, description = "Created", body = Data<IntegrationResponse>),
+        (status = 409, description = "Identifier already in use", body = oa::ErrorBody),
     )
 )]
 async fn create_integration(
@@ -241,16 +236,13 @@ fn entity_not_found(id: &str) -> ApiError {
     tag = "Integrations",
     operation_id = "update_integration_v1",
     params(
-        ("integrationId" = String, Path, description = "The integration's `_id`"),
+        oa::IntegrationIdPath,
     ),
     request_body = oa::UpdateIntegrationRequestDto,
     responses(
-        (status = 200, description = "Updated", body = oa::IntegrationEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Integration not found", body = oa::ErrorDto),
-        (status = 409, description = "Identifier already in use", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 200, description = "Updated", body = Data<IntegrationResponse>),
+        (status = 404, response = oa::NotFound),
+        (status = 409, description = "Identifier already in use", body = oa::ErrorBody),
     )
 )]
 async fn update_integration(
@@ -305,12 +297,11 @@ async fn update_integration(
     tag = "Integrations",
     operation_id = "delete_integration_v1",
     params(
-        ("integrationId" = String, Path, description = "The integration's `_id`"),
+        oa::IntegrationIdPath,
     ),
     responses(
-        (status = 200, description = "Deleted; the remaining integrations", body = oa::IntegrationListEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Integration not found", body = oa::ErrorDto),
+        (status = 200, description = "Deleted; the remaining integrations", body = Data<Vec<IntegrationResponse>>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn delete_integration(
@@ -341,13 +332,11 @@ async fn delete_integration(
     tag = "Integrations",
     operation_id = "set_primary_integration_v1",
     params(
-        ("integrationId" = String, Path, description = "The integration's `_id`"),
+        oa::IntegrationIdPath,
     ),
     responses(
-        (status = 200, description = "Now the active primary of its channel", body = oa::IntegrationEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Integration not found", body = oa::ErrorDto),
+        (status = 200, description = "Now the active primary of its channel", body = Data<IntegrationResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn set_primary_integration(

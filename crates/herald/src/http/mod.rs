@@ -41,13 +41,11 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use dto::Envelope;
+use dto::{Data, Envelope};
 use error::ApiError;
-use openapi as oa;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -161,11 +159,18 @@ pub fn normalize_path(mut req: Request) -> Request {
     operation_id = "health_check_v1",
     security(()),
     responses(
-        (status = 200, description = "Serving", body = oa::HealthEnvelope),
+        (status = 200, description = "Serving", body = Data<Health>),
     )
 )]
 async fn health_check() -> Response {
-    Envelope(StatusCode::OK, json!({"status": "ok"})).into_response()
+    Envelope(StatusCode::OK, Health { status: "ok" }).into_response()
+}
+
+/// `GET /v1/health-check`: `{status: "ok"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = HealthDto)]
+pub struct Health {
+    status: &'static str,
 }
 
 /// Nest's answer for an unknown route or method: `404 Cannot GET /path`.

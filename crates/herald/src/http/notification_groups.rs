@@ -34,7 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     operation_id = "list_notification_groups",
     responses(
         (status = 200, description = "The environment's groups, oldest (`General`) first", body = NotificationGroupListEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
     )
 )]
 async fn list_notification_groups(
@@ -58,8 +57,6 @@ async fn list_notification_groups(
     request_body = docs::CreateNotificationGroupRequestDto,
     responses(
         (status = 201, description = "The group of that name (created, or the existing one)", body = NotificationGroupEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
     )
 )]
 async fn create_notification_group(
@@ -93,8 +90,7 @@ async fn create_notification_group(
     params(("id" = String, Path, description = "The group's `_id`")),
     responses(
         (status = 200, description = "The group", body = NotificationGroupEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such group", body = oa::ErrorDto),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn get_notification_group(

@@ -31,9 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     request_body = docs::CreateWorkflowV1RequestDto,
     responses(
         (status = 201, description = "Created (inactive unless `active: true`); `triggers[0].identifier` is the slug of the name", body = WorkflowV1Envelope),
-        (status = 400, description = "Invalid request, a step without `template`, or a step type other than chat and push", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 409, description = "No free identifier could be found", body = oa::ErrorDto),
+        (status = 400, description = "Invalid request, a step without `template`, or a step type other than chat and push", body = oa::ErrorBody),
+        (status = 409, description = "No free identifier could be found", body = oa::ErrorBody),
     )
 )]
 async fn create_template(
@@ -56,8 +55,7 @@ async fn create_template(
     ),
     responses(
         (status = 200, description = "One page, newest first (not wrapped in `data`)", body = WorkflowsPageV1),
-        (status = 400, description = "Invalid paging", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 400, description = "Invalid paging", body = oa::ErrorBody),
     )
 )]
 async fn list_templates(
@@ -76,8 +74,7 @@ async fn list_templates(
     params(("templateId" = String, Path, description = "The `_id`, or the trigger identifier")),
     responses(
         (status = 200, description = "The workflow", body = WorkflowV1Envelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow", body = oa::ErrorDto),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn get_template(
@@ -97,9 +94,8 @@ async fn get_template(
     request_body = docs::UpdateWorkflowV1RequestDto,
     responses(
         (status = 200, description = "The updated workflow", body = WorkflowV1Envelope),
-        (status = 400, description = "Invalid request, nothing to update, or the identifier is taken", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow", body = oa::ErrorDto),
+        (status = 400, description = "Invalid request, nothing to update, or the identifier is taken", body = oa::ErrorBody),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn update_template(
@@ -120,9 +116,8 @@ async fn update_template(
     request_body = docs::WorkflowStatusRequestDto,
     responses(
         (status = 200, description = "The workflow with its new status", body = WorkflowV1Envelope),
-        (status = 400, description = "Invalid request, or the status it already has", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow", body = oa::ErrorDto),
+        (status = 400, description = "Invalid request, or the status it already has", body = oa::ErrorBody),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn update_template_status(
@@ -142,8 +137,7 @@ async fn update_template_status(
     params(("templateId" = String, Path, description = "The `_id`")),
     responses(
         (status = 200, description = "Deleted: `{data: true}`", body = DeletedV1Envelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow (Novu answers 400)", body = oa::ErrorDto),
+        (status = 404, description = "No such workflow (Novu answers 400)", body = oa::ErrorBody),
     )
 )]
 async fn delete_template(

@@ -2,16 +2,24 @@
 //!
 //! Paths come from the `#[utoipa::path]` annotation on each handler, registered together with the
 //! route itself (`utoipa_axum::routes!`), so a route cannot be served without being documented.
-//! The schemas below describe the wire format of Novu's DTOs as Herald answers them; they exist only
-//! for the document (the handlers serialize through `dto.rs`), and the API tests check real
-//! responses against them.
+//! Response schemas are derived from the types the handlers serialize (`dto.rs`, the handlers'
+//! own response types, `error::ErrorBody`), so a field added to an answer is in the document; the
+//! API tests check real responses against them, and fail on a field the schema does not declare.
+//! What is defined here: the answers and parameters many operations share (added by
+//! [`complete_document`]), and the doc-only request bodies (see the note above them).
 
 use herald_core::ProviderId;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Schema, Type,
+};
+use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+
+use super::dto::CredentialsResponse;
+pub use super::error::ErrorBody;
 
 use super::validate::{MAX_ID_LEN, MAX_SEARCH_LEN};
 
@@ -60,35 +68,169 @@ pub const ID_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\
 /// A 24-hex-character ObjectId (`_id`s, cursors).
 const OBJECT_ID_PATTERN: &str = "^[0-9a-fA-F]{24}$";
 
+/// A shared answer in Novu's error body ([`ErrorBody`]), defined once under
+/// `components.responses` and referenced by every operation it applies to.
+macro_rules! shared_error_response {
+    ($(#[$doc:meta])* $name:ident, $description:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<Response>) {
+                (stringify!($name), error_response($description, None))
+            }
+        }
+    };
+}
+
+shared_error_response!(
+    /// 400 for a path parameter, query parameter or body the server refuses.
+    BadRequest,
+    "Invalid request: `message` says what is wrong (an array of validation messages, or one string)"
+);
+shared_error_response!(
+    /// 401 for every operation that needs the API key.
+    Unauthorized,
+    "Missing or invalid API key"
+);
+shared_error_response!(
+    /// 404 for a resource the path names that does not exist.
+    NotFound,
+    "The resource the path names does not exist (`message` says which)"
+);
+shared_error_response!(
+    /// 413 for a body over the limit (`DefaultBodyLimit`).
+    PayloadTooLarge,
+    "Body over 100 KB"
+);
+shared_error_response!(
+    /// 408 for a body that does not arrive in time.
+    RequestTimeout,
+    "The body did not arrive within the body-read timeout"
+);
+shared_error_response!(
+    /// 503 when the database does not answer in time.
+    Unavailable,
+    "The database did not answer within the statement timeout; nothing was changed"
+);
+
+/// 429 for an API key over its rate limit, with `Retry-After`.
+pub struct TooManyRequests;
+
+impl<'r> ToResponse<'r> for TooManyRequests {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let retry_after = HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1)),
+            )
+            .description(Some("Seconds until a request would pass"))
+            .build();
+        (
+            "TooManyRequests",
+            error_response(
+                "The API key is over its rate limit",
+                Some(("Retry-After", retry_after)),
+            ),
+        )
+    }
+}
+
+fn error_response(description: &str, header: Option<(&str, Header)>) -> RefOr<Response> {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+            .build(),
+    );
+    if let Some((name, header)) = header {
+        response = response.header(name, header);
+    }
+    response.build().into()
+}
+
+/// The cursor parameters of the v2 lists. Doc-only: `cursor::parse_cursor` reads them from the
+/// query map to answer with Novu's messages (`limit` 1 to 100, `after` and `before` ObjectIds,
+/// `orderDirection` ASC or DESC, else 400).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct CursorParams {
+    /// Page size, 1 to 100 (default 10)
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// Cursor: items after this one
+    #[param(pattern = "^[0-9a-fA-F]{24}$")]
+    pub after: Option<String>,
+    /// Cursor: items before this one
+    #[param(pattern = "^[0-9a-fA-F]{24}$")]
+    pub before: Option<String>,
+    /// ASC or DESC (default DESC)
+    #[param(inline)]
+    pub order_direction: Option<OrderDirection>,
+}
+
+/// `orderDirection` (case-insensitive).
+// Doc-only: see `CursorParams`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+// The path parameters many operations share. Doc-only: `extract::PathParams` reads the segments
+// of any route alike (trimmed, checked by `complete_document`'s rules), in order.
+
+/// `{subscriberId}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct SubscriberIdPath {
+    /// The subscriber's external id
+    pub subscriber_id: String,
+}
+
+/// `{topicKey}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct TopicKeyPath {
+    /// The topic key
+    pub topic_key: String,
+}
+
+/// `{providerId}` of the credentials routes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct ProviderIdPath {
+    /// A chat or push provider id
+    pub provider_id: String,
+}
+
+/// `{integrationId}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct IntegrationIdPath {
+    /// The integration's `_id`
+    pub integration_id: String,
+}
+
 /// Completes the document with what one shared piece of the server does on every route it
 /// applies to, so that each operation states it without each annotation repeating it:
 /// - path parameters (`extract::PathParams`): at most 256 characters, no control characters
-///   (`integrationId`: an ObjectId), else 400;
-/// - the cursor parameters of the v2 lists (`cursor::parse_cursor`): `limit` 1 to 100, `after`
-///   and `before` ObjectIds, `orderDirection` ASC or DESC, else 400;
-/// - a body (`extract::JsonBody`, `DefaultBodyLimit`): 400 when it is not valid JSON, 413 over
-///   100 KB, 408 when it does not arrive within the body-read timeout;
+///   (`integrationId`: an ObjectId), else 400 ([`BadRequest`]);
+/// - query parameters and a body (`extract::JsonBody`): 400 when refused, and a body 413 over
+///   100 KB ([`PayloadTooLarge`]) and 408 when it does not arrive within the body-read timeout
+///   ([`RequestTimeout`]);
 /// - the search filters of the v2 lists (`validate::search_needles`): at most 256 characters;
-/// - every authenticated operation: 503 when the database does not answer within the statement
-///   timeout.
+/// - every operation that needs the API key (the document's default security): 401
+///   ([`Unauthorized`]), 429 over the key's rate limit ([`TooManyRequests`]) and 503 when the
+///   database does not answer within the statement timeout ([`Unavailable`]).
 ///
-/// Operations that document their own 400 keep it.
+/// The shared answers are registered once under `components.responses`; an operation that
+/// documents its own answer for one of these statuses keeps it.
 pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{Operation, ParameterIn};
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-    fn error(description: &str) -> RefOr<utoipa::openapi::Response> {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorDto")))
-                    .build(),
-            )
-            .build()
-            .into()
-    }
     fn string(pattern: &str, max_length: Option<usize>) -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -96,25 +238,18 @@ pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
             .max_length(max_length)
             .into()
     }
+    fn reference<R: for<'r> ToResponse<'r>>() -> (String, RefOr<Response>) {
+        let (name, _) = R::response();
+        (name.to_string(), Ref::from_response_name(name).into())
+    }
     fn complete(op: &mut Operation) {
         let is_cursor_list = op.parameters.iter().flatten().any(|p| p.name == "after");
-        let mut has_path_params = false;
+        let mut has_params = false;
         for p in op.parameters.iter_mut().flatten() {
+            has_params |= matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query);
             let schema = match (&p.parameter_in, p.name.as_str()) {
                 (ParameterIn::Path, "integrationId") => string(OBJECT_ID_PATTERN, None),
                 (ParameterIn::Path, _) => string(ID_PATTERN, Some(MAX_ID_LEN)),
-                (ParameterIn::Query, "after" | "before") if is_cursor_list => {
-                    string(OBJECT_ID_PATTERN, None)
-                }
-                (ParameterIn::Query, "limit") if is_cursor_list => ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(100))
-                    .into(),
-                (ParameterIn::Query, "orderDirection") if is_cursor_list => ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(["ASC", "DESC"]))
-                    .into(),
                 (ParameterIn::Query, "query") => ObjectBuilder::new()
                     .schema_type(Type::String)
                     .max_length(Some(MAX_SEARCH_LEN))
@@ -129,31 +264,41 @@ pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
                 }
                 _ => continue,
             };
-            has_path_params |= p.parameter_in == ParameterIn::Path;
             p.schema = Some(schema);
         }
         let has_body = op.request_body.is_some();
-        let responses = &mut op.responses.responses;
-        if (has_path_params || has_body || is_cursor_list) && !responses.contains_key("400") {
-            responses.insert("400".into(), error("Invalid request"));
+        let needs_key = op.security.is_none();
+        let mut shared = Vec::new();
+        if has_params || has_body {
+            shared.push(("400", reference::<BadRequest>()));
         }
-        if has_body && !responses.contains_key("413") {
-            responses.insert("413".into(), error("Body over 100 KB"));
+        if has_body {
+            shared.push(("413", reference::<PayloadTooLarge>()));
+            shared.push(("408", reference::<RequestTimeout>()));
         }
-        if has_body && !responses.contains_key("408") {
-            responses.insert(
-                "408".into(),
-                error("The body did not arrive within the body-read timeout"),
-            );
+        if needs_key {
+            shared.push(("401", reference::<Unauthorized>()));
+            shared.push(("429", reference::<TooManyRequests>()));
+            shared.push(("503", reference::<Unavailable>()));
         }
-        if responses.contains_key("401") && !responses.contains_key("503") {
-            responses.insert(
-                "503".into(),
-                error(
-                    "The database did not answer within the statement timeout; nothing was changed",
-                ),
-            );
+        for (status, (_, response)) in shared {
+            op.responses
+                .responses
+                .entry(status.to_string())
+                .or_insert(response);
         }
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, response) in [
+        BadRequest::response(),
+        Unauthorized::response(),
+        NotFound::response(),
+        PayloadTooLarge::response(),
+        RequestTimeout::response(),
+        TooManyRequests::response(),
+        Unavailable::response(),
+    ] {
+        components.responses.insert(name.to_string(), response);
     }
     for item in doc.paths.paths.values_mut() {
         let ops = [
@@ -169,7 +314,14 @@ pub fn complete_document(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+// Doc-only types. Request bodies are read field by field (`validate::Fields`) so that every
+// problem gets Novu's class-validator message in Novu's order; no typed struct is deserialized
+// that could carry the derive, so each type below names the parser it describes. Responses are
+// derived from the types that are serialized (`dto.rs` and the handlers).
+
 /// `providerId`: the chat and push providers the SDKs accept (a closed set).
+/// Doc-only: `herald_core::ProviderId` lives in a crate without utoipa (and the orphan rule keeps
+/// the impl out of this one).
 #[derive(Serialize)]
 pub struct ProviderIdEnum;
 
@@ -184,117 +336,7 @@ impl PartialSchema for ProviderIdEnum {
 
 impl ToSchema for ProviderIdEnum {}
 
-/// Novu's error body.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorDto {
-    pub status_code: u16,
-    /// ISO-8601 with milliseconds.
-    pub timestamp: String,
-    /// The request path including the query string.
-    pub path: String,
-    /// A string, or an array of validation messages.
-    pub message: Value,
-    #[schema(nullable = false)]
-    pub error: Option<String>,
-    /// Only on 500 answers: quote it when reporting the problem.
-    #[schema(nullable = false)]
-    pub error_id: Option<String>,
-    /// 422 answers: what was wrong, by field (`{<field>: {messages: [..], value?}}`, the SDKs'
-    /// `ValidationErrorDto`). 400 answers of the trigger routes: one `{field, message}` per
-    /// message (`PayloadValidationExceptionDto`).
-    #[schema(nullable = false)]
-    pub errors: Option<Value>,
-    /// 400 answers of the trigger routes: `VALIDATION_ERROR`.
-    #[serde(rename = "type")]
-    #[schema(nullable = false)]
-    pub kind: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ChannelCredentialsDto {
-    #[schema(nullable = false)]
-    pub webhook_url: Option<String>,
-    #[schema(nullable = false)]
-    pub channel: Option<String>,
-    #[schema(nullable = false, max_items = 100)]
-    pub device_tokens: Option<Vec<String>>,
-    #[schema(nullable = false)]
-    pub alert_uid: Option<String>,
-    #[schema(nullable = false)]
-    pub title: Option<String>,
-    #[schema(nullable = false)]
-    pub image_url: Option<String>,
-    #[schema(nullable = false)]
-    pub state: Option<String>,
-    #[schema(nullable = false)]
-    pub external_url: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ChannelSettingsDto {
-    #[serde(rename = "providerId")]
-    pub provider_id: ProviderIdEnum,
-    #[serde(rename = "integrationIdentifier")]
-    #[schema(nullable = false)]
-    pub integration_identifier: Option<String>,
-    pub credentials: ChannelCredentialsDto,
-    #[serde(rename = "_integrationId")]
-    pub integration_id: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SubscriberResponseDto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    #[serde(rename = "subscriberId")]
-    pub subscriber_id: String,
-    #[serde(rename = "firstName")]
-    pub first_name: Option<String>,
-    #[serde(rename = "lastName")]
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub avatar: Option<String>,
-    pub locale: Option<String>,
-    pub timezone: Option<String>,
-    pub data: Option<Value>,
-    pub channels: Vec<ChannelSettingsDto>,
-    #[serde(rename = "isOnline")]
-    pub is_online: Option<bool>,
-    #[serde(rename = "lastOnlineAt")]
-    pub last_online_at: Option<String>,
-    #[serde(rename = "_organizationId")]
-    pub organization_id: String,
-    #[serde(rename = "_environmentId")]
-    pub environment_id: String,
-    pub deleted: bool,
-    #[serde(rename = "createdAt")]
-    pub created_at: String,
-    #[serde(rename = "updatedAt")]
-    pub updated_at: String,
-    #[serde(rename = "__v")]
-    #[schema(nullable = false)]
-    pub version: Option<i64>,
-}
-
-/// `{"data": subscriber}`
-#[derive(Serialize, ToSchema)]
-pub struct SubscriberEnvelope {
-    pub data: SubscriberResponseDto,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscribersPageV1 {
-    pub page: u64,
-    /// True when the page is full.
-    pub has_more: bool,
-    pub page_size: u64,
-    pub data: Vec<SubscriberResponseDto>,
-}
-
+/// Doc-only: read by `credentials::parse_channel_request`.
 #[derive(Serialize, ToSchema)]
 pub struct UpdateSubscriberChannelRequestDto {
     #[serde(rename = "providerId")]
@@ -306,9 +348,10 @@ pub struct UpdateSubscriberChannelRequestDto {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
     )]
     pub integration_identifier: Option<String>,
-    pub credentials: ChannelCredentialsDto,
+    pub credentials: CredentialsResponse<'static>,
 }
 
+/// Doc-only: read by `subscribers::parse_create`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSubscriberRequestDto {
@@ -331,7 +374,7 @@ pub struct CreateSubscriberRequestDto {
 }
 
 /// `POST /v2/subscribers`: the v1 request without `channels` (set them with the credentials
-/// endpoints).
+/// endpoints). Doc-only: read by `subscribers::parse_create` (`channels` refused).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSubscriberV2RequestDto {
@@ -352,6 +395,8 @@ pub struct CreateSubscriberV2RequestDto {
     pub data: Option<Value>,
 }
 
+/// Doc-only: read field by field by `subscribers::update_subscriber` and
+/// `subscribers_v2::patch_subscriber`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateSubscriberRequestDto {
@@ -366,73 +411,24 @@ pub struct UpdateSubscriberRequestDto {
     pub data: Option<Value>,
 }
 
+/// Doc-only: read by `subscribers::bulk_create_subscribers`.
 #[derive(Serialize, ToSchema)]
 pub struct BulkSubscriberCreateDto {
     #[schema(min_items = 1, max_items = 500)]
     pub subscribers: Vec<CreateSubscriberRequestDto>,
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscriberIdDto {
-    pub subscriber_id: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FailedSubscriberDto {
-    #[schema(nullable = false)]
-    pub subscriber_id: Option<String>,
-    #[schema(nullable = false)]
-    pub message: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BulkCreateSubscriberResponseDto {
-    pub created: Vec<SubscriberIdDto>,
-    pub updated: Vec<SubscriberIdDto>,
-    pub failed: Vec<FailedSubscriberDto>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BulkCreateEnvelope {
-    pub data: BulkCreateSubscriberResponseDto,
-}
-
+/// Doc-only: read by `subscribers::update_online_status`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateSubscriberOnlineFlagRequestDto {
     pub is_online: bool,
 }
 
+/// Doc-only: `herald_core::ChannelType` lives in a crate without utoipa.
 #[derive(Serialize, ToSchema)]
-pub struct RemoveSubscriberResponseDto {
-    pub acknowledged: bool,
-    pub status: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RemoveSubscriberEnvelope {
-    pub data: RemoveSubscriberResponseDto,
-}
-
-/// `GET /v2/subscribers`
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ListSubscribersResponseDto {
-    pub data: Vec<SubscriberResponseDto>,
-    /// Cursor of the next page (pass as `after`), or null.
-    pub next: Option<String>,
-    /// Cursor of the previous page (pass as `before`), or null.
-    pub previous: Option<String>,
-    pub total_count: u64,
-    pub total_count_capped: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-#[schema(as = ChannelTypeEnum)]
 #[serde(rename_all = "snake_case")]
-pub enum ChannelTypeDoc {
+pub enum ChannelTypeEnum {
     InApp,
     Email,
     Sms,
@@ -441,14 +437,15 @@ pub enum ChannelTypeDoc {
 }
 
 /// The channels an integration can be created for: Herald serves chat and push providers.
+/// Doc-only: read by `integrations::create_integration`.
 #[derive(Serialize, ToSchema)]
-#[schema(as = IntegrationChannelEnum)]
 #[serde(rename_all = "snake_case")]
-pub enum IntegrationChannelDoc {
+pub enum IntegrationChannelEnum {
     Chat,
     Push,
 }
 
+/// Doc-only: read by `integration_input::parse_conditions`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FilterTypeEnum {
@@ -462,6 +459,7 @@ pub enum FilterTypeEnum {
     Group,
 }
 
+/// Doc-only: read by `integration_input::parse_conditions`.
 #[derive(Serialize, ToSchema)]
 pub enum FilterValueEnum {
     #[serde(rename = "AND")]
@@ -470,6 +468,7 @@ pub enum FilterValueEnum {
     Or,
 }
 
+/// Doc-only: read by `integration_input::parse_conditions`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FilterOperatorEnum {
@@ -489,6 +488,7 @@ pub enum FilterOperatorEnum {
     In,
 }
 
+/// Doc-only: read by `integration_input::parse_conditions`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterOnEnum {
@@ -496,7 +496,7 @@ pub enum FilterOnEnum {
     Payload,
 }
 
-/// One condition of a step filter (`integration_input::parse_conditions`).
+/// One condition of a step filter. Doc-only: read by `integration_input::parse_conditions`.
 #[derive(Serialize, ToSchema)]
 pub struct FieldFilterPartDto {
     pub field: String,
@@ -505,7 +505,8 @@ pub struct FieldFilterPartDto {
     pub on: FilterOnEnum,
 }
 
-/// Novu's `StepFilterDto`: an integration's `conditions` item.
+/// Novu's `StepFilterDto`: an integration's `conditions` item. Doc-only: read by
+/// `integration_input::parse_conditions`.
 #[derive(Serialize, ToSchema)]
 pub struct StepFilterDto {
     #[serde(rename = "isNegated")]
@@ -516,50 +517,13 @@ pub struct StepFilterDto {
     pub children: Vec<FieldFilterPartDto>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct IntegrationResponseDto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    #[serde(rename = "_environmentId")]
-    pub environment_id: String,
-    #[serde(rename = "_organizationId")]
-    pub organization_id: String,
-    pub name: String,
-    pub identifier: String,
-    #[serde(rename = "providerId")]
-    pub provider_id: ProviderIdEnum,
-    pub channel: ChannelTypeDoc,
-    pub credentials: Value,
-    pub active: bool,
-    pub deleted: bool,
-    #[serde(rename = "deletedAt")]
-    #[schema(nullable = false)]
-    pub deleted_at: Option<String>,
-    pub primary: bool,
-    pub priority: i64,
-    pub conditions: Vec<Value>,
-    #[serde(rename = "createdAt")]
-    pub created_at: String,
-    #[serde(rename = "updatedAt")]
-    pub updated_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct IntegrationEnvelope {
-    pub data: IntegrationResponseDto,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct IntegrationListEnvelope {
-    pub data: Vec<IntegrationResponseDto>,
-}
-
+/// Doc-only: read by `integrations::create_integration`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateIntegrationRequestDto {
     #[serde(rename = "providerId")]
     pub provider_id: ProviderIdEnum,
     /// Must be the provider's channel.
-    pub channel: IntegrationChannelDoc,
+    pub channel: IntegrationChannelEnum,
     pub name: Option<String>,
     /// Unique in the environment; generated from the name when absent.
     #[schema(
@@ -579,6 +543,7 @@ pub struct CreateIntegrationRequestDto {
     pub conditions: Option<Vec<StepFilterDto>>,
 }
 
+/// Doc-only: read by `integrations::update_integration`.
 #[derive(Serialize, ToSchema)]
 pub struct UpdateIntegrationRequestDto {
     pub name: Option<String>,
@@ -599,36 +564,7 @@ pub struct UpdateIntegrationRequestDto {
     pub conditions: Option<Vec<StepFilterDto>>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct TopicResponseDto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub key: String,
-    #[schema(nullable = false)]
-    pub name: Option<String>,
-    #[schema(nullable = false)]
-    pub data: Option<Value>,
-    #[serde(rename = "createdAt")]
-    pub created_at: String,
-    #[serde(rename = "updatedAt")]
-    pub updated_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TopicEnvelope {
-    pub data: TopicResponseDto,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ListTopicsResponseDto {
-    pub data: Vec<TopicResponseDto>,
-    pub next: Option<String>,
-    pub previous: Option<String>,
-    pub total_count: u64,
-    pub total_count_capped: bool,
-}
-
+/// Doc-only: read by `topics_v2::create_topic`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateUpdateTopicRequestDto {
     #[schema(
@@ -641,97 +577,15 @@ pub struct CreateUpdateTopicRequestDto {
     pub data: Option<Value>,
 }
 
+/// Doc-only: read by `topics_v2::update_topic`.
 #[derive(Serialize, ToSchema)]
 pub struct UpdateTopicRequestDto {
     pub name: Option<String>,
     pub data: Option<Value>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AcknowledgedDto {
-    pub acknowledged: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DeleteTopicEnvelope {
-    pub data: AcknowledgedDto,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SubscriptionTopicDto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub key: String,
-    #[schema(nullable = false)]
-    pub name: Option<String>,
-    #[schema(nullable = false)]
-    pub data: Option<Value>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SubscriptionSubscriberDto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    #[serde(rename = "subscriberId")]
-    pub subscriber_id: String,
-    pub avatar: Option<String>,
-    #[serde(rename = "firstName")]
-    pub first_name: Option<String>,
-    #[serde(rename = "lastName")]
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TopicSubscriptionDto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    /// The caller's, or by default `<topicKey>:<subscriberId>`; unique within the topic.
-    pub identifier: String,
-    #[schema(nullable = false)]
-    pub name: Option<String>,
-    pub topic: SubscriptionTopicDto,
-    pub subscriber: SubscriptionSubscriberDto,
-    #[serde(rename = "createdAt")]
-    pub created_at: String,
-    #[serde(rename = "updatedAt")]
-    pub updated_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ListTopicSubscriptionsResponseDto {
-    pub data: Vec<TopicSubscriptionDto>,
-    pub next: Option<String>,
-    pub previous: Option<String>,
-    pub total_count: u64,
-    pub total_count_capped: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscriptionsMetaDto {
-    pub total_count: u64,
-    pub successful: u64,
-    pub failed: u64,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscriptionErrorDto {
-    pub subscriber_id: String,
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreateSubscriptionsResponseDto {
-    pub data: Vec<TopicSubscriptionDto>,
-    pub meta: SubscriptionsMetaDto,
-    #[schema(nullable = false)]
-    pub errors: Option<Vec<SubscriptionErrorDto>>,
-}
-
+/// Doc-only: read by `topics_v2::parse_new_subscriptions` and
+/// `topics_v2::parse_subscription_targets`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicSubscriptionsRequestDto {
@@ -740,19 +594,7 @@ pub struct TopicSubscriptionsRequestDto {
     pub subscriptions: Option<Vec<Value>>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SubscriptionRefDto {
-    pub id: String,
-    pub identifier: String,
-    #[schema(nullable = false)]
-    pub name: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SubscriptionRefEnvelope {
-    pub data: SubscriptionRefDto,
-}
-
+/// Doc-only: read by `topics::create_topic`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateTopicRequestDto {
     #[schema(
@@ -764,113 +606,16 @@ pub struct CreateTopicRequestDto {
     pub name: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct CreatedTopicDto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub key: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedTopicEnvelope {
-    pub data: CreatedTopicDto,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TopicV1Dto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    #[serde(rename = "_organizationId")]
-    pub organization_id: String,
-    #[serde(rename = "_environmentId")]
-    pub environment_id: String,
-    pub key: String,
-    pub name: String,
-    /// External ids of all members.
-    pub subscribers: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TopicV1Envelope {
-    pub data: TopicV1Dto,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TopicsPageV1 {
-    pub page: u64,
-    pub page_size: u64,
-    pub total_count: u64,
-    pub data: Vec<TopicV1Dto>,
-}
-
+/// Doc-only: read by `topics::rename_topic`.
 #[derive(Serialize, ToSchema)]
 pub struct RenameTopicRequestDto {
     pub name: String,
 }
 
+/// Doc-only: read by `topics::parse_subscriber_list`.
 #[derive(Serialize, ToSchema)]
 pub struct TopicSubscribersRequestDto {
     pub subscribers: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NotFoundIdsDto {
-    pub not_found: Vec<String>,
-    /// Subscribers whose default subscription identifier (`<topicKey>:<subscriberId>`) another
-    /// subscription of the topic already has (a Herald addition).
-    #[schema(nullable = false)]
-    pub identifier_conflict: Option<Vec<String>>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AddSubscribersResponseDto {
-    pub succeeded: Vec<String>,
-    #[schema(nullable = false)]
-    pub failed: Option<NotFoundIdsDto>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AddSubscribersEnvelope {
-    pub data: AddSubscribersResponseDto,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TopicSubscriberDto {
-    #[serde(rename = "_id")]
-    pub id: String,
-    #[serde(rename = "_organizationId")]
-    pub organization_id: String,
-    #[serde(rename = "_environmentId")]
-    pub environment_id: String,
-    #[serde(rename = "_subscriberId")]
-    pub subscriber_id: String,
-    #[serde(rename = "_topicId")]
-    pub topic_id: String,
-    #[serde(rename = "topicKey")]
-    pub topic_key: String,
-    #[serde(rename = "externalSubscriberId")]
-    pub external_subscriber_id: String,
-    #[serde(rename = "createdAt")]
-    pub created_at: String,
-    #[serde(rename = "updatedAt")]
-    pub updated_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TopicSubscriberEnvelope {
-    pub data: TopicSubscriberDto,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct HealthDto {
-    pub status: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct HealthEnvelope {
-    pub data: HealthDto,
 }
 
 #[cfg(test)]
@@ -1054,5 +799,23 @@ mod tests {
             assert!(schemas.contains_key(&name), "dangling reference to {name}");
         }
         assert!(matches!(schemas.get("ErrorDto"), Some(Value::Object(_))));
+        let responses = doc["components"]["responses"].as_object().unwrap();
+        let mut referenced = 0;
+        for (i, _) in text.match_indices("#/components/responses/") {
+            let name: String = text[i + 23..].chars().take_while(|c| *c != '"').collect();
+            assert!(
+                responses.contains_key(&name),
+                "dangling reference to {name}"
+            );
+            referenced += 1;
+        }
+        assert!(referenced > 200, "{referenced} shared answers referenced");
+        for (name, response) in responses {
+            assert_eq!(
+                response["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorDto",
+                "{name}"
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! OpenAPI schemas of the event routes' request bodies and answers (the handlers parse bodies
-//! field by field with Novu's messages, see `trigger.rs`, and answer with `json!` values of
-//! exactly these shapes; the API tests check real answers against them).
+//! OpenAPI schemas of the event routes' request bodies. Doc-only: `trigger::parse` reads each body
+//! field by field to answer with Novu's messages, so no typed struct is deserialized that could
+//! carry the derive. The answers' schemas come from the type that is serialized
+//! (`trigger::TriggerAnswer`).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -9,10 +10,12 @@ use utoipa::ToSchema;
 /// A recipient: a subscriber id, a subscriber object (`subscriberId` plus profile fields and
 /// `channels`, created or updated as `POST /v1/subscribers` would), or a topic
 /// `{type: "Topic", topicKey, exclude?}`; or an array mixing them.
+/// Doc-only: read by `trigger::parse`.
 #[derive(Serialize, ToSchema)]
 #[schema(value_type = Object)]
 pub struct TriggerRecipientsDto(Value);
 
+/// Doc-only: read by `trigger::parse`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerEventRequestDto {
@@ -37,6 +40,7 @@ pub struct TriggerEventRequestDto {
     pub tenant: Option<Value>,
 }
 
+/// Doc-only: read by `trigger::parse` (as a broadcast).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BroadcastEventRequestDto {
@@ -52,40 +56,9 @@ pub struct BroadcastEventRequestDto {
     pub tenant: Option<Value>,
 }
 
+/// Doc-only: read by `events::bulk_trigger_event`, each event by `trigger::parse`.
 #[derive(Serialize, ToSchema)]
 pub struct BulkTriggerEventRequestDto {
     #[schema(min_items = 1, max_items = 100)]
     pub events: Vec<TriggerEventRequestDto>,
-}
-
-/// `status`: `processed` (accepted; `transactionId` given), `trigger_not_active`,
-/// `no_workflow_steps_defined`, `no_workflow_active_steps_defined`, or (bulk items only)
-/// `error` with `error` listing why.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TriggerEventResponseDto {
-    pub acknowledged: bool,
-    #[schema(
-        pattern = "^(processed|trigger_not_active|no_workflow_steps_defined|no_workflow_active_steps_defined|error)$"
-    )]
-    pub status: String,
-    #[schema(nullable = false)]
-    pub transaction_id: Option<String>,
-    #[schema(nullable = false)]
-    pub error: Option<Vec<String>>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TriggerEventEnvelope {
-    pub data: TriggerEventResponseDto,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BulkTriggerEventEnvelope {
-    pub data: Vec<TriggerEventResponseDto>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BooleanEnvelope {
-    pub data: bool,
 }

@@ -10,13 +10,14 @@ use herald_core::{
     Timestamp,
 };
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::credentials::{parse_channel_request, resolve, ChannelRequest};
-use super::dto::{Envelope, Plain, SubscriberResponse};
+use super::dto::{Data, Envelope, Plain, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{parse_paging, JsonBody, PathParams, QueryMap};
 use super::openapi as oa;
@@ -60,10 +61,13 @@ pub(super) fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("Subscriber not found for id {id}"))
 }
 
-#[derive(Serialize)]
+/// `GET /v1/subscribers`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SubscribersPageV1)]
 #[serde(rename_all = "camelCase")]
-struct ListResponse<'a> {
+pub struct ListResponse<'a> {
     page: u64,
+    /// True when the page is full.
     has_more: bool,
     page_size: u64,
     data: Vec<SubscriberResponse<'a>>,
@@ -81,9 +85,7 @@ struct ListResponse<'a> {
         ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
     ),
     responses(
-        (status = 200, description = "One page of subscribers (not wrapped in `data`)", body = oa::SubscribersPageV1),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 200, description = "One page of subscribers (not wrapped in `data`)", body = ListResponse),
     )
 )]
 async fn list_subscribers(
@@ -115,12 +117,11 @@ async fn list_subscribers(
     tag = "Subscribers",
     operation_id = "get_subscriber_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     responses(
-        (status = 200, description = "The subscriber", body = oa::SubscriberEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+        (status = 200, description = "The subscriber", body = Data<SubscriberResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn get_subscriber(
@@ -260,10 +261,7 @@ pub(super) async fn upsert_with_channels(
     operation_id = "create_subscriber_v1",
     request_body = oa::CreateSubscriberRequestDto,
     responses(
-        (status = 201, description = "Created, or updated when the id exists", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 201, description = "Created, or updated when the id exists", body = Data<SubscriberResponse>),
     )
 )]
 async fn create_subscriber(
@@ -279,10 +277,37 @@ async fn create_subscriber(
     Ok(Envelope(StatusCode::CREATED, SubscriberResponse::one(&subscriber)).into_response())
 }
 
-#[derive(Serialize)]
-struct BulkItem<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(as = SubscriberIdDto)]
+pub struct BulkItem<'a> {
     #[serde(rename = "subscriberId")]
     subscriber_id: &'a str,
+}
+
+/// An item of `/bulk` that was not written, and why.
+#[derive(Serialize, ToSchema)]
+#[schema(as = FailedSubscriberDto)]
+pub struct BulkFailure<'a> {
+    #[serde(rename = "subscriberId")]
+    subscriber_id: &'a str,
+    message: String,
+}
+
+/// `BulkCreateSubscriberResponseDto`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = BulkCreateSubscriberResponseDto)]
+pub struct BulkResponse<'a> {
+    updated: Vec<BulkItem<'a>>,
+    created: Vec<BulkItem<'a>>,
+    failed: Vec<BulkFailure<'a>>,
+}
+
+/// `DELETE /v1/subscribers/{id}` and `/v2/…`: `{acknowledged: true, status: "deleted"}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RemoveSubscriberResponseDto)]
+pub struct RemoveResponse {
+    acknowledged: bool,
+    status: &'static str,
 }
 
 /// `POST /v1/subscribers/bulk`: up to 500 upserts in one transaction; `created`, `updated` and
@@ -295,10 +320,7 @@ struct BulkItem<'a> {
     operation_id = "bulk_create_subscribers_v1",
     request_body = oa::BulkSubscriberCreateDto,
     responses(
-        (status = 201, description = "Created and updated ids, in request order", body = oa::BulkCreateEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 201, description = "Created and updated ids, in request order", body = Data<BulkResponse>),
     )
 )]
 async fn bulk_create_subscribers(
@@ -382,17 +404,18 @@ async fn bulk_create_subscribers(
         match result {
             Some(Ok(BulkOutcome::Updated)) => updated.push(item),
             Some(Ok(BulkOutcome::Created)) => created.push(item),
-            Some(Err(message)) => {
-                failed.push(json!({"subscriberId": req.subscriber_id, "message": message}))
-            }
+            Some(Err(message)) => failed.push(BulkFailure {
+                subscriber_id: &req.subscriber_id,
+                message,
+            }),
             None => {}
         }
     }
-    let body = json!({
-        "updated": updated,
-        "created": created,
-        "failed": failed,
-    });
+    let body = BulkResponse {
+        updated,
+        created,
+        failed,
+    };
     Ok(Envelope(StatusCode::CREATED, body).into_response())
 }
 
@@ -414,14 +437,12 @@ fn error_message(e: &ApiError) -> String {
     tag = "Subscribers",
     operation_id = "update_subscriber_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     request_body = oa::UpdateSubscriberRequestDto,
     responses(
-        (status = 200, description = "The updated subscriber (`updatedAt` as before the write, like Novu)", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request, or unknown subscriber (Novu answers 400 here)", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 200, description = "The updated subscriber (`updatedAt` as before the write, like Novu)", body = Data<SubscriberResponse>),
+        (status = 400, description = "Invalid request, or unknown subscriber (Novu answers 400 here)", body = oa::ErrorBody),
     )
 )]
 async fn update_subscriber(
@@ -473,12 +494,11 @@ async fn update_subscriber(
     tag = "Subscribers",
     operation_id = "delete_subscriber_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     responses(
-        (status = 200, description = "Deleted", body = oa::RemoveSubscriberEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+        (status = 200, description = "Deleted", body = Data<RemoveResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn delete_subscriber(
@@ -520,7 +540,10 @@ pub(super) async fn respond_deleted(
     }
     Ok(Envelope(
         StatusCode::OK,
-        json!({"acknowledged": true, "status": "deleted"}),
+        RemoveResponse {
+            acknowledged: true,
+            status: "deleted",
+        },
     )
     .into_response())
 }
@@ -533,14 +556,12 @@ pub(super) async fn respond_deleted(
     tag = "Subscribers",
     operation_id = "update_online_status_v1",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     request_body = oa::UpdateSubscriberOnlineFlagRequestDto,
     responses(
-        (status = 200, description = "The subscriber", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+        (status = 200, description = "The subscriber", body = Data<SubscriberResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn update_online_status(
@@ -572,6 +593,7 @@ async fn update_online_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn create_messages_follow_the_dto_order() {

@@ -12,12 +12,12 @@ use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::cursor::{parse_cursor, CursorList};
-use super::dto::{Envelope, Plain, SubscriberResponse};
+use super::dto::{Data, Envelope, Plain, SubscriberResponse};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryMap};
 use super::openapi as oa;
 use super::subscribers::{as_update, not_found, parse_create, respond_deleted, respond_subscriber};
-use super::topics_v2::subscription_json;
+use super::topics_v2::SubscriptionResponse;
 use super::validate::{search_needles, Fields};
 use crate::state::AppState;
 
@@ -41,11 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
     request_body = oa::CreateSubscriberV2RequestDto,
     responses(
-        (status = 201, description = "Created, or updated when the id exists", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 409, description = "Exists and `failIfExists=true`: the existing subscriber", body = oa::SubscriberResponseDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 201, description = "Created, or updated when the id exists", body = Data<SubscriberResponse>),
+        (status = 409, description = "Exists and `failIfExists=true`: the existing subscriber", body = SubscriberResponse),
     )
 )]
 async fn create_subscriber(
@@ -103,12 +100,11 @@ async fn create_subscriber(
     tag = "Subscribers",
     operation_id = "get_subscriber_v2",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     responses(
-        (status = 200, description = "The subscriber", body = oa::SubscriberEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+        (status = 200, description = "The subscriber", body = Data<SubscriberResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn get_subscriber(
@@ -126,15 +122,12 @@ async fn get_subscriber(
     tag = "Subscribers",
     operation_id = "patch_subscriber_v2",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     request_body = oa::UpdateSubscriberRequestDto,
     responses(
-        (status = 200, description = "The updated subscriber; `null` clears a field", body = oa::SubscriberEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
-        (status = 413, description = "Body over 100 KB", body = oa::ErrorDto),
+        (status = 200, description = "The updated subscriber; `null` clears a field", body = Data<SubscriberResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn patch_subscriber(
@@ -172,12 +165,11 @@ async fn patch_subscriber(
     tag = "Subscribers",
     operation_id = "delete_subscriber_v2",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
     ),
     responses(
-        (status = 200, description = "Deleted", body = oa::RemoveSubscriberEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+        (status = 200, description = "Deleted", body = Data<super::subscribers::RemoveResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn delete_subscriber(
@@ -200,15 +192,10 @@ async fn delete_subscriber(
         ("email" = Option<String>, Query, description = "Substring of the email, ignoring case (at most 256 characters)"),
         ("phone" = Option<String>, Query, description = "Substring of the phone (at most 256 characters)"),
         ("name" = Option<String>, Query, description = "Substring of the first, last or full name, ignoring case (at most 256 characters)"),
-        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
-        ("after" = Option<String>, Query, description = "Cursor: items after this one"),
-        ("before" = Option<String>, Query, description = "Cursor: items before this one"),
-        ("orderDirection" = Option<String>, Query, description = "ASC or DESC (default DESC)"),
+        oa::CursorParams,
     ),
     responses(
-        (status = 200, description = "One page of subscribers", body = oa::ListSubscribersResponseDto),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 200, description = "One page of subscribers", body = CursorList<SubscriberResponse>),
     )
 )]
 async fn search_subscribers(
@@ -242,18 +229,13 @@ async fn search_subscribers(
     tag = "Subscribers",
     operation_id = "list_subscriptions_v2",
     params(
-        ("subscriberId" = String, Path, description = "The subscriber's external id"),
+        oa::SubscriberIdPath,
         ("key" = Option<String>, Query, description = "Only this topic"),
-        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
-        ("after" = Option<String>, Query, description = "Cursor: items after this one"),
-        ("before" = Option<String>, Query, description = "Cursor: items before this one"),
-        ("orderDirection" = Option<String>, Query, description = "ASC or DESC (default DESC)"),
+        oa::CursorParams,
     ),
     responses(
-        (status = 200, description = "The subscriber's topic subscriptions", body = oa::ListTopicSubscriptionsResponseDto),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Subscriber not found", body = oa::ErrorDto),
+        (status = 200, description = "The subscriber's topic subscriptions", body = CursorList<SubscriptionResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn list_subscriptions(
@@ -272,6 +254,6 @@ async fn list_subscriptions(
         .store
         .subscriber_subscriptions(env, id, q.get("key"), &page)
         .await?;
-    let list = CursorList::new(&result, |s| &s.id, subscription_json);
+    let list = CursorList::new(&result, |s| &s.id, SubscriptionResponse::from);
     Ok(Plain(StatusCode::OK, list).into_response())
 }

@@ -6,14 +6,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use herald_core::topic::{NewSubscription, NewTopic, Topic, TopicPatch};
-use herald_core::{ObjectId, StoreError};
+use herald_core::{ObjectId, StoreError, Timestamp};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::dto::{Envelope, Plain};
+use super::dto::{Data, Envelope, Plain};
 use super::error::ApiError;
 use super::extract::{js_number, JsonBody, PathParams, QueryMap};
 use super::openapi as oa;
@@ -54,17 +55,85 @@ fn topic_not_found(key: &str, env: &ObjectId) -> ApiError {
 }
 
 /// The v1 topic DTO: `{_id, _organizationId, _environmentId, key, name, subscribers}`.
-#[derive(Serialize)]
-struct TopicV1<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(as = TopicV1Dto)]
+pub struct TopicV1<'a> {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     id: &'a ObjectId,
     #[serde(rename = "_organizationId")]
+    #[schema(value_type = String)]
     organization_id: &'a ObjectId,
     #[serde(rename = "_environmentId")]
+    #[schema(value_type = String)]
     environment_id: &'a ObjectId,
     key: &'a str,
     name: &'a str,
+    /// External ids of all members.
     subscribers: Vec<String>,
+}
+
+/// `POST /v1/topics`: `{_id, key}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreatedTopicDto)]
+pub struct CreatedTopic<'a> {
+    #[serde(rename = "_id")]
+    #[schema(value_type = String)]
+    id: &'a ObjectId,
+    key: &'a str,
+}
+
+/// `failed` of an add: who could not be added.
+#[derive(Serialize, ToSchema)]
+#[schema(as = NotFoundIdsDto)]
+#[serde(rename_all = "camelCase")]
+pub struct AddFailures<'a> {
+    not_found: &'a [String],
+    /// Subscribers whose default subscription identifier (`<topicKey>:<subscriberId>`) another
+    /// subscription of the topic already has (a Herald addition).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    identifier_conflict: Vec<&'a str>,
+}
+
+/// `POST /v1/topics/{key}/subscribers`: `{succeeded, failed?}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AddSubscribersResponseDto)]
+pub struct AddSubscribersResponse<'a> {
+    succeeded: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    failed: Option<AddFailures<'a>>,
+}
+
+/// `TopicSubscriberDto`: a v1 membership.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TopicSubscriberDto)]
+pub struct TopicSubscriberResponse<'a> {
+    #[serde(rename = "_id")]
+    #[schema(value_type = String)]
+    id: &'a ObjectId,
+    #[serde(rename = "_organizationId")]
+    #[schema(value_type = String)]
+    organization_id: &'a ObjectId,
+    #[serde(rename = "_environmentId")]
+    #[schema(value_type = String)]
+    environment_id: &'a ObjectId,
+    #[serde(rename = "_subscriberId")]
+    #[schema(value_type = String)]
+    subscriber_id: &'a ObjectId,
+    #[serde(rename = "_topicId")]
+    #[schema(value_type = String)]
+    topic_id: &'a ObjectId,
+    #[serde(rename = "topicKey")]
+    topic_key: &'a str,
+    #[serde(rename = "externalSubscriberId")]
+    external_subscriber_id: &'a str,
+    #[serde(rename = "createdAt")]
+    #[schema(value_type = String)]
+    created_at: Timestamp,
+    #[serde(rename = "updatedAt")]
+    #[schema(value_type = String)]
+    updated_at: Timestamp,
 }
 
 impl<'a> TopicV1<'a> {
@@ -87,10 +156,8 @@ impl<'a> TopicV1<'a> {
     operation_id = "create_topic_v1",
     request_body = oa::CreateTopicRequestDto,
     responses(
-        (status = 201, description = "Created", body = oa::CreatedTopicEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 409, description = "A topic with that key exists", body = oa::ErrorDto),
+        (status = 201, description = "Created", body = Data<CreatedTopic>),
+        (status = 409, description = "A topic with that key exists", body = oa::ErrorBody),
     )
 )]
 async fn create_topic(
@@ -114,7 +181,11 @@ async fn create_topic(
         .await
     {
         Ok(t) => {
-            Ok(Envelope(StatusCode::CREATED, json!({"_id": t.id, "key": t.key})).into_response())
+            let created = CreatedTopic {
+                id: &t.id,
+                key: &t.key,
+            };
+            Ok(Envelope(StatusCode::CREATED, created).into_response())
         }
         Err(StoreError::Conflict(_)) => Err(ApiError::Conflict(format!(
             "Topic exists with key {key} in the environment {} of the organization {}",
@@ -124,9 +195,11 @@ async fn create_topic(
     }
 }
 
-#[derive(Serialize)]
+/// `GET /v1/topics`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TopicsPageV1)]
 #[serde(rename_all = "camelCase")]
-struct ListResponse<'a> {
+pub struct ListResponse<'a> {
     page: u64,
     page_size: u64,
     total_count: u64,
@@ -146,9 +219,7 @@ struct ListResponse<'a> {
         ("key" = Option<String>, Query, description = "Only the topic with this key"),
     ),
     responses(
-        (status = 200, description = "One page of topics (not wrapped in `data`)", body = oa::TopicsPageV1),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 200, description = "One page of topics (not wrapped in `data`)", body = ListResponse),
     )
 )]
 async fn list_topics(
@@ -214,12 +285,11 @@ async fn list_topics(
     tag = "Topics",
     operation_id = "get_topic_v1",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     responses(
-        (status = 200, description = "The topic with its members' ids", body = oa::TopicV1Envelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+        (status = 200, description = "The topic with its members' ids", body = Data<TopicV1>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn get_topic(
@@ -242,14 +312,12 @@ async fn get_topic(
     tag = "Topics",
     operation_id = "rename_topic_v1",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     request_body = oa::RenameTopicRequestDto,
     responses(
-        (status = 200, description = "The renamed topic", body = oa::TopicV1Envelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+        (status = 200, description = "The renamed topic", body = Data<TopicV1>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn rename_topic(
@@ -278,13 +346,12 @@ async fn rename_topic(
     tag = "Topics",
     operation_id = "delete_topic_v1",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Topic not found", body = oa::ErrorDto),
-        (status = 409, description = "The topic still has subscribers", body = oa::ErrorDto),
+        (status = 404, response = oa::NotFound),
+        (status = 409, description = "The topic still has subscribers", body = oa::ErrorBody),
     )
 )]
 async fn delete_topic(
@@ -343,13 +410,11 @@ fn parse_subscriber_list(body: &serde_json::Map<String, Value>) -> Result<Vec<St
     tag = "Topics",
     operation_id = "add_subscribers_v1",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     request_body = oa::TopicSubscribersRequestDto,
     responses(
-        (status = 200, description = "Added (a missing topic is created)", body = oa::AddSubscribersEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 200, description = "Added (a missing topic is created)", body = Data<AddSubscribersResponse>),
     )
 )]
 async fn add_subscribers(
@@ -378,21 +443,19 @@ async fn add_subscribers(
         .iter()
         .map(|s| s.subscriber.subscriber_id.as_str())
         .collect();
-    let mut data = json!({ "succeeded": succeeded });
-    if !outcome.not_found.is_empty() || !outcome.conflicts.is_empty() {
-        data["failed"] = json!({ "notFound": outcome.not_found });
-    }
-    // Only when a v2 caller named another subscriber's subscription `<key>:<this subscriber>`,
-    // the identifier this one would get by default. Novu's v1 has no such case; a key of its own
-    // keeps `notFound` truthful.
-    if !outcome.conflicts.is_empty() {
-        let ids: Vec<&str> = outcome
-            .conflicts
-            .iter()
-            .map(|c| c.subscriber_id.as_str())
-            .collect();
-        data["failed"]["identifierConflict"] = json!(ids);
-    }
+    // `identifierConflict` only when a v2 caller named another subscriber's subscription
+    // `<key>:<this subscriber>`, the identifier this one would get by default. Novu's v1 has no
+    // such case; a key of its own keeps `notFound` truthful.
+    let failed =
+        (!outcome.not_found.is_empty() || !outcome.conflicts.is_empty()).then(|| AddFailures {
+            not_found: &outcome.not_found,
+            identifier_conflict: outcome
+                .conflicts
+                .iter()
+                .map(|c| c.subscriber_id.as_str())
+                .collect(),
+        });
+    let data = AddSubscribersResponse { succeeded, failed };
     Ok(Envelope(StatusCode::OK, data).into_response())
 }
 
@@ -402,13 +465,11 @@ async fn add_subscribers(
     tag = "Topics",
     operation_id = "remove_subscribers_v1",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     request_body = oa::TopicSubscribersRequestDto,
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
     )
 )]
 async fn remove_subscribers(
@@ -433,13 +494,12 @@ async fn remove_subscribers(
     tag = "Topics",
     operation_id = "check_subscriber_v1",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
         ("externalSubscriberId" = String, Path, description = "The subscriber's external id"),
     ),
     responses(
-        (status = 200, description = "The membership", body = oa::TopicSubscriberEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Not a member", body = oa::ErrorDto),
+        (status = 200, description = "The membership", body = Data<TopicSubscriberResponse>),
+        (status = 404, description = "Not a member", body = oa::ErrorBody),
     )
 )]
 async fn check_subscriber(
@@ -456,17 +516,17 @@ async fn check_subscriber(
     {
         Some(s) => Ok(Envelope(
             StatusCode::OK,
-            json!({
-                "_id": s.id,
-                "_organizationId": s.topic.organization_id,
-                "_environmentId": s.topic.environment_id,
-                "_subscriberId": s.subscriber.id,
-                "_topicId": s.topic.id,
-                "topicKey": s.topic.key,
-                "externalSubscriberId": s.subscriber.subscriber_id,
-                "createdAt": s.created_at,
-                "updatedAt": s.updated_at,
-            }),
+            TopicSubscriberResponse {
+                id: &s.id,
+                organization_id: &s.topic.organization_id,
+                environment_id: &s.topic.environment_id,
+                subscriber_id: &s.subscriber.id,
+                topic_id: &s.topic.id,
+                topic_key: &s.topic.key,
+                external_subscriber_id: &s.subscriber.subscriber_id,
+                created_at: s.created_at,
+                updated_at: s.updated_at,
+            },
         )
         .into_response()),
         None => Err(ApiError::NotFound(format!(

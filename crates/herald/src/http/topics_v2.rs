@@ -4,19 +4,19 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use herald_core::subscriber::Field;
 use herald_core::topic::{
     NewSubscription, NewTopic, Topic, TopicFilter, TopicPatch, TopicSubscription,
 };
 use herald_core::{ObjectId, Timestamp};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::cursor::{parse_cursor, CursorList};
-use super::dto::{Envelope, Plain};
+use super::dto::{Data, Envelope, Plain};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryMap};
 use super::openapi as oa;
@@ -36,18 +36,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// `TopicResponseDto`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = TopicResponseDto)]
 pub struct TopicResponse<'a> {
     #[serde(rename = "_id")]
+    #[schema(value_type = String)]
     id: &'a ObjectId,
     key: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     name: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>, nullable = false)]
     data: &'a Option<Value>,
     #[serde(rename = "createdAt")]
+    #[schema(value_type = String)]
     created_at: Timestamp,
     #[serde(rename = "updatedAt")]
+    #[schema(value_type = String)]
     updated_at: Timestamp,
 }
 
@@ -64,39 +70,136 @@ impl<'a> From<&'a Topic> for TopicResponse<'a> {
     }
 }
 
+/// The topic of a subscription.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SubscriptionTopicDto)]
+pub struct SubscriptionTopic<'a> {
+    #[serde(rename = "_id")]
+    #[schema(value_type = String)]
+    id: &'a ObjectId,
+    key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    name: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>, nullable = false)]
+    data: &'a Option<Value>,
+}
+
+/// The subscriber of a subscription; profile fields it does not have are `null`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SubscriptionSubscriberDto)]
+pub struct SubscriptionSubscriber<'a> {
+    #[serde(rename = "_id")]
+    #[schema(value_type = String)]
+    id: &'a ObjectId,
+    #[serde(rename = "subscriberId")]
+    subscriber_id: &'a str,
+    avatar: Option<&'a str>,
+    #[serde(rename = "firstName")]
+    first_name: Option<&'a str>,
+    #[serde(rename = "lastName")]
+    last_name: Option<&'a str>,
+    email: Option<&'a str>,
+}
+
 /// One item of the subscription lists and of the create/delete responses.
-pub fn subscription_json(s: &TopicSubscription) -> Value {
-    fn nullable(f: &Field<String>) -> Value {
-        f.value().map(|v| json!(v)).unwrap_or(Value::Null)
+#[derive(Serialize, ToSchema)]
+#[schema(as = TopicSubscriptionDto)]
+pub struct SubscriptionResponse<'a> {
+    #[serde(rename = "_id")]
+    #[schema(value_type = String)]
+    id: &'a ObjectId,
+    /// The caller's, or by default `<topicKey>:<subscriberId>`; unique within the topic.
+    identifier: &'a str,
+    topic: SubscriptionTopic<'a>,
+    subscriber: SubscriptionSubscriber<'a>,
+    #[serde(rename = "createdAt")]
+    #[schema(value_type = String)]
+    created_at: Timestamp,
+    #[serde(rename = "updatedAt")]
+    #[schema(value_type = String)]
+    updated_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    name: &'a Option<String>,
+}
+
+impl<'a> From<&'a TopicSubscription> for SubscriptionResponse<'a> {
+    fn from(s: &'a TopicSubscription) -> Self {
+        let t = &s.topic;
+        let p = &s.subscriber;
+        SubscriptionResponse {
+            id: &s.id,
+            identifier: &s.identifier,
+            topic: SubscriptionTopic {
+                id: &t.id,
+                key: &t.key,
+                name: &t.name,
+                data: &t.data,
+            },
+            subscriber: SubscriptionSubscriber {
+                id: &p.id,
+                subscriber_id: &p.subscriber_id,
+                avatar: p.avatar.value().map(String::as_str),
+                first_name: p.first_name.value().map(String::as_str),
+                last_name: p.last_name.value().map(String::as_str),
+                email: p.email.value().map(String::as_str),
+            },
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            name: &s.name,
+        }
     }
-    let mut topic = Map::new();
-    topic.insert("_id".into(), json!(s.topic.id));
-    topic.insert("key".into(), json!(s.topic.key));
-    if let Some(name) = &s.topic.name {
-        topic.insert("name".into(), json!(name));
-    }
-    if let Some(data) = &s.topic.data {
-        topic.insert("data".into(), data.clone());
-    }
-    let mut item = json!({
-        "_id": s.id,
-        "identifier": s.identifier,
-        "topic": topic,
-        "subscriber": {
-            "_id": s.subscriber.id,
-            "subscriberId": s.subscriber.subscriber_id,
-            "avatar": nullable(&s.subscriber.avatar),
-            "firstName": nullable(&s.subscriber.first_name),
-            "lastName": nullable(&s.subscriber.last_name),
-            "email": nullable(&s.subscriber.email),
-        },
-        "createdAt": s.created_at,
-        "updatedAt": s.updated_at,
-    });
-    if let Some(name) = &s.name {
-        item["name"] = json!(name);
-    }
-    item
+}
+
+/// `{totalCount, successful, failed}` of the subscription create and delete answers.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SubscriptionsMetaDto)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionsMeta {
+    total_count: usize,
+    successful: usize,
+    failed: usize,
+}
+
+/// A subscriber id that was not subscribed (or unsubscribed), and why (Novu's codes).
+#[derive(Serialize, ToSchema)]
+#[schema(as = SubscriptionErrorDto)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionError<'a> {
+    subscriber_id: &'a str,
+    code: &'static str,
+    message: String,
+}
+
+/// The answer of the subscription create and delete calls: `{data, meta, errors?}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreateSubscriptionsResponseDto)]
+pub struct SubscriptionsResponse<'a> {
+    data: Vec<SubscriptionResponse<'a>>,
+    meta: SubscriptionsMeta,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<SubscriptionError<'a>>,
+}
+
+/// `{id, identifier, name?}`: one subscription, by its identifier.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SubscriptionRefDto)]
+pub struct SubscriptionRef<'a> {
+    #[schema(value_type = String)]
+    id: &'a ObjectId,
+    identifier: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    name: &'a Option<String>,
+}
+
+/// `DELETE /v2/topics/{key}`: `{acknowledged: true}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AcknowledgedDto)]
+pub struct Acknowledged {
+    acknowledged: bool,
 }
 
 fn topic_not_found(key: &str) -> ApiError {
@@ -125,11 +228,9 @@ fn parse_fail_if_exists(q: &QueryMap) -> Result<bool, ApiError> {
     ),
     request_body = oa::CreateUpdateTopicRequestDto,
     responses(
-        (status = 201, description = "Created", body = oa::TopicEnvelope),
-        (status = 200, description = "Existed; name and data updated", body = oa::TopicEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 409, description = "Exists and `failIfExists=true`: the existing topic", body = oa::TopicResponseDto),
+        (status = 201, description = "Created", body = Data<TopicResponse>),
+        (status = 200, description = "Existed; name and data updated", body = Data<TopicResponse>),
+        (status = 409, description = "Exists and `failIfExists=true`: the existing topic", body = TopicResponse),
     )
 )]
 async fn create_topic(
@@ -169,12 +270,11 @@ async fn create_topic(
     tag = "Topics",
     operation_id = "get_topic_v2",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     responses(
-        (status = 200, description = "The topic", body = oa::TopicEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+        (status = 200, description = "The topic", body = Data<TopicResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn get_topic(
@@ -197,15 +297,10 @@ async fn get_topic(
     params(
         ("key" = Option<String>, Query, description = "Exact key"),
         ("name" = Option<String>, Query, description = "Substring of the name, ignoring case (at most 256 characters)"),
-        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
-        ("after" = Option<String>, Query, description = "Cursor: items after this one"),
-        ("before" = Option<String>, Query, description = "Cursor: items before this one"),
-        ("orderDirection" = Option<String>, Query, description = "ASC or DESC (default DESC)"),
+        oa::CursorParams,
     ),
     responses(
-        (status = 200, description = "One page of topics", body = oa::ListTopicsResponseDto),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 200, description = "One page of topics", body = CursorList<TopicResponse>),
     )
 )]
 async fn list_topics(
@@ -233,14 +328,12 @@ async fn list_topics(
     tag = "Topics",
     operation_id = "update_topic_v2",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     request_body = oa::UpdateTopicRequestDto,
     responses(
-        (status = 200, description = "The updated topic", body = oa::TopicEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+        (status = 200, description = "The updated topic", body = Data<TopicResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn update_topic(
@@ -271,12 +364,11 @@ async fn update_topic(
     tag = "Topics",
     operation_id = "delete_topic_v2",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     responses(
-        (status = 200, description = "Deleted with its subscriptions", body = oa::DeleteTopicEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+        (status = 200, description = "Deleted with its subscriptions", body = Data<Acknowledged>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn delete_topic(
@@ -292,7 +384,7 @@ async fn delete_topic(
     {
         return Err(topic_not_found(key));
     }
-    Ok(Envelope(StatusCode::OK, json!({"acknowledged": true})).into_response())
+    Ok(Envelope(StatusCode::OK, Acknowledged { acknowledged: true }).into_response())
 }
 
 /// The subscriptions of `{subscriberIds: [...]}` and/or `{subscriptions: [id | {subscriberId,
@@ -368,13 +460,11 @@ fn parse_subscription_targets(body: &Map<String, Value>) -> Result<Vec<String>, 
     tag = "Topics",
     operation_id = "create_subscriptions_v2",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     request_body = oa::TopicSubscriptionsRequestDto,
     responses(
-        (status = 201, description = "Subscriptions (a missing topic is created); unknown subscribers in `errors`", body = oa::CreateSubscriptionsResponseDto),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 201, description = "Subscriptions (a missing topic is created); unknown subscribers in `errors`", body = SubscriptionsResponse),
     )
 )]
 async fn create_subscriptions(
@@ -396,40 +486,34 @@ async fn create_subscriptions(
             None,
         )
         .await?;
-    let data: Vec<Value> = outcome
+    let data: Vec<SubscriptionResponse> = outcome
         .subscriptions
         .iter()
-        .map(subscription_json)
+        .map(SubscriptionResponse::from)
         .collect();
-    let not_found = outcome.not_found.iter().map(|id| {
-        json!({
-            "subscriberId": id,
-            "code": "SUBSCRIBER_NOT_FOUND",
-            "message": format!("Subscriber with ID '{id}' could not be found."),
-        })
+    let not_found = outcome.not_found.iter().map(|id| SubscriptionError {
+        subscriber_id: id,
+        code: "SUBSCRIBER_NOT_FOUND",
+        message: format!("Subscriber with ID '{id}' could not be found."),
     });
-    let conflicts = outcome.conflicts.iter().map(|c| {
-        json!({
-            "subscriberId": c.subscriber_id,
-            "code": "SUBSCRIPTION_IDENTIFIER_CONFLICT",
-            "message": format!(
-                "Subscription identifier '{}' is already used by another subscription of topic {key}.",
-                c.identifier
-            ),
-        })
+    let conflicts = outcome.conflicts.iter().map(|c| SubscriptionError {
+        subscriber_id: &c.subscriber_id,
+        code: "SUBSCRIPTION_IDENTIFIER_CONFLICT",
+        message: format!(
+            "Subscription identifier '{}' is already used by another subscription of topic {key}.",
+            c.identifier
+        ),
     });
-    let errors: Vec<Value> = not_found.chain(conflicts).collect();
-    let mut body = json!({
-        "data": data,
-        "meta": {
-            "totalCount": data.len() + errors.len(),
-            "successful": data.len(),
-            "failed": errors.len(),
+    let errors: Vec<SubscriptionError> = not_found.chain(conflicts).collect();
+    let body = SubscriptionsResponse {
+        meta: SubscriptionsMeta {
+            total_count: data.len() + errors.len(),
+            successful: data.len(),
+            failed: errors.len(),
         },
-    });
-    if !errors.is_empty() {
-        body["errors"] = Value::Array(errors);
-    }
+        data,
+        errors,
+    };
     Ok(Plain(StatusCode::CREATED, body).into_response())
 }
 
@@ -442,14 +526,12 @@ async fn create_subscriptions(
     tag = "Topics",
     operation_id = "delete_subscriptions_v2",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
     ),
     request_body = oa::TopicSubscriptionsRequestDto,
     responses(
-        (status = 200, description = "The removed subscriptions; ids not removed in `errors`", body = oa::CreateSubscriptionsResponseDto),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+        (status = 200, description = "The removed subscriptions; ids not removed in `errors`", body = SubscriptionsResponse),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn delete_subscriptions(
@@ -473,30 +555,27 @@ async fn delete_subscriptions(
             continue;
         }
         errors.push(match state.store.get_subscriber(env, id).await? {
-            None => json!({
-                "subscriberId": id,
-                "code": "SUBSCRIBER_NOT_FOUND",
-                "message": format!("Subscriber with ID '{id}' could not be found."),
-            }),
-            Some(_) => json!({
-                "subscriberId": id,
-                "code": "SUBSCRIPTION_NOT_FOUND",
-                "message": format!("Subscription for subscriber '{id}' not found."),
-            }),
+            None => SubscriptionError {
+                subscriber_id: id,
+                code: "SUBSCRIBER_NOT_FOUND",
+                message: format!("Subscriber with ID '{id}' could not be found."),
+            },
+            Some(_) => SubscriptionError {
+                subscriber_id: id,
+                code: "SUBSCRIPTION_NOT_FOUND",
+                message: format!("Subscription for subscriber '{id}' not found."),
+            },
         });
     }
-    let data: Vec<Value> = removed.iter().map(subscription_json).collect();
-    let mut body = json!({
-        "data": data,
-        "meta": {
-            "totalCount": ids.len(),
-            "successful": removed.len(),
-            "failed": errors.len(),
+    let body = SubscriptionsResponse {
+        data: removed.iter().map(SubscriptionResponse::from).collect(),
+        meta: SubscriptionsMeta {
+            total_count: ids.len(),
+            successful: removed.len(),
+            failed: errors.len(),
         },
-    });
-    if !errors.is_empty() {
-        body["errors"] = Value::Array(errors);
-    }
+        errors,
+    };
     Ok(Plain(StatusCode::OK, body).into_response())
 }
 
@@ -506,18 +585,13 @@ async fn delete_subscriptions(
     tag = "Topics",
     operation_id = "list_subscriptions_v2",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
         ("subscriberId" = Option<String>, Query, description = "Only this subscriber"),
-        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 10)"),
-        ("after" = Option<String>, Query, description = "Cursor: items after this one"),
-        ("before" = Option<String>, Query, description = "Cursor: items before this one"),
-        ("orderDirection" = Option<String>, Query, description = "ASC or DESC (default DESC)"),
+        oa::CursorParams,
     ),
     responses(
-        (status = 200, description = "One page of subscriptions", body = oa::ListTopicSubscriptionsResponseDto),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Topic not found", body = oa::ErrorDto),
+        (status = 200, description = "One page of subscriptions", body = CursorList<SubscriptionResponse>),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn list_subscriptions(
@@ -537,7 +611,7 @@ async fn list_subscriptions(
         .store
         .topic_subscriptions(env, key, q.get("subscriberId"), &page)
         .await?;
-    let list = CursorList::new(&result, |s| &s.id, subscription_json);
+    let list = CursorList::new(&result, |s| &s.id, SubscriptionResponse::from);
     Ok(Plain(StatusCode::OK, list).into_response())
 }
 
@@ -549,13 +623,12 @@ async fn list_subscriptions(
     tag = "Topics",
     operation_id = "get_subscription_v2",
     params(
-        ("topicKey" = String, Path, description = "The topic key"),
+        oa::TopicKeyPath,
         ("identifier" = String, Path, description = "The subscription's identifier (by default `<topicKey>:<subscriberId>`), or the subscriber id"),
     ),
     responses(
-        (status = 200, description = "The subscription", body = oa::SubscriptionRefEnvelope),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "Not subscribed", body = oa::ErrorDto),
+        (status = 200, description = "The subscription", body = Data<SubscriptionRef>),
+        (status = 404, description = "Not subscribed", body = oa::ErrorBody),
     )
 )]
 async fn get_subscription(
@@ -579,13 +652,15 @@ async fn get_subscription(
         }
     };
     match found {
-        Some(s) => {
-            let mut body = json!({"id": s.id, "identifier": s.identifier});
-            if let Some(name) = &s.name {
-                body["name"] = json!(name);
-            }
-            Ok(Envelope(StatusCode::OK, body).into_response())
-        }
+        Some(s) => Ok(Envelope(
+            StatusCode::OK,
+            SubscriptionRef {
+                id: &s.id,
+                identifier: &s.identifier,
+                name: &s.name,
+            },
+        )
+        .into_response()),
         None => Err(ApiError::NotFound(format!(
             "Subscription {identifier} not found for topic {key}"
         ))),
@@ -595,6 +670,7 @@ async fn get_subscription(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn parse(body: Value) -> Result<Vec<NewSubscription>, Vec<String>> {
         parse_new_subscriptions(body.as_object().unwrap()).map_err(|e| match e {

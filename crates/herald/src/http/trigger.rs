@@ -10,7 +10,9 @@ use herald_core::delivery::event::{
 };
 use herald_core::render::subscriber_context;
 use herald_core::{AuthContext, ObjectId};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::subscribers::{parse_create, upsert_with_channels, CreateRequest};
@@ -39,9 +41,33 @@ pub(super) struct TriggerRequest {
     pub tenant: Option<Value>,
 }
 
-/// The trigger's answer: `{acknowledged: true, status, transactionId}`.
+/// `TriggerEventResponseDto`. `status`: `processed` (accepted), `trigger_not_active`,
+/// `no_workflow_steps_defined`, `no_workflow_active_steps_defined`, or (bulk items only) `error`
+/// with `error` listing why.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TriggerEventResponseDto)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerAnswer<'a> {
+    pub acknowledged: bool,
+    #[schema(
+        pattern = "^(processed|trigger_not_active|no_workflow_steps_defined|no_workflow_active_steps_defined|error)$"
+    )]
+    pub status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error: Option<Vec<String>>,
+    pub transaction_id: &'a str,
+}
+
+/// The trigger's answer: `{acknowledged: true, status, transactionId}`, as the JSON that is also
+/// stored for an `Idempotency-Key` replay.
 pub fn answer(status: &str, transaction_id: &str) -> Value {
-    json!({"acknowledged": true, "status": status, "transactionId": transaction_id})
+    json!(TriggerAnswer {
+        acknowledged: true,
+        status,
+        error: None,
+        transaction_id,
+    })
 }
 
 /// A random UUID v4, Novu's default `transactionId`.

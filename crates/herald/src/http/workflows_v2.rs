@@ -87,9 +87,8 @@ async fn resolve(state: &AppState, env: &ObjectId, param: &str) -> Result<Workfl
     request_body = docs::CreateWorkflowDto,
     responses(
         (status = 201, description = "Created; `INACTIVE` unless `active: true`", body = WorkflowEnvelope),
-        (status = 400, description = "Invalid request, or a step type other than chat and push", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 409, description = "The environment has a workflow with that `workflowId`", body = oa::ErrorDto),
+        (status = 400, description = "Invalid request, or a step type other than chat and push", body = oa::ErrorBody),
+        (status = 409, description = "The environment has a workflow with that `workflowId`", body = oa::ErrorBody),
     )
 )]
 async fn create_workflow(
@@ -232,8 +231,7 @@ fn parse_list_query(q: &QueryMap) -> Result<(WorkflowQuery, bool), ApiError> {
     ),
     responses(
         (status = 200, description = "One page and the total", body = WorkflowListEnvelope),
-        (status = 400, description = "Invalid query", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
+        (status = 400, description = "Invalid query", body = oa::ErrorBody),
     )
 )]
 async fn list_workflows(
@@ -268,9 +266,8 @@ async fn list_workflows(
     ),
     responses(
         (status = 200, description = "The workflow", body = WorkflowEnvelope),
-        (status = 400, description = "`environmentId` is another environment", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow", body = oa::ErrorDto),
+        (status = 400, description = "`environmentId` is another environment", body = oa::ErrorBody),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn get_workflow(
@@ -318,10 +315,9 @@ async fn save(
     request_body = docs::UpdateWorkflowDto,
     responses(
         (status = 200, description = "The workflow, its definition replaced (`active` is `false` unless sent)", body = WorkflowEnvelope),
-        (status = 400, description = "Invalid request, or a step type other than chat and push", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow", body = oa::ErrorDto),
-        (status = 409, description = "The new `workflowId` is another workflow's", body = oa::ErrorDto),
+        (status = 400, description = "Invalid request, or a step type other than chat and push", body = oa::ErrorBody),
+        (status = 404, response = oa::NotFound),
+        (status = 409, description = "The new `workflowId` is another workflow's", body = oa::ErrorBody),
     )
 )]
 async fn update_workflow(
@@ -359,9 +355,7 @@ async fn update_workflow(
     request_body = docs::PatchWorkflowDto,
     responses(
         (status = 200, description = "The workflow with the given fields changed", body = WorkflowEnvelope),
-        (status = 400, description = "Invalid request", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow", body = oa::ErrorDto),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn patch_workflow(
@@ -396,8 +390,7 @@ async fn patch_workflow(
     params(("workflowId" = String, Path, description = "The workflowId (trigger identifier), `_id` or slug")),
     responses(
         (status = 204, description = "Deleted (no body)"),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow", body = oa::ErrorDto),
+        (status = 404, response = oa::NotFound),
     )
 )]
 async fn delete_workflow(
@@ -426,9 +419,8 @@ async fn delete_workflow(
     request_body = docs::SyncWorkflowDto,
     responses(
         (status = 200, description = "The workflow as it now is in the target environment", body = WorkflowEnvelope),
-        (status = 400, description = "Invalid request, or the target is the workflow's own environment", body = oa::ErrorDto),
-        (status = 401, description = "Missing or invalid API key", body = oa::ErrorDto),
-        (status = 404, description = "No such workflow, or no such environment in the organization", body = oa::ErrorDto),
+        (status = 400, description = "Invalid request, or the target is the workflow's own environment", body = oa::ErrorBody),
+        (status = 404, description = "No such workflow, or no such environment in the organization", body = oa::ErrorBody),
     )
 )]
 async fn sync_workflow(

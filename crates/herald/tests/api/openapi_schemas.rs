@@ -3,7 +3,9 @@
 //!
 //! Schemas are checked by a small validator of the JSON Schema keywords the document uses (it
 //! fails on any other keyword, so it cannot silently skip a rule); the `jsonschema` crate would do
-//! the same for a few dozen more dependencies.
+//! the same for a few dozen more dependencies. Stricter than JSON Schema in one way: an object
+//! schema with `properties` and no `additionalProperties` must declare every field of the answer,
+//! so a field a response type serializes but its schema lacks fails here.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -11,7 +13,10 @@ use serde_json::{json, Value};
 use crate::helpers::{TestApp, TestResponse};
 use crate::openapi::document;
 
-backend_tests!(real_responses_match_the_documented_schemas);
+backend_tests!(
+    real_responses_match_the_documented_schemas,
+    a_field_missing_from_the_schema_fails_the_check
+);
 
 /// Validates `value` against `schema` (resolving `$ref`s in `doc`); returns what does not fit.
 pub(crate) fn check(
@@ -57,9 +62,15 @@ pub(crate) fn check(
             }
             "properties" => {
                 if let Some(obj) = value.as_object() {
-                    for (name, sub) in rule.as_object().unwrap() {
+                    let declared = rule.as_object().unwrap();
+                    for (name, sub) in declared {
                         if let Some(v) = obj.get(name) {
                             check(doc, sub, v, &format!("{at}.{name}"), errors);
+                        }
+                    }
+                    if !schema.contains_key("additionalProperties") {
+                        for name in obj.keys().filter(|n| !declared.contains_key(*n)) {
+                            errors.push(format!("{at}: {name} is not in the schema"));
                         }
                     }
                 }
@@ -139,13 +150,21 @@ pub(crate) fn check(
 pub(crate) fn assert_documented(doc: &Value, method: &Method, template: &str, res: &TestResponse) {
     let op = &doc["paths"][template][method.as_str().to_ascii_lowercase()];
     assert!(op.is_object(), "{method} {template} is not documented");
-    let response = &op["responses"][res.status.to_string()];
+    let mut response = &op["responses"][res.status.to_string()];
     assert!(
         response.is_object(),
         "{method} {template}: status {} is not documented: {}",
         res.status,
         res.text
     );
+    if let Some(reference) = response.get("$ref") {
+        let name = reference
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/responses/"))
+            .unwrap_or_else(|| panic!("unsupported response $ref {reference}"));
+        response = &doc["components"]["responses"][name];
+        assert!(response.is_object(), "dangling response $ref {name}");
+    }
     match response["content"]["application/json"]["schema"].as_object() {
         None => assert!(
             res.text.is_empty(),
@@ -536,4 +555,36 @@ async fn real_responses_match_the_documented_schemas(app: TestApp) {
         &mut errors,
     );
     assert_eq!(errors.len(), 4, "{errors:?}");
+}
+
+/// A field a real answer has and its schema lacks is a failure: the schemas are derived from the
+/// serialized types, and this is what catches a hand-written one that falls behind.
+async fn a_field_missing_from_the_schema_fails_the_check(app: TestApp) {
+    let doc = document(&app).await;
+    let res = app
+        .send(
+            app.request(Method::POST, "/v2/topics")
+                .json(&json!({"key": "strict", "name": "Strict"})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_documented(&doc, &Method::POST, "/v2/topics", &res);
+
+    let mut undeclared = doc.clone();
+    let topic = &mut undeclared["components"]["schemas"]["TopicResponseDto"]["properties"];
+    assert!(topic["updatedAt"].is_object(), "{topic}");
+    topic.as_object_mut().unwrap().remove("updatedAt");
+    let schema = json!({"$ref": "#/components/schemas/TopicResponseDto"});
+    let mut errors = Vec::new();
+    check(&undeclared, &schema, res.data(), "$", &mut errors);
+    assert_eq!(errors, ["$: updatedAt is not in the schema"]);
+
+    // Where a schema allows other fields (`additionalProperties`), they are checked against it.
+    let mut errors = Vec::new();
+    let open = json!({"type": "object", "properties": {"a": {"type": "string"}},
+                      "additionalProperties": {"type": "integer"}});
+    check(&doc, &open, &json!({"a": "x", "b": 1}), "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    check(&doc, &open, &json!({"a": "x", "b": "y"}), "$", &mut errors);
+    assert_eq!(errors.len(), 1, "{errors:?}");
 }
