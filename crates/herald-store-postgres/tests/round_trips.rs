@@ -6,8 +6,9 @@
 //! `Query` (`BEGIN`, `COMMIT`) makes the client wait for the server: one round trip. The
 //! credentials endpoints are the hot path and their throughput is bounded by these waits, so the
 //! counts are pinned here. Not counted: sqlx's connection check (a bare `Sync`) when a connection
-//! leaves the pool and when it returns (one each per request whatever the store does), and the
-//! read of the current secret key, which a writer makes once per key check period.
+//! returns to the pool (one per request whatever the store does, sent after the answer) and when
+//! one that sat idle for a second leaves it, and the read of the current secret key, which a
+//! writer makes once per key check period.
 
 use std::collections::HashMap;
 use std::fmt;
