@@ -267,7 +267,12 @@ mod tests {
         let row = |c: i64, p: i64, t: &str| (c, p, c, t.to_string());
         assert_eq!(
             tokens(&conn),
-            [row(1, 1, "a"), row(1, 2, "c"), row(2, 1, "x"), row(2, 2, "y")]
+            [
+                row(1, 1, "a"),
+                row(1, 2, "c"),
+                row(2, 1, "x"),
+                row(2, 2, "y")
+            ]
         );
         let hashes: i64 = conn
             .query_row(
@@ -280,7 +285,8 @@ mod tests {
         conn.execute("DELETE FROM subscriber_channels WHERE pk = 1", [])
             .unwrap();
         assert_eq!(tokens(&conn), [row(2, 1, "x"), row(2, 2, "y")]);
-        conn.execute("DELETE FROM subscribers WHERE pk = 2", []).unwrap();
+        conn.execute("DELETE FROM subscribers WHERE pk = 2", [])
+            .unwrap();
         assert_eq!(tokens(&conn), [], "tokens go with a subscriber's channels");
     }
 
