@@ -85,35 +85,47 @@ impl<'a> Claim<'a> {
     }
 }
 
-/// The `BEGIN` of a transaction holding the locks that order `claims`, as one simple query.
+/// The advisory locks that order `claims`, as one simple query (`None`: they claim no token).
 /// Keys are integers formatted here, never client text.
-fn begin_sql(env: &ObjectId, claims: &[Claim<'_>]) -> String {
+fn lock_sql(env: &ObjectId, claims: &[Claim<'_>]) -> Option<String> {
     let keys: BTreeSet<i64> = claims
         .iter()
         .flat_map(|c| c.hashes.iter().map(|h| token_key(c.integration, h)))
         .collect();
     if keys.is_empty() {
-        return "BEGIN".into();
+        return None;
     }
     let env_key = environment_key(env);
     if keys.len() > MAX_TOKEN_LOCKS {
-        return format!("BEGIN; SELECT pg_advisory_xact_lock({env_key})");
+        return Some(format!("SELECT pg_advisory_xact_lock({env_key})"));
     }
-    let mut sql = format!("BEGIN; SELECT pg_advisory_xact_lock_shared({env_key})");
+    let mut sql = format!("SELECT pg_advisory_xact_lock_shared({env_key})");
     for key in keys {
         sql.push_str(&format!("; SELECT pg_advisory_xact_lock({key})"));
     }
-    sql
+    Some(sql)
 }
 
-/// Begins a transaction that holds the locks ordering every token of `claims` (a plain `BEGIN`
-/// when they claim none), in one round trip.
+/// Begins a transaction that holds the locks ordering every token of `claims`: `BEGIN`, then the
+/// locks (none when they claim no token) in one more round trip.
+///
+/// Not `BEGIN; SELECT pg_advisory_xact_lock(…)` as one statement through `begin_with`: sqlx (0.8)
+/// counts a transaction only once its `BEGIN` statement has completed, so when that statement
+/// failed in its lock wait (a statement timeout) or was abandoned there (the request dropped),
+/// nothing rolled it back and the connection went back to the pool inside the transaction, where
+/// every later statement on it ran uncommitted. Inside the `Transaction`, an abandoned or failed
+/// lock wait is rolled back with it.
 pub(crate) async fn begin_claiming<'c>(
     conn: &'c mut PgConnection,
     env: &ObjectId,
     claims: &[Claim<'_>],
 ) -> Result<Transaction<'c, Postgres>> {
-    Ok(conn.begin_with(begin_sql(env, claims)).await?)
+    let mut tx = conn.begin().await?;
+    if let Some(locks) = lock_sql(env, claims) {
+        // A `&str` without arguments goes out as one simple query (several statements).
+        sqlx::Executor::execute(&mut *tx, locks.as_str()).await?;
+    }
+    Ok(tx)
 }
 
 /// Locks, in `pk` order, the live subscriber `subscriber_id` and every subscriber holding one of
@@ -318,17 +330,16 @@ mod tests {
     #[test]
     fn a_claim_locks_the_environment_shared_then_each_token_in_key_order() {
         let (env, i) = (ObjectId::new(), ObjectId::new());
-        let sql = begin_sql(&env, &[claim(&i, &["b", "a"]), claim(&i, &["c", "a"])]);
+        let sql = lock_sql(&env, &[claim(&i, &["b", "a"]), claim(&i, &["c", "a"])]).unwrap();
         let statements: Vec<&str> = sql.split("; ").collect();
-        assert_eq!(statements[0], "BEGIN");
         assert_eq!(
-            statements[1],
+            statements[0],
             format!(
                 "SELECT pg_advisory_xact_lock_shared({})",
                 environment_key(&env)
             )
         );
-        let keys: Vec<i64> = statements[2..]
+        let keys: Vec<i64> = statements[1..]
             .iter()
             .map(|s| {
                 s.trim_start_matches("SELECT pg_advisory_xact_lock(")
@@ -342,17 +353,80 @@ mod tests {
     }
 
     #[test]
-    fn no_claim_is_a_plain_begin_and_many_claims_lock_the_environment() {
+    fn no_claim_takes_no_lock_and_many_claims_lock_the_environment() {
         let (env, i) = (ObjectId::new(), ObjectId::new());
-        assert_eq!(begin_sql(&env, &[claim(&i, &[])]), "BEGIN");
+        assert_eq!(lock_sql(&env, &[claim(&i, &[])]), None);
         let many: Vec<String> = (0..=MAX_TOKEN_LOCKS).map(|n| format!("t{n}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(
-            begin_sql(&env, &[claim(&i, &many)]),
-            format!(
-                "BEGIN; SELECT pg_advisory_xact_lock({})",
+            lock_sql(&env, &[claim(&i, &many)]),
+            Some(format!(
+                "SELECT pg_advisory_xact_lock({})",
                 environment_key(&env)
-            )
+            ))
         );
+    }
+
+    /// A claiming transaction abandoned while it waits for a token's lock (its request dropped)
+    /// is rolled back: the pooled connection comes back outside any transaction, holding no lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_lock_wait_leaves_no_transaction_on_the_pooled_connection() {
+        let Some(db) = crate::test_support::test_database().await else {
+            return;
+        };
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(db.url())
+            .await
+            .unwrap();
+        let (env, i) = (ObjectId::new(), ObjectId::new());
+        let mut holder = PgConnection::connect(db.url()).await.unwrap();
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(token_key(&i, "h"))
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let claims = [claim(&i, &["h"])];
+        let mut wait = Box::pin(begin_claiming(&mut conn, &env, &claims));
+        // Drive the claim until PostgreSQL shows it waiting for the held lock, then drop it.
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut wait => panic!("the token's lock is held by another session"),
+                waiting = sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM pg_locks
+                     WHERE locktype = 'advisory' AND NOT granted
+                       AND database = (SELECT oid FROM pg_database
+                                       WHERE datname = current_database())",
+                )
+                .fetch_one(&mut holder) => {
+                    if waiting.unwrap() > 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(wait);
+        drop(conn);
+        sqlx::query("SELECT pg_advisory_unlock_all()")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        // Once the connection is back in the pool (the pool has one), the abandoned transaction,
+        // which got the lock when it was released above, must have let go of it.
+        let conn = pool.acquire().await.unwrap();
+        let held: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+        assert_eq!(
+            held, 0,
+            "a lock is still held by a pooled connection's transaction"
+        );
+        drop(conn);
     }
 }

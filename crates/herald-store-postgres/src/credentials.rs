@@ -20,9 +20,9 @@
 //! One owner per token (`claims`): a write claiming tokens ([`herald_core::TokenOwnership::Move`])
 //! keeps this fast path only when it inserts none of them and no other subscriber holds one (an
 //! app re-registering the token its subscriber already holds, as apps do on every start).
-//! Otherwise the write runs in a transaction whose `BEGIN` takes the tokens' advisory locks, and
-//! its statement also takes the tokens from their other holders (four round trips: read, begin,
-//! write, commit). If the subscriber changed since the read, the write runs again the locked way
+//! Otherwise the write runs in a transaction that first takes the tokens' advisory locks, and
+//! its statement also takes the tokens from their other holders (five round trips: read, begin,
+//! locks, write, commit). If the subscriber changed since the read, the write runs again the locked way
 //! (locks, then the rows of the subscriber and of the other holders in `pk` order, read, write,
 //! release). Either way exactly one subscriber holds a token however registrations race.
 //!
@@ -406,7 +406,7 @@ impl PgStore {
         let now = now();
         let written = if claiming {
             // The tokens' locks, then the write that also releases them from their other
-            // holders, as long as the subscriber row is still as read: four round trips in all.
+            // holders, as long as the subscriber row is still as read: five round trips in all.
             let claim = [Claim {
                 integration: &update.integration_id,
                 hashes: claimed.to_vec(),

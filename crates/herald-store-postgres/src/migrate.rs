@@ -16,7 +16,9 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// Every migration this build knows, in version order.
+/// Every migration this build knows, in version order. Version numbers are shared with the SQLite
+/// store; version 8 is SQLite's alone (its device-token layout, nothing the stores hold differs),
+/// so the next migration here is 0009.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,

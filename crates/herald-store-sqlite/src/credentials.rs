@@ -4,10 +4,11 @@
 //! The merge rules are core's ([`CredentialsUpdate::merged`]); this module reads the channel's
 //! current state, asks core for the result, and writes only the difference. That runs inside one
 //! write job, and all writes are serialised by the writer thread, so two concurrent appends to the
-//! same channel are applied one after the other and neither loses a token. Tokens are rows with a
-//! `UNIQUE (channel_pk, token_hash)` constraint: an append is an `INSERT OR IGNORE` of the new
-//! tokens, a replacement deletes and re-inserts in the given order (insertion order is the order
-//! clients see).
+//! same channel are applied one after the other and neither loses a token. Tokens are rows whose
+//! `pk` is their channel's `pk * 2^32` plus their position in the channel (migration 0008), so a
+//! channel's tokens are one range of row ids in the order clients see: an append inserts the new
+//! tokens after the last position, a replacement deletes the range and inserts the list from
+//! position 1. The merge keeps a channel's tokens distinct.
 //!
 //! One owner per token ([`herald_core::TokenOwnership::Move`]): the same write job removes the
 //! tokens the write claims from every other subscriber of the environment holding them for the
@@ -21,20 +22,22 @@
 
 use std::collections::HashMap;
 
-use herald_core::secrets::{Field, Owner, Vault};
+use herald_core::secrets::{Field, KeyId, Owner, Vault};
 use herald_core::{
     ChannelCredentials, CredentialsUpdate, ObjectId, ProviderId, StoreError, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{DbError, DbResult};
-use crate::rows::{find_live_subscriber_key, find_live_subscriber_pk, unreadable};
+use crate::rows::{find_live_subscriber_key, find_live_subscriber_pk, token_pks, unreadable};
 use crate::secrets::{follow_current_key, write_channel_columns};
 
 /// A channel as stored: its `pk` and its credentials, each device token given by its keyed hash.
 struct StoredChannel {
     pk: i64,
     credentials: ChannelCredentials,
+    /// The position after its last token's (see [`crate::rows::token_pks`]).
+    next_position: i64,
 }
 
 /// The stored channel of a subscriber bound to one integration. Its text fields are decrypted;
@@ -68,13 +71,17 @@ fn find_channel(
     let mut credentials = vault
         .open_channel(env.as_str(), owner, columns)
         .map_err(|e| unreadable(owner, e))?;
+    let (first, last) = token_pks(pk)?;
+    let mut next_position = 1;
     if tokens_set {
         let mut stmt = conn.prepare_cached(
-            "SELECT token, token_hash FROM device_tokens WHERE channel_pk = ?1 ORDER BY pk",
+            "SELECT token, token_hash, pk FROM device_tokens WHERE pk BETWEEN ?1 AND ?2
+             ORDER BY pk",
         )?;
-        let mut rows = stmt.query([pk])?;
+        let mut rows = stmt.query([first, last])?;
         let mut hashes = Vec::new();
         while let Some(row) = rows.next()? {
+            next_position = row.get::<_, i64>(2)? - first + 1;
             // Every row has its hash (NULL only inside the migration that added the column).
             let hash = match row.get::<_, Option<String>>(1)? {
                 Some(hash) => hash,
@@ -89,24 +96,99 @@ fn find_channel(
         }
         credentials.device_tokens = Some(hashes);
     }
-    Ok(Some(StoredChannel { pk, credentials }))
+    Ok(Some(StoredChannel {
+        pk,
+        credentials,
+        next_position,
+    }))
 }
 
-/// The request's tokens replaced by their hashes, and each hash's token.
-fn hash_tokens(
-    vault: &Vault,
-    env: &ObjectId,
-    update: &CredentialsUpdate,
-) -> (CredentialsUpdate, HashMap<String, String>) {
-    let mut plain = HashMap::new();
-    let mut hashed = update.clone();
-    if let Some(tokens) = &mut hashed.credentials.device_tokens {
-        for token in tokens.iter_mut() {
-            let hash = vault.token_hash(env.as_str(), token);
-            plain.insert(hash.clone(), std::mem::replace(token, hash));
+/// A credentials write made ready before it reaches the writer thread: the request's tokens
+/// replaced by their keyed hashes (which depend on the environment only) and, when the caller
+/// knew the subscriber's `_id`, each token already encrypted for that subscriber's channel. The
+/// writer thread then only reads, compares and writes rows; it hashes or encrypts a token itself
+/// only when what was prepared no longer fits (the subscriber was re-created under the same id,
+/// or the current key changed in between).
+pub(crate) struct Prepared {
+    /// The update with its tokens replaced by their hashes.
+    hashed: CredentialsUpdate,
+    /// The request's tokens by hash.
+    plain: HashMap<String, String>,
+    sealed: Option<Sealed>,
+}
+
+/// The request's tokens encrypted ahead of the write, valid for one subscriber and one key.
+struct Sealed {
+    subscriber: ObjectId,
+    key: KeyId,
+    /// Ciphertext by hash.
+    by_hash: HashMap<String, String>,
+}
+
+impl Prepared {
+    /// Hashes the request's tokens and, given the `_id` of the subscriber the write is for,
+    /// encrypts them bound to its channel. Runs on the calling thread, off the writer.
+    pub(crate) fn new(
+        vault: &Vault,
+        env: &ObjectId,
+        update: &CredentialsUpdate,
+        subscriber: Option<ObjectId>,
+    ) -> DbResult<Prepared> {
+        let mut plain = HashMap::new();
+        let mut hashed = update.clone();
+        if let Some(tokens) = &mut hashed.credentials.device_tokens {
+            for token in tokens.iter_mut() {
+                let hash = vault.token_hash(env.as_str(), token);
+                plain.insert(hash.clone(), std::mem::replace(token, hash));
+            }
         }
+        let sealed = match subscriber {
+            Some(subscriber) if !plain.is_empty() => {
+                let key = vault.sealing_id();
+                let owner = Owner::Channel {
+                    subscriber: subscriber.as_str(),
+                    integration: update.integration_id.as_str(),
+                };
+                let mut by_hash = HashMap::with_capacity(plain.len());
+                for (hash, token) in &plain {
+                    let sealed = vault.encrypt(Field::DeviceToken, env.as_str(), owner, token)?;
+                    by_hash.insert(hash.clone(), sealed);
+                }
+                Some(Sealed {
+                    subscriber,
+                    key,
+                    by_hash,
+                })
+            }
+            _ => None,
+        };
+        Ok(Prepared {
+            hashed,
+            plain,
+            sealed,
+        })
     }
-    (hashed, plain)
+
+    /// The stored form of the request's token with this hash, for the channel `key`: the one
+    /// prepared if it was made for this subscriber under the vault's current key, else encrypted
+    /// now.
+    fn seal(&self, key: &ChannelKey, hash: &str) -> DbResult<String> {
+        if let Some(sealed) = &self.sealed {
+            if sealed.subscriber == *key.subscriber && sealed.key == key.sealing {
+                if let Some(v) = sealed.by_hash.get(hash) {
+                    return Ok(v.clone());
+                }
+            }
+        }
+        let token = self.plain.get(hash).ok_or_else(|| {
+            DbError::Store(StoreError::backend(std::io::Error::other(
+                "a device token to insert is not one of the request's",
+            )))
+        })?;
+        Ok(key
+            .vault
+            .encrypt(Field::DeviceToken, key.env.as_str(), key.owner, token)?)
+    }
 }
 
 fn write_text(conn: &Connection, key: &ChannelKey, c: &ChannelCredentials) -> DbResult<()> {
@@ -134,74 +216,106 @@ struct ChannelKey<'a> {
     pk: i64,
     env: &'a ObjectId,
     subscriber_pk: i64,
+    subscriber: &'a ObjectId,
+    /// The key new values are encrypted under, as of this write.
+    sealing: KeyId,
     integration_id: &'a ObjectId,
     /// The subscriber's `_id` and the integration's, which the secrets are bound to.
     owner: Owner<'a>,
     vault: &'a Vault,
 }
 
-/// Inserts the tokens with these hashes, in order, encrypting each from `plain` (the request's
-/// tokens by hash). Core's rules insert only tokens of the request: a stored token survives a
-/// write only as part of the unchanged prefix of an append, which is never re-inserted.
+/// Inserts the tokens with these hashes, in order, each in its stored form from `prepared`, at
+/// the channel's positions from `position` on; a hash listed twice is inserted once. Core's rules
+/// insert only tokens of the request: a stored token survives a write only as part of the
+/// unchanged prefix of an append, which is never re-inserted.
 fn insert_tokens(
     conn: &Connection,
     key: &ChannelKey,
     hashes: &[String],
-    plain: &HashMap<String, String>,
+    mut position: i64,
+    prepared: &Prepared,
 ) -> DbResult<()> {
+    let (first, _) = token_pks(key.pk)?;
     let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO device_tokens
-             (channel_pk, environment_id, subscriber_pk, integration_id, token, token_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO device_tokens
+             (pk, channel_pk, environment_id, subscriber_pk, integration_id, token, token_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    for hash in hashes {
-        let token = plain.get(hash).ok_or_else(|| {
-            DbError::Store(StoreError::backend(std::io::Error::other(
-                "a device token to insert is not one of the request's",
-            )))
-        })?;
-        let sealed = key
-            .vault
-            .encrypt(Field::DeviceToken, key.env.as_str(), key.owner, token)?;
-        stmt.execute((
+    for (i, hash) in hashes.iter().enumerate() {
+        if hashes[..i].contains(hash) {
+            continue;
+        }
+        let sealed = prepared.seal(key, hash)?;
+        stmt.execute(rusqlite::params![
+            first + position,
             key.pk,
             key.env.as_str(),
             key.subscriber_pk,
             key.integration_id.as_str(),
             sealed,
             hash,
-        ))?;
+        ])?;
+        position += 1;
     }
     Ok(())
 }
 
-/// Writes `merged` over `old` (the channel's current token hashes) with as few statements as
-/// possible.
+/// Writes `merged` over `old` (the channel's current token hashes, the last of them at the
+/// position before `next_position`) with as few statements as possible.
 fn write_tokens(
     conn: &Connection,
     key: &ChannelKey,
     old: &[String],
+    next_position: i64,
     merged: &[String],
-    plain: &HashMap<String, String>,
+    prepared: &Prepared,
 ) -> DbResult<()> {
     if merged == old {
         return Ok(());
     }
+    let (first, last) = token_pks(key.pk)?;
     if let Some(added) = merged.strip_prefix(old) {
         // An append: the existing tokens keep their rows (and order), the new ones follow.
-        return insert_tokens(conn, key, added, plain);
+        let next = if next_position + added.len() as i64 > MAX_POSITION {
+            renumber(conn, first, last)?
+        } else {
+            next_position
+        };
+        return insert_tokens(conn, key, added, next, prepared);
     }
-    conn.prepare_cached("DELETE FROM device_tokens WHERE channel_pk = ?1")?
-        .execute([key.pk])?;
-    insert_tokens(conn, key, merged, plain)
+    conn.prepare_cached("DELETE FROM device_tokens WHERE pk BETWEEN ?1 AND ?2")?
+        .execute([first, last])?;
+    insert_tokens(conn, key, merged, 1, prepared)
+}
+
+/// The last position a token can take in its channel.
+const MAX_POSITION: i64 = (1 << 32) - 1;
+
+/// Moves the tokens stored in `first..=last` (one channel) to positions 1, 2, … in their order
+/// and returns the next free position. Positions only grow between two replacements of the
+/// channel's list (each append after a removal takes a new one), so this runs after about four
+/// billion of those at most; a channel holds at most 100 tokens.
+fn renumber(conn: &Connection, first: i64, last: i64) -> DbResult<i64> {
+    let pks = conn
+        .prepare_cached("SELECT pk FROM device_tokens WHERE pk BETWEEN ?1 AND ?2 ORDER BY pk")?
+        .query_map([first, last], |r| r.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut update = conn.prepare_cached("UPDATE device_tokens SET pk = ?2 WHERE pk = ?1")?;
+    let mut position = 1;
+    // In ascending order every row moves down to a free position.
+    for pk in pks {
+        if pk != first + position {
+            update.execute([pk, first + position])?;
+        }
+        position += 1;
+    }
+    Ok(position)
 }
 
 /// Applies `update` and returns the `pk` of the subscriber it changed (`None`: no live subscriber
-/// with that id). The response is built after the commit, off the writer thread (see
-/// `SqliteStore::update_credentials`): re-reading and decrypting every channel of the subscriber
-/// was most of a credentials write's time on the single writer thread. For the same reason the
-/// merge runs on token hashes: no stored token is decrypted here, and only the tokens inserted
-/// are encrypted.
+/// with that id), hashing and encrypting its tokens here (for writes that run inside a larger
+/// write job, such as an upsert with channels).
 pub(crate) fn update(
     conn: &Connection,
     vault: &Vault,
@@ -209,6 +323,23 @@ pub(crate) fn update(
     subscriber_id: &str,
     update: &CredentialsUpdate,
 ) -> DbResult<Option<i64>> {
+    let prepared = Prepared::new(vault, env, update, None)?;
+    update_prepared(conn, vault, env, subscriber_id, &prepared)
+}
+
+/// Applies a [`Prepared`] update, as [`update`]. The response is built after the commit, off the
+/// writer thread (see `SqliteStore::update_credentials`): re-reading and decrypting every channel
+/// of the subscriber was most of a credentials write's time on the single writer thread. For the
+/// same reason the merge runs on token hashes: no stored token is decrypted here, and the tokens
+/// inserted were hashed and encrypted before the job reached the writer.
+pub(crate) fn update_prepared(
+    conn: &Connection,
+    vault: &Vault,
+    env: &ObjectId,
+    subscriber_id: &str,
+    prepared: &Prepared,
+) -> DbResult<Option<i64>> {
+    let update = &prepared.hashed;
     let Some((subscriber_pk, subscriber)) = find_live_subscriber_key(conn, env, subscriber_id)?
     else {
         return Ok(None);
@@ -225,13 +356,15 @@ pub(crate) fn update(
         &update.integration_id,
         owner,
     )?;
-    let (hashed, plain) = hash_tokens(vault, env, update);
-    let merged = hashed.merged(existing.as_ref().map(|c| &c.credentials))?;
+    let merged = update.merged(existing.as_ref().map(|c| &c.credentials))?;
     follow_current_key(conn, vault)?;
+    let sealing = vault.sealing_id();
     let key = |pk| ChannelKey {
         pk,
         env,
         subscriber_pk,
+        subscriber: &subscriber,
+        sealing: sealing.clone(),
         integration_id: &update.integration_id,
         owner,
         vault,
@@ -241,7 +374,7 @@ pub(crate) fn update(
         Some(old) if old.credentials == merged => {
             // Nothing changes on this channel: no write, and `updated_at` stays. Another
             // subscriber may still hold a token it claims (written under `share`).
-            release_claimed(conn, env, update, subscriber_pk, hashed.claimed_tokens())?;
+            release_claimed(conn, env, update, subscriber_pk, update.claimed_tokens())?;
             return Ok(Some(subscriber_pk));
         }
         Some(old) => {
@@ -253,8 +386,9 @@ pub(crate) fn update(
                 conn,
                 &key,
                 old.credentials.device_tokens.as_deref().unwrap_or_default(),
+                old.next_position,
                 merged_tokens,
-                &plain,
+                prepared,
             )?;
         }
         None => {
@@ -279,11 +413,17 @@ pub(crate) fn update(
                 c[6],
                 merged.device_tokens.is_some(),
             ])?;
-            insert_tokens(conn, &key(conn.last_insert_rowid()), merged_tokens, &plain)?;
+            insert_tokens(
+                conn,
+                &key(conn.last_insert_rowid()),
+                merged_tokens,
+                1,
+                prepared,
+            )?;
         }
     }
     touch(conn, subscriber_pk)?;
-    release_claimed(conn, env, update, subscriber_pk, hashed.claimed_tokens())?;
+    release_claimed(conn, env, update, subscriber_pk, update.claimed_tokens())?;
     Ok(Some(subscriber_pk))
 }
 
@@ -343,16 +483,18 @@ pub(crate) fn remove_tokens(
     let Some(subscriber_pk) = find_live_subscriber_pk(conn, env, subscriber_id)? else {
         return Ok(None);
     };
+    // Through the lookup index: the subscriber's integrations of that provider, and the hash.
     let mut stmt = conn.prepare_cached(
         "DELETE FROM device_tokens
-         WHERE channel_pk IN (SELECT pk FROM subscriber_channels
-                              WHERE subscriber_pk = ?1 AND provider_id = ?2)
-           AND token_hash = ?3",
+         WHERE environment_id = ?4
+           AND integration_id IN (SELECT integration_id FROM subscriber_channels
+                                  WHERE subscriber_pk = ?1 AND provider_id = ?2)
+           AND token_hash = ?3 AND subscriber_pk = ?1",
     )?;
     let mut removed = 0;
     for token in tokens {
         let hash = vault.token_hash(env.as_str(), token);
-        removed += stmt.execute((subscriber_pk, provider.as_str(), hash))?;
+        removed += stmt.execute((subscriber_pk, provider.as_str(), hash, env.as_str()))?;
     }
     if removed > 0 {
         touch(conn, subscriber_pk)?;

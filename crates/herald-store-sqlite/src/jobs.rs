@@ -104,7 +104,8 @@ fn channel_targets(
         "SELECT c.pk, c.provider_id, c.integration_id, c.webhook_url, c.channel, c.alert_uid,
                 c.title, c.image_url, c.state, c.external_url, c.environment_id, t.token_hash,
                 t.token
-         FROM subscriber_channels c LEFT JOIN device_tokens t ON t.channel_pk = c.pk
+         FROM subscriber_channels c LEFT JOIN device_tokens t
+              ON t.pk BETWEEN c.pk * 4294967296 AND c.pk * 4294967296 + 4294967295
          WHERE c.subscriber_pk = ?1 ORDER BY c.pk, t.pk",
     )?;
     let mut rows = stmt.query([subscriber_pk])?;
@@ -589,8 +590,8 @@ fn remove_tokens(
     let mut removed = 0;
     let mut delete = conn.prepare_cached(
         "DELETE FROM device_tokens
-         WHERE token_hash = ?3 AND channel_pk IN (
-             SELECT pk FROM subscriber_channels WHERE subscriber_pk = ?1 AND integration_id = ?2)",
+         WHERE environment_id = (SELECT environment_id FROM subscribers WHERE pk = ?1)
+           AND integration_id = ?2 AND token_hash = ?3 AND subscriber_pk = ?1",
     )?;
     for r in removals {
         removed += delete.execute(rusqlite::params![

@@ -1,7 +1,8 @@
 //! Schema migrations, embedded in the binary so that a single file is all a deployment needs.
 //! They run at open, all pending ones in one `IMMEDIATE` transaction (so two processes opening the
 //! same new file cannot both apply them), and each applied version is recorded in
-//! `schema_migrations`. The version numbers match the PostgreSQL store's.
+//! `schema_migrations`. The version numbers match the PostgreSQL store's, which has no version 8
+//! (this store's device-token layout, `0008_device_tokens_by_channel.sql`).
 
 use herald_core::secrets::{KeyProvider, Vault};
 use herald_core::Timestamp;
@@ -24,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (6, include_str!("../migrations/0006_workflows.sql")),
     (7, include_str!("../migrations/0007_delivery.sql")),
+    (
+        8,
+        include_str!("../migrations/0008_device_tokens_by_channel.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database's version, then checks `keys` against the
@@ -213,6 +218,79 @@ mod tests {
     }
 
     #[test]
+    fn a_version_7_database_keeps_its_device_tokens_in_order_under_their_channels() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let mut sql = String::from(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
+        );
+        for (version, migration) in &MIGRATIONS[..7] {
+            sql += migration;
+            sql += &format!("INSERT INTO schema_migrations VALUES ({version}, 0);");
+        }
+        // Two channels whose tokens were written interleaved, one of them removed since (as in
+        // a database from before encryption, whose plain tokens are encrypted at first open).
+        sql += "INSERT INTO subscribers (id, environment_id, organization_id, subscriber_id,
+                    created_at, updated_at)
+                VALUES ('s1', 'e', 'o', 'ada', 0, 0), ('s2', 'e', 'o', 'bob', 0, 0);
+                INSERT INTO subscriber_channels (subscriber_pk, environment_id, integration_id,
+                    provider_id, tokens_set)
+                VALUES (1, 'e', 'i', 'fcm', 1), (2, 'e', 'i', 'fcm', 1);
+                INSERT INTO device_tokens (channel_pk, environment_id, subscriber_pk,
+                    integration_id, token)
+                VALUES (1, 'e', 1, 'i', 'a'), (2, 'e', 2, 'i', 'x'), (1, 'e', 1, 'i', 'b'),
+                       (2, 'e', 2, 'i', 'y'), (1, 'e', 1, 'i', 'c');
+                DELETE FROM device_tokens WHERE token = 'b';";
+        conn.execute_batch(&sql).unwrap();
+        let vault = apply(&mut conn, &keys()).unwrap();
+        let tokens = |conn: &Connection| -> Vec<(i64, i64, i64, String)> {
+            conn.prepare(
+                "SELECT pk >> 32, pk & 4294967295, channel_pk, token FROM device_tokens ORDER BY pk",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .into_iter()
+            .map(|(channel, position, channel_pk, token): (i64, i64, i64, String)| {
+                let subscriber = if channel_pk == 1 { "s1" } else { "s2" };
+                let owner = herald_core::secrets::Owner::Channel {
+                    subscriber,
+                    integration: "i",
+                };
+                let token = vault.open_token("e", owner, &token).unwrap();
+                (channel, position, channel_pk, token)
+            })
+            .collect()
+        };
+        let row = |c: i64, p: i64, t: &str| (c, p, c, t.to_string());
+        assert_eq!(
+            tokens(&conn),
+            [
+                row(1, 1, "a"),
+                row(1, 2, "c"),
+                row(2, 1, "x"),
+                row(2, 2, "y")
+            ]
+        );
+        let hashes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM device_tokens WHERE token_hash IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hashes, 4, "every token has its lookup hash");
+        conn.execute("DELETE FROM subscriber_channels WHERE pk = 1", [])
+            .unwrap();
+        assert_eq!(tokens(&conn), [row(2, 1, "x"), row(2, 2, "y")]);
+        conn.execute("DELETE FROM subscribers WHERE pk = 2", [])
+            .unwrap();
+        assert_eq!(tokens(&conn), [], "tokens go with a subscriber's channels");
+    }
+
+    #[test]
     fn a_database_from_a_newer_herald_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         apply(&mut conn, &keys()).unwrap();
@@ -226,7 +304,7 @@ mod tests {
             err,
             SqliteOpenError::SchemaTooNew {
                 found: 99,
-                known: 7
+                known: 8
             }
         ));
     }

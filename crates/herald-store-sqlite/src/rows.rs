@@ -247,7 +247,8 @@ macro_rules! channel_query {
              LEFT JOIN integrations i
                     ON i.id = c.integration_id AND i.environment_id = c.environment_id
                    AND i.deleted = 0
-             LEFT JOIN device_tokens t ON t.channel_pk = c.pk
+             LEFT JOIN device_tokens t
+                    ON t.pk BETWEEN c.pk * 4294967296 AND c.pk * 4294967296 + 4294967295
              WHERE ",
             $where,
             " ORDER BY c.subscriber_pk, c.pk, t.pk"
@@ -333,6 +334,21 @@ pub(crate) fn attach_channels(
             s
         })
         .collect())
+}
+
+/// The first and last row id the device tokens of channel `channel_pk` can have: a token's `pk` is
+/// `channel_pk * 2^32 + position` (migration 0008), so a channel's tokens are one range of row ids,
+/// in insertion order. Fails for a channel `pk` beyond 2^31 - 1 (two billion channels).
+pub(crate) fn token_pks(channel_pk: i64) -> DbResult<(i64, i64)> {
+    channel_pk
+        .checked_mul(1 << 32)
+        .filter(|first| *first >= 0)
+        .and_then(|first| first.checked_add((1 << 32) - 1).map(|last| (first, last)))
+        .ok_or_else(|| {
+            DbError::Store(herald_core::StoreError::backend(std::io::Error::other(
+                "channel pk out of the range device tokens can be stored for",
+            )))
+        })
 }
 
 /// A non-deleted subscriber of the environment (without channels).

@@ -15,7 +15,10 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::connection::fold_needle;
 use crate::error::{DbError, DbResult};
 use crate::paging::{fetch_page, text, Listing};
-use crate::rows::{attach_channels, find_live_subscriber, load_subscriber, SUBSCRIBER_COLUMNS};
+use crate::rows::{
+    attach_channels, find_live_subscriber, find_live_subscriber_key, load_subscriber,
+    SUBSCRIBER_COLUMNS,
+};
 use crate::SqliteStore;
 use crate::{credentials, subscriptions};
 
@@ -473,12 +476,28 @@ impl SubscriberStore for SqliteStore {
         subscriber_id: &str,
         update: &CredentialsUpdate,
     ) -> StoreResult<Option<Subscriber>> {
-        let (env, sid, update) = (env.clone(), subscriber_id.to_string(), update.clone());
+        let (env, sid) = (env.clone(), subscriber_id.to_string());
         let vault = self.vault.clone();
+        // The tokens are hashed and encrypted here, off the single writer thread; encrypting
+        // binds them to the subscriber's `_id`, read first (the writer re-checks it: a subscriber
+        // re-created under the same id in between gets its tokens encrypted there instead).
+        let subscriber = if update.credentials.device_tokens.is_some() {
+            let (env, sid) = (env.clone(), sid.clone());
+            self.readers
+                .lookup(move |conn| find_live_subscriber_key(conn, &env, &sid))
+                .await?
+                .map(|(_, id)| id)
+        } else {
+            None
+        };
+        let prepared = credentials::Prepared::new(&vault, &env, update, subscriber)
+            .map_err(herald_core::StoreError::from)?;
         let write_vault = vault.clone();
         let written = self
             .writer
-            .write(move |conn| credentials::update(conn, &write_vault, &env, &sid, &update))
+            .write(move |conn| {
+                credentials::update_prepared(conn, &write_vault, &env, &sid, &prepared)
+            })
             .await?;
         let Some(pk) = written else {
             return Ok(None);

@@ -287,7 +287,8 @@ async fn a_database_from_before_owner_binding_is_bound_once_and_later_unbound_va
         "DELETE FROM schema_migrations WHERE version >= 5; DROP TABLE secret_upgrades;
          DROP TABLE idempotency_keys; DROP TABLE execution_details; DROP TABLE deliveries;
          DROP TABLE messages; DROP TABLE jobs; DROP TABLE notifications; DROP TABLE fan_outs;
-         DROP TABLE events; DROP TABLE workflows; DROP TABLE notification_groups;",
+         DROP TABLE events; DROP TABLE workflows; DROP TABLE notification_groups;
+         DROP TRIGGER device_tokens_of_deleted_channel;",
     );
     for who in ["ada", "bob"] {
         sql.push_str(&format!(

@@ -215,7 +215,7 @@ async fn reopening_a_database_keeps_its_data_and_schema_version() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7], "migrations ran once");
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8], "migrations ran once");
 }
 
 #[tokio::test]
@@ -337,4 +337,82 @@ async fn a_backup_is_a_private_consistent_copy_that_never_overwrites() {
     assert!(err.to_string().starts_with("no database at "), "{err}");
     assert!(!dir.path().join("x.db").exists());
     store.close().await;
+}
+
+/// A token's row id is its channel's `pk * 2^32` plus its position; positions only grow between
+/// two replacements of the list, and an append that would run past the last one first moves the
+/// channel's tokens back to positions 1, 2, … in their order.
+#[tokio::test]
+async fn an_append_past_the_last_token_position_renumbers_the_channel_in_order() {
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    let store = open(&path).await;
+    let env = store
+        .bootstrap(&KeyHash::of("d"), &KeyHash::of("p"))
+        .await
+        .unwrap()
+        .unwrap()
+        .remove(0);
+    let fcm = store
+        .create_integration(&env.id, &env.organization_id, &integration("fcm"))
+        .await
+        .unwrap();
+    let (new, patch) = subscriber("ada");
+    store
+        .upsert_subscriber(&env.id, &env.organization_id, &new, &patch)
+        .await
+        .unwrap();
+    let append = |tokens: &[&str]| CredentialsUpdate {
+        provider_id: ProviderId::Fcm,
+        integration_id: fcm.id.clone(),
+        credentials: ChannelCredentials {
+            device_tokens: Some(tokens.iter().map(|t| t.to_string()).collect()),
+            ..Default::default()
+        },
+        mode: CredentialsMode::Append,
+        ownership: herald_core::TokenOwnership::Move,
+    };
+    store
+        .update_credentials(&env.id, "ada", &append(&["t1", "t2"]))
+        .await
+        .unwrap()
+        .unwrap();
+    store.close().await;
+    drop(store);
+
+    // Move the two tokens to the last two positions of their channel.
+    let positions = |path: &Path| -> Vec<i64> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT pk & 4294967295 FROM device_tokens ORDER BY pk")
+            .unwrap();
+        let positions = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        positions
+    };
+    assert_eq!(positions(&path), [1, 2]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "UPDATE device_tokens SET pk = pk + 4294967293 WHERE pk & 4294967295 = 2;
+         UPDATE device_tokens SET pk = pk + 4294967293 WHERE pk & 4294967295 = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(positions(&path), [4294967294, 4294967295]);
+
+    let store = open(&path).await;
+    let written = store
+        .update_credentials(&env.id, "ada", &append(&["t3", "t1", "t4"]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        written.channels[0].credentials.device_tokens,
+        Some(["t1", "t2", "t3", "t4"].map(String::from).to_vec())
+    );
+    store.close().await;
+    assert_eq!(positions(&path), [1, 2, 3, 4]);
 }

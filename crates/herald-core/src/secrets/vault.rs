@@ -234,8 +234,11 @@ impl Vault {
         owner: Owner<'_>,
         stored: &str,
     ) -> Result<String, SecretError> {
-        let keyring = self.keyring();
-        let bytes = match keyring.open_owned(field, env, owner, stored) {
+        // Under the read lock rather than on a clone of the keyring's `Arc`: every token of every
+        // read comes through here, and the clone's two atomic updates of one shared counter were
+        // contended between the runtime's threads.
+        let opened = self.read().keyring.open_owned(field, env, owner, stored);
+        let bytes = match opened {
             Err(SecretError::UnknownKey(id)) if self.reload_for(&id) => {
                 self.keyring().open_owned(field, env, owner, stored)?
             }
