@@ -116,7 +116,8 @@ struct Read {
 /// integration (`released`, hanging off `gate` too) and moves their `updated_at` (`touched`).
 /// It first locks the rows of the subscriber and of those holders in `pk` order (`locked`, which
 /// `gate` waits for), the order every claiming write locks rows in, so that two of them cannot
-/// deadlock.
+/// deadlock. (`pk IN (SELECT $1 UNION …)`, not `pk = $1 OR pk IN (…)`: PostgreSQL plans an `OR`
+/// with a subquery as a scan of every subscriber.)
 macro_rules! write_sql {
     (plain $channel:expr) => {
         write_sql!(@ "WITH ", "", $channel, "")
@@ -125,7 +126,9 @@ macro_rules! write_sql {
         write_sql!(@
             "WITH locked AS (
                  SELECT pk FROM subscribers
-                 WHERE pk = $1 OR pk IN (
+                 WHERE pk IN (
+                     SELECT $1::bigint
+                     UNION
                      SELECT t.subscriber_pk FROM device_tokens t
                      WHERE t.environment_id = $4 AND t.integration_id = $5
                        AND t.token_hash = ANY($18))
