@@ -18,7 +18,7 @@ pub struct Migration {
 
 /// Every migration this build knows, in version order. Version numbers are shared with the SQLite
 /// store; version 8 is SQLite's alone (its device-token layout, nothing the stores hold differs),
-/// so the next migration here is 0009.
+/// and version 9 is PostgreSQL's alone (an index), so the next migration of either is 0010.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 7,
         name: "delivery",
         sql: include_str!("../migrations/0007_delivery.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "device_tokens_by_hash",
+        sql: include_str!("../migrations/0009_device_tokens_by_hash.sql"),
     },
 ];
 

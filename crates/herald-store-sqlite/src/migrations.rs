@@ -2,7 +2,8 @@
 //! They run at open, all pending ones in one `IMMEDIATE` transaction (so two processes opening the
 //! same new file cannot both apply them), and each applied version is recorded in
 //! `schema_migrations`. The version numbers match the PostgreSQL store's, which has no version 8
-//! (this store's device-token layout, `0008_device_tokens_by_channel.sql`).
+//! (this store's device-token layout, `0008_device_tokens_by_channel.sql`); this one has no
+//! version 9 (a PostgreSQL index). The next migration of either is 0010.
 
 use herald_core::secrets::{KeyProvider, Vault};
 use herald_core::Timestamp;
