@@ -710,6 +710,14 @@ client/server pair.
 | Memory | idle RSS ≤ 30 MB; peak RSS under load ≤ 150 MB |
 | PostgreSQL | Herald PUT ≥ 0.5× pgbench's single-row upsert tps (same connections and duration) |
 
+Issue 13 (round two) keeps these and lowers the write targets to ≥ 0.25× (PUT p99 ≤ 5 ms), asks
+GET ≥ 0.45× with 1 and with 8 tokens, and adds delivery (`--delivery`):
+
+| What | Target |
+|---|---|
+| `POST /v1/events/trigger` to one subscriber (durable 201) | ≥ 0.20× ceiling throughput, p99 ≤ 10 ms |
+| trigger to a topic of 100,000 subscribers, one chat step, to a local sink | deliveries/s ≥ 0.25× the sink's own wrk ceiling; first delivery ≤ 1 s after the 201; the 201 ≤ 20 ms; peak RSS ≤ 150 MB |
+
 A run in which more than 1% of a scenario's responses are not 2xx (or are socket errors) is
 invalid and marked so.
 
