@@ -137,14 +137,14 @@ async fn until_everyone_received(seen: &mut mpsc::UnboundedReceiver<()>, counts:
     });
 }
 
-/// Polls the message count until it is `SUBSCRIBERS`, at most `DEADLINE`: the last records are
+/// Polls the message count until it is `expected`, at most `DEADLINE`: the last records are
 /// written after their sends, so no receiver event marks them.
-async fn until_every_message_is_recorded(api: &Api) {
+async fn until_every_message_is_recorded(api: &Api, expected: usize) {
     let recorded = tokio::time::timeout(DEADLINE, async {
         loop {
             let res = api.get("/v1/messages?limit=1").await;
             assert_eq!(res.status, 200, "{}", res.text);
-            if res.body["totalCount"] == json!(SUBSCRIBERS) {
+            if res.body["totalCount"] == json!(expected) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -196,7 +196,7 @@ async fn a_topic_trigger_reaches_everyone_after_a_sigkill_mid_delivery(backend: 
     // Every subscriber has its message, but a job the killed process sent and did not record
     // is still leased to it: the survivor sends it again once the lease expires and only then
     // records it. Wait for every message to be recorded (bounded by the deadline).
-    until_every_message_is_recorded(&survivor.api).await;
+    until_every_message_is_recorded(&survivor.api, SUBSCRIBERS).await;
     let per_path = counts.per_path.lock().unwrap().clone();
     let total: usize = per_path.values().sum();
     let duplicates = total - SUBSCRIBERS;
@@ -353,6 +353,9 @@ async fn a_push_topic_trigger_prunes_dead_tokens_and_delivers_live_ones_across_a
     })
     .await
     .expect("every live and dead token was tried");
+    // A job the killed process sent and did not record (its dead token not yet removed) runs
+    // again once its lease expires: wait until every subscriber's message is recorded.
+    until_every_message_is_recorded(&second.api, PUSH_SUBSCRIBERS).await;
     let (output, clean) = second.terminate().await;
     assert!(clean, "{}", output.stderr);
     let per_token = counts.per_path.lock().unwrap().clone();
